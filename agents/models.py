@@ -1,0 +1,124 @@
+"""Domains, divisions, agents and the people who sign in."""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+HANDLE_PATTERN = r"^ta_[0-9]{5}$"
+handle_validator = RegexValidator(HANDLE_PATTERN, message="A handle is 'ta_' followed by five digits, e.g. ta_00008.")
+TIER_VALIDATORS = [MinValueValidator(1), MaxValueValidator(3)]
+
+
+class Domain(models.Model):
+    """A top-level organisation (NovaOps, OrchOps) led by one Tier 1 agent."""
+
+    slug = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=80, unique=True)
+    description = models.TextField(blank=True)
+    lead = models.OneToOneField("Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="led_domain")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Division(models.Model):
+    """A team of agents inside a domain; its lead must be one of its own agents (enforced by a composite FK)."""
+
+    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="divisions")
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=80)
+    tier = models.PositiveSmallIntegerField(default=3, validators=TIER_VALIDATORS)
+    description = models.TextField(blank=True)
+    # One lead per division, and an agent leads at most one division.
+    lead = models.OneToOneField("Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="led_division")
+
+    class Meta:
+        ordering = ["domain__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "name"], name="division_unique_name_in_domain"),
+            models.CheckConstraint(condition=Q(tier__gte=1, tier__lte=3), name="division_tier_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AgentLifecycle(models.TextChoices):
+    PROVISIONING = "provisioning", "Provisioning"
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+    RETIRED = "retired", "Retired"
+
+
+class Agent(models.Model):
+    """A software agent of the fleet, addressed by its handle (ta_00008) and known by its callsign (Core)."""
+
+    Lifecycle = AgentLifecycle
+
+    handle = models.CharField(max_length=8, unique=True, validators=[handle_validator])
+    callsign = models.CharField(max_length=60)
+    division = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="agents")
+    tier = models.PositiveSmallIntegerField(default=3, validators=TIER_VALIDATORS)
+    role_title = models.CharField(max_length=120, blank=True)
+    lifecycle_state = models.CharField(max_length=16, choices=AgentLifecycle.choices, default=AgentLifecycle.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["handle"]
+        constraints = [
+            models.CheckConstraint(condition=Q(handle__regex=HANDLE_PATTERN), name="agent_handle_format"),
+            models.CheckConstraint(condition=Q(tier__gte=1, tier__lte=3), name="agent_tier_valid"),
+            models.CheckConstraint(
+                condition=Q(lifecycle_state__in=AgentLifecycle.values), name="agent_lifecycle_valid"
+            ),
+            # Target of the composite foreign key that keeps a division's lead inside the division.
+            models.UniqueConstraint(fields=["id", "division"], name="agent_id_division_unique"),
+        ]
+        indexes = [models.Index(fields=["division", "lifecycle_state"], name="agent_division_state_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.handle} ({self.callsign})" if self.callsign else self.handle
+
+
+class PersonRole(models.TextChoices):
+    TIER1_LEAD = "tier1_lead", "Tier 1 lead"
+    DIVISION_MEMBER = "division_member", "Division member"
+    VIEWER = "viewer", "Viewer"
+
+
+class Person(models.Model):
+    """A login user's NovaOps role, optionally linked to the agent they are."""
+
+    Role = PersonRole
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="person")
+    agent = models.OneToOneField(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="person")
+    role = models.CharField(max_length=20, choices=PersonRole.choices, default=PersonRole.VIEWER)
+    # The division a member acts for; leads see everything and viewers act for nobody.
+    division = models.ForeignKey(Division, null=True, blank=True, on_delete=models.PROTECT, related_name="members")
+    domain = models.ForeignKey(Domain, null=True, blank=True, on_delete=models.PROTECT, related_name="people")
+
+    class Meta:
+        verbose_name_plural = "people"
+        constraints = [
+            models.CheckConstraint(condition=Q(role__in=PersonRole.values), name="person_role_valid"),
+            models.CheckConstraint(
+                condition=~Q(role="division_member") | Q(division__isnull=False),
+                name="person_member_has_division",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()})"
+
+    @property
+    def is_lead(self) -> bool:
+        return self.role == self.Role.TIER1_LEAD
+
+    def can_edit_division(self, division_id: int) -> bool:
+        return self.is_lead or (self.role == self.Role.DIVISION_MEMBER and self.division_id == division_id)

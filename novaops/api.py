@@ -1,0 +1,124 @@
+"""Shared API plumbing: ApplicationError, the problem-response exception handler and pagination."""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
+from django.http import Http404
+from rest_framework import exceptions, pagination
+from rest_framework.response import Response
+
+from novaops.middleware import RETRY_AFTER_SECONDS
+from novaops.problems import PROBLEM_CONTENT_TYPE, problem_body
+
+
+class ApplicationError(Exception):
+    """A refused operation: the input was understood, but the rules forbid it (answered 409 unless told)."""
+
+    def __init__(self, message: str, *, status: int = 409, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.extra = extra or {}
+
+
+_TITLES = {
+    400: "Invalid request",
+    401: "Authentication required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Unprocessable request",
+    429: "Too many requests",
+    503: "Service unavailable",
+}
+
+
+def _flatten(detail: Any, prefix: str = "") -> list[dict[str, Any]]:
+    """DRF's nested error details → a flat [{"field", "message"}] list (with "index" for list items)."""
+    errors: list[dict[str, Any]] = []
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            field = key if key != "non_field_errors" else ""
+            errors += _flatten(value, f"{prefix}.{field}" if prefix and field else (field or prefix))
+    elif isinstance(detail, list):
+        for position, value in enumerate(detail):
+            if isinstance(value, (dict, list)) and value:
+                for item in _flatten(value, prefix):
+                    item.setdefault("index", position)
+                    errors.append(item)
+            elif value:
+                errors.append({"field": prefix, "message": str(value)})
+    else:
+        errors.append({"field": prefix, "message": str(detail)})
+    return errors
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Every API error as application/problem+json; unknown exceptions fall through to the middleware/500 view."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        body = problem_body(status=503, title=_TITLES[503], detail="The database is unreachable; retry shortly.")
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return Response(body, status=503, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+    if isinstance(exc, ApplicationError):
+        body = problem_body(
+            status=exc.status, title=_TITLES.get(exc.status, "Refused"), detail=exc.message, **exc.extra
+        )
+        return Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or None)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    if not isinstance(exc, exceptions.APIException):
+        return None
+
+    status = exc.status_code
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        request = context.get("request")
+        authenticator = getattr(request, "_authenticator", None) if request else None
+        header = authenticator.authenticate_header(request) if authenticator else None
+        headers["WWW-Authenticate"] = header or 'Bearer realm="api"'
+        status = 401
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        headers["Retry-After"] = str(int(exc.wait) + 1)
+
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.detail)
+        detail = errors[0]["message"] if len(errors) == 1 else f"{len(errors)} problems in the request."
+        body = problem_body(status=status, title=_TITLES[400], detail=detail, errors=errors)
+    else:
+        body = problem_body(status=status, title=_TITLES.get(status, "Error"), detail=str(exc.detail))
+    return Response(body, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
+class Pagination(pagination.PageNumberPagination):
+    """Page-number pagination with a client-chosen page size (capped) and totals in the body."""
+
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return Response(
+            {
+                "count": self.page.paginator.count,
+                "page": self.page.number,
+                "pages": self.page.paginator.num_pages,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        base = super().get_paginated_response_schema(schema)
+        base["properties"]["page"] = {"type": "integer", "example": 1}
+        base["properties"]["pages"] = {"type": "integer", "example": 3}
+        return base

@@ -1,0 +1,136 @@
+"""`make run`: embedded servers, migrations, the demo seed, then web + worker + beat in the foreground.
+
+Ctrl-C (or SIGTERM) stops every process this started, the embedded servers included; their data stays under
+NOVAOPS_DATA_DIR for the next run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from novaops import embedded
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _pump(name: str, stream, lock: threading.Lock) -> None:
+    for line in iter(stream.readline, b""):
+        with lock:
+            sys.stdout.write(f"{name:>6} | {line.decode(errors='replace')}")
+            sys.stdout.flush()
+
+
+def _wait_until_up(url: str, processes: list[subprocess.Popen], timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in processes):
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                return response.status == 200
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def main() -> int:
+    os.environ.setdefault("DEBUG", "true")
+    root = Path(os.environ.get("NOVAOPS_DATA_DIR") or BASE_DIR / "var").resolve()
+    os.environ["NOVAOPS_DATA_DIR"] = str(root)
+    port = os.environ.get("PORT", "8000")
+    host = os.environ.get("HOST", "127.0.0.1")
+
+    was_running = embedded.status(root)
+    env = {**os.environ, **embedded.up(root)}
+    started = [name for name, running in was_running.items() if not running]
+    if started:
+        print(f"Started embedded {', '.join(started)} with data under {root}")
+
+    manage = [str(BIN / "python"), str(BASE_DIR / "manage.py")]
+    try:
+        subprocess.run([*manage, "migrate", "--no-input"], env=env, check=True)
+        subprocess.run([*manage, "seed_demo"], env=env, check=True)
+    except subprocess.CalledProcessError:
+        embedded.down(root, only=started)
+        return 1
+
+    commands = {
+        "web": [
+            str(BIN / "gunicorn"),
+            "novaops.wsgi",
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--timeout",
+            "60",
+            "--access-logfile",
+            "-",
+        ],
+        "worker": [str(BIN / "celery"), "-A", "novaops", "worker", "--loglevel", "INFO", "--concurrency", "2"],
+        "beat": [
+            str(BIN / "celery"),
+            "-A",
+            "novaops",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(root / "celerybeat-schedule"),
+        ],
+    }
+    lock = threading.Lock()
+    processes: list[subprocess.Popen] = []
+    for name, command in commands.items():
+        # Own process groups: Ctrl-C reaches only us, and we stop the children in order.
+        process = subprocess.Popen(
+            command, cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        threading.Thread(target=_pump, args=(name, process.stdout, lock), daemon=True).start()
+        processes.append(process)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    if _wait_until_up(f"http://{host}:{port}/healthz", processes):
+        with lock:
+            print(
+                f"\n  NovaOps is running at http://{host}:{port}\n"
+                "  Demo logins (password novaops-demo): core (NovaOps Tier 1 lead, admin), "
+                "meridian (OrchOps Tier 1 lead, admin), member (NovaCore Runtime member), viewer (read-only)\n"
+                "  Press Ctrl-C to stop.\n",
+                flush=True,
+            )
+    while not stop.is_set():
+        if any(p.poll() is not None for p in processes):
+            print("A process exited; stopping the rest.", flush=True)
+            break
+        stop.wait(0.5)
+
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+    embedded.down(root, only=started)
+    print("Stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from novaops import views
+
+api_v1 = [
+    path("", include(("agents.api_urls", "agents"))),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("api/v1/", include((api_v1, "api"))),
+    path("", include("agents.urls")),
+]
+
+handler400 = "novaops.views.bad_request"
+handler403 = "novaops.views.permission_denied"
+handler404 = "novaops.views.page_not_found"
+handler500 = "novaops.views.server_error"

@@ -1,0 +1,81 @@
+"""Shared fixtures: the embedded servers, the fixed cast of users for permission tests, API clients."""
+
+import os
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from rest_framework.test import APIClient
+
+from novaops import embedded
+from tests.factories import DivisionFactory, DomainFactory, PersonFactory, UserFactory
+
+_started_here: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Start the embedded PostgreSQL / Valkey unless DATABASE_URL / REDIS_URL point elsewhere."""
+    from django.conf import settings
+
+    root = settings.NOVAOPS_DATA_DIR
+    was_running = embedded.status(root)
+    embedded.up(root)
+    _started_here.extend(name for name, running in was_running.items() if not running)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Leave servers alone that were already up (a `make run` in another terminal, say).
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    from django.conf import settings
+
+    embedded.down(settings.NOVAOPS_DATA_DIR, only=_started_here)
+
+
+@dataclass
+class Cast:
+    """One user per role, plus the divisions they act for."""
+
+    lead: object
+    member: object
+    other_member: object
+    viewer: object
+    no_role: object
+    anonymous: object
+    division: object
+    other_division: object
+
+    def by_name(self, name: str):
+        return getattr(self, name)
+
+
+@pytest.fixture
+def cast(db) -> Cast:
+    domain = DomainFactory(name="NovaOps", slug="novaops")
+    division = DivisionFactory(domain=domain, name="NovaCore Runtime", slug="novacore-runtime")
+    other_division = DivisionFactory(domain=domain, name="Tool Ecosystem", slug="tool-ecosystem")
+    lead = PersonFactory(role="tier1_lead", domain=domain, user__username="lead").user
+    member = PersonFactory(role="division_member", division=division, user__username="member").user
+    other_member = PersonFactory(role="division_member", division=other_division, user__username="other").user
+    viewer = PersonFactory(role="viewer", user__username="viewer").user
+    no_role = UserFactory(username="norole")
+    return Cast(lead, member, other_member, viewer, no_role, AnonymousUser(), division, other_division)
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def api_as(cast):
+    """api_as("member") → an APIClient signed in as that member of the cast (anonymous for "anonymous")."""
+
+    def make(name: str) -> APIClient:
+        client = APIClient()
+        user = cast.by_name(name)
+        if user.is_authenticated:
+            client.force_authenticate(user)
+        return client
+
+    return make
