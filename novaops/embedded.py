@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import warnings
 import os
 import shutil
 import signal
@@ -20,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 # platformdirs warns that XDG_RUNTIME_DIR is unset on servers; pgserver then uses /tmp, which is what we want.
