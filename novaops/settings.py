@@ -69,6 +69,9 @@ TEMPLATES = [
 # Without DATABASE_URL / REDIS_URL the embedded servers under NOVAOPS_DATA_DIR are used (`make run` starts them);
 # their addresses follow from the data directory alone, so `manage.py` needs no variables either.
 DATABASES = {"default": env.db_url("DATABASE_URL", default=embedded.database_url(NOVAOPS_DATA_DIR))}
+# django-environ leaves a Unix-socket directory (?host=/path) in OPTIONS; HOST is where Django and we look for it.
+if DATABASES["default"].get("OPTIONS", {}).get("host"):
+    DATABASES["default"]["HOST"] = DATABASES["default"]["OPTIONS"].pop("host")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # Lets a long-lived process survive a database restart without being restarted itself.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -32,6 +32,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     embedded.down(settings.NOVAOPS_DATA_DIR, only=_started_here)
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness buys nothing in tests.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @dataclass
 class Cast:
     """One user per role, plus the divisions they act for."""
@@ -79,3 +85,61 @@ def api_as(cast):
         return client
 
     return make
+
+
+@pytest.fixture
+def private_redis(tmp_path_factory):
+    """A Valkey of the test's own (Unix socket, AOF on): a worker and a broker no other test shares."""
+    root = tmp_path_factory.mktemp("redis")
+    url = embedded.valkey_up(root)
+    yield url
+    embedded.valkey_down(root)
+
+
+def database_url_for_subprocesses() -> str:
+    """A libpq URL for the test database, for processes (workers, gunicorn) the test starts."""
+    from django.db import connection
+
+    params = connection.settings_dict
+    host = params["HOST"] or ""
+    port = f":{params['PORT']}" if params["PORT"] and not host.startswith("/") else ""
+    auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
+    if host.startswith("/"):
+        return f"postgresql://{auth}@/{params['NAME']}?host={host}"
+    return f"postgresql://{auth}@{host}{port}/{params['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, private_redis):
+    """Start a real `celery worker` subprocess against the test database and a private broker.
+
+    Yields a callable returning (broker_url, Popen); the worker is stopped (SIGTERM, then SIGKILL) at teardown.
+    """
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    processes: list[subprocess.Popen] = []
+    env = {**os.environ, "DATABASE_URL": database_url_for_subprocesses(), "REDIS_URL": private_redis, "DEBUG": "true"}
+
+    def start(*extra_args: str) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "celery"), "-A", "novaops", "worker", "--loglevel", "INFO",
+             "--concurrency", "1", "--without-gossip", "--without-mingle", *extra_args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        processes.append(process)
+        return process
+
+    yield private_redis, start
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -1,0 +1,71 @@
+import pytest
+from django.db import connection
+
+from tests.factories import PersonFactory
+
+
+def test_healthz_answers_without_touching_anything(db, client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_reports_database_and_broker(db, client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+
+
+def test_readyz_names_an_unreachable_broker(db, client, settings, tmp_path):
+    settings.REDIS_URL = f"redis+socket://{tmp_path / 'nobody-listens.sock'}"
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response["Retry-After"]
+    body = response.json()
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["broker"].startswith("unavailable")
+
+
+@pytest.fixture
+def database_gone(transactional_db, tmp_path):
+    """Point the connection at a socket directory where no server listens: a real connection failure."""
+    original = connection.settings_dict["HOST"]
+    connection.close()
+    connection.settings_dict["HOST"] = str(tmp_path)
+    yield
+    connection.close()
+    connection.settings_dict["HOST"] = original
+
+
+def test_readyz_names_an_unreachable_database(database_gone, client):
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"].startswith("unavailable")
+
+
+def test_api_answers_503_with_retry_after_when_the_database_is_gone(transactional_db, tmp_path, client):
+    user = PersonFactory(role="viewer").user
+    client.force_login(user)
+    original = connection.settings_dict["HOST"]
+    connection.close()
+    connection.settings_dict["HOST"] = str(tmp_path)
+    try:
+        api = client.get("/api/v1/agents")
+        page = client.get("/agents/")
+    finally:
+        connection.close()
+        connection.settings_dict["HOST"] = original
+    for response in (api, page):
+        assert response.status_code == 503
+        assert response["Content-Type"] == "application/problem+json"
+        assert response["Retry-After"] == "5"
+        assert response.json()["title"] == "Service unavailable"
+    # and it recovers by itself once the database is back
+    assert client.get("/api/v1/agents").status_code == 200
+
+
+def test_unknown_api_path_is_a_json_404(client):
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
