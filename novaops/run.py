@@ -49,6 +49,9 @@ def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
 
     (root / "staticfiles").mkdir(parents=True, exist_ok=True)
+    dev_env = root / "dev.env"
+    if not dev_env.exists():
+        dev_env.write_text("# Written by `make run`: development settings shared with manage.py.\nDEBUG=true\n")
     was_running = embedded.status(root)
     env = {**os.environ, **embedded.up(root)}
     started = [name for name, running in was_running.items() if not running]

@@ -9,12 +9,16 @@ from novaops import embedded
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
+NOVAOPS_DATA_DIR = Path(env("NOVAOPS_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
+# `make run` records its development settings (DEBUG=true) here, so `manage.py` in another terminal matches the
+# running app with no variables to set. Variables set in the environment win.
+if (NOVAOPS_DATA_DIR / "dev.env").is_file():
+    env.read_env(NOVAOPS_DATA_DIR / "dev.env")
 
 DEBUG = env.bool("DEBUG", default=False)
 # A fixed development key is tolerable only in DEBUG; production must say its own (ImproperlyConfigured otherwise).
 SECRET_KEY = env("SECRET_KEY") if not DEBUG else env("SECRET_KEY", default="novaops-insecure-development-key")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
-NOVAOPS_DATA_DIR = Path(env("NOVAOPS_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
 
 INSTALLED_APPS = [
     "django.contrib.admin",
