@@ -122,3 +122,43 @@ class Person(models.Model):
 
     def can_edit_division(self, division_id: int) -> bool:
         return self.is_lead or (self.role == self.Role.DIVISION_MEMBER and self.division_id == division_id)
+
+
+class DivisionToken(models.Model):
+    """An API credential acting for one division. The secret is shown once; only its SHA-256 is kept.
+
+    Tokens look like `nvo_<prefix>_<secret>`: the prefix is public and indexed for lookup, the secret has 256 bits
+    of entropy, so a fast hash is enough (a slow KDF protects low-entropy passwords, not random keys).
+    """
+
+    division = models.ForeignKey(Division, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=80)
+    prefix = models.CharField(max_length=12, unique=True)
+    secret_sha256 = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["division__name", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["division", "name"], name="token_unique_name_in_division"),
+            models.CheckConstraint(condition=Q(secret_sha256__regex=r"^[0-9a-f]{64}$"), name="token_hash_format"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.division} · {self.name} (nvo_{self.prefix}_…)"
+
+    @property
+    def state(self) -> str:
+        from django.utils import timezone
+
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at and self.expires_at <= timezone.now():
+            return "expired"
+        return "active"

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "novaops",
     "agents",
+    "metrics",
 ]
 
 MIDDLEWARE = [
@@ -158,9 +159,19 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(NOVAOPS_DATA_DIR / "celerybeat-schedule")
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "novaops.tasks.worker_heartbeat", "schedule": 30.0},
+    "metrics-batch-sweep": {"task": "metrics.batch_sweep", "schedule": 15.0},
+    "metrics-partitions": {"task": "metrics.partitions_maintain", "schedule": 3600.0},
 }
+
+# Metric ingestion (DESIGN.md §3, §5).
+METRICS_MAX_BODY_BYTES = env.int("METRICS_MAX_BODY_BYTES", default=20 * 1024 * 1024)
+METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=90)
+METRICS_PARTITIONS_AHEAD_DAYS = 7
+METRICS_QUOTA_BATCHES_PER_MINUTE = env.int("METRICS_QUOTA_BATCHES_PER_MINUTE", default=600)
+METRICS_QUOTA_POINTS_PER_HOUR = env.int("METRICS_QUOTA_POINTS_PER_HOUR", default=50_000_000)
 
 # Production hardening; `manage.py check --deploy` passes with DEBUG off and HTTPS in front.
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)

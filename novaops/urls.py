@@ -6,6 +6,7 @@ from novaops import views
 
 api_v1 = [
     path("", include(("agents.api_urls", "agents"))),
+    path("metrics/", include(("metrics.api_urls", "metrics"))),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]

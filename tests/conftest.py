@@ -33,6 +33,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _celery_eager_unless_real_worker(request):
+    """Unit tests run tasks in-process; tests marked `worker` talk to a real worker through a real broker."""
+    from novaops.celery import app
+
+    app.conf.task_always_eager = request.node.get_closest_marker("worker") is None
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness buys nothing in tests.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,178 @@
+"""The metric catalogue, series, points (partitioned by day), rollups and durable ingest batches."""
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from agents.models import Agent, Division, DivisionToken
+
+METRIC_KEY_PATTERN = r"^[a-z][a-z0-9_]{1,62}$"
+
+
+class MetricKind(models.TextChoices):
+    GAUGE = "gauge", "Gauge"
+    COUNTER = "counter", "Counter"
+
+
+class MetricDirection(models.TextChoices):
+    HIGHER = "higher", "Higher is better"
+    LOWER = "lower", "Lower is better"
+    NEUTRAL = "neutral", "Neither"
+
+
+class Metric(models.Model):
+    """A catalogue entry: what a metric key means, its unit, and which direction is good."""
+
+    Kind = MetricKind
+    Direction = MetricDirection
+
+    key = models.CharField(
+        max_length=63,
+        unique=True,
+        validators=[RegexValidator(METRIC_KEY_PATTERN, "Lower-case letters, digits and _, starting with a letter.")],
+    )
+    name = models.CharField(max_length=120)
+    unit = models.CharField(max_length=30, blank=True)
+    kind = models.CharField(max_length=10, choices=MetricKind.choices, default=MetricKind.GAUGE)
+    better = models.CharField(max_length=10, choices=MetricDirection.choices, default=MetricDirection.NEUTRAL)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [
+            models.CheckConstraint(condition=Q(key__regex=METRIC_KEY_PATTERN), name="metric_key_format"),
+            models.CheckConstraint(condition=Q(kind__in=MetricKind.values), name="metric_kind_valid"),
+            models.CheckConstraint(condition=Q(better__in=MetricDirection.values), name="metric_better_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Series(models.Model):
+    """One metric for one agent (or a whole division when agent is null) with one set of tags.
+
+    `key` is the canonical identity computed at ingest ("metric_id|agent_id|division_id|sorted tags JSON");
+    its unique index makes the series upsert a single INSERT … ON CONFLICT and the join from staging a hash join.
+    """
+
+    metric = models.ForeignKey(Metric, on_delete=models.PROTECT, related_name="series")
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.PROTECT, related_name="series")
+    division = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="series")
+    tags = models.JSONField(default=dict, blank=True)
+    key = models.TextField(unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "series"
+        indexes = [
+            models.Index(fields=["metric", "agent"], name="series_metric_agent_idx"),
+            models.Index(fields=["metric", "division"], name="series_metric_division_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Point(models.Model):
+    """A raw observation. The table is range-partitioned by day (see migration 0002); never written by the ORM."""
+
+    pk = models.CompositePrimaryKey("series", "ts")
+    series = models.ForeignKey(Series, on_delete=models.DO_NOTHING, db_constraint=False)
+    ts = models.DateTimeField()
+    value = models.FloatField()
+
+    class Meta:
+        managed = False
+        db_table = "metrics_point"
+
+    def __str__(self) -> str:
+        return f"{self.series_id}@{self.ts:%Y-%m-%dT%H:%M:%S}={self.value}"
+
+
+class RollupResolution(models.IntegerChoices):
+    FIVE_MINUTES = 300, "5 minutes"
+    HOUR = 3600, "1 hour"
+    DAY = 86400, "1 day"
+
+
+class Rollup(models.Model):
+    """count/sum/min/max/last of a series over one bucket at one resolution; recomputed for touched buckets."""
+
+    Resolution = RollupResolution
+
+    pk = models.CompositePrimaryKey("series", "resolution", "bucket")
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, db_constraint=False)
+    resolution = models.IntegerField(choices=RollupResolution.choices)
+    bucket = models.DateTimeField()
+    count = models.BigIntegerField()
+    sum = models.FloatField()
+    min = models.FloatField()
+    max = models.FloatField()
+    last = models.FloatField()
+    last_ts = models.DateTimeField()
+
+    class Meta:
+        managed = False
+        db_table = "metrics_rollup"
+
+    def __str__(self) -> str:
+        return f"{self.series_id}/{self.resolution}s@{self.bucket:%Y-%m-%dT%H:%M}"
+
+
+class BatchStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    PROCESSING = "processing", "Processing"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class IngestBatch(models.Model):
+    """A validated batch of points, committed before the API answers 202 (the outbox of the ingest pipeline).
+
+    `payload` holds the points as CSV rows `series_id,epoch_microseconds,value`, ready for COPY; it is cleared
+    once the batch is done. The status only moves forward, through compare-and-swap updates in the task.
+    """
+
+    Status = BatchStatus
+
+    division = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="ingest_batches")
+    token = models.ForeignKey(
+        DivisionToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="ingest_batches"
+    )
+    status = models.CharField(max_length=12, choices=BatchStatus.choices, default=BatchStatus.QUEUED)
+    source = models.CharField(max_length=20, default="json")
+    point_count = models.PositiveIntegerField()
+    series_count = models.PositiveIntegerField(default=0)
+    points_written = models.PositiveIntegerField(default=0)
+    # NULL, not "": the partial unique constraint below must ignore batches sent without a key.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    body_sha256 = models.CharField(max_length=64)
+    payload = models.BinaryField(null=True, editable=False)
+    ts_min = models.DateTimeField(null=True)
+    ts_max = models.DateTimeField(null=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    enqueued_at = models.DateTimeField(null=True)
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "ingest batches"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["division", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="batch_idempotency_key_unique",
+            ),
+            models.CheckConstraint(condition=Q(status__in=BatchStatus.values), name="batch_status_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["division", "created_at"], name="batch_division_created_idx"),
+            models.Index(fields=["status", "created_at"], name="batch_pending_idx", condition=~Q(status="done")),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.pk} ({self.status})"

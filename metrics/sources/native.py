@@ -1,0 +1,205 @@
+"""The native JSON source: `{"points": [{"metric", "agent"?, "ts", "value", "tags"?}, …]}` → validated columns.
+
+Validation is one tight loop over plain dicts (no serializer per point): about a microsecond or two per field.
+Every problem is collected with its index and field, so a client learns everything wrong in one round trip.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import orjson
+
+MAX_POINTS = 50_000
+MAX_TAGS = 16
+MAX_TAG_KEY = 64
+MAX_TAG_VALUE = 200
+TAG_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+HANDLE_RE = re.compile(r"^ta_[0-9]{5}$")
+
+
+class PayloadError(Exception):
+    """The body as a whole is unusable (not JSON, wrong shape); answered 400 with `detail`."""
+
+    def __init__(self, detail: str, errors: list[dict] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+@dataclass
+class ParsedPoints:
+    """Column-wise points; `errors` lists item-level problems as {"index", "field", "message"}."""
+
+    metrics: list[str] = field(default_factory=list)
+    handles: list[str | None] = field(default_factory=list)
+    ts_us: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)  # canonical JSON, "" for none
+    positions: list[int] = field(default_factory=list)  # index of each kept point in the request
+    errors: list[dict] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ts_us)
+
+
+def _load(body: bytes) -> object:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        # orjson refuses NaN/Infinity outright; the standard parser can tell us where they are.
+        try:
+            return json.loads(body, parse_constant=lambda name: _NonFinite(name))
+        except (ValueError, UnicodeDecodeError):
+            raise PayloadError(f"Malformed JSON: {exc}") from None
+
+
+class _NonFinite:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _parse_ts(raw: object, now_us: int, min_us: int, max_us: int) -> tuple[int | None, str | None]:
+    if type(raw) is str:
+        try:
+            moment = datetime.fromisoformat(raw)
+        except ValueError:
+            return None, f"Not an RFC 3339 timestamp: {raw[:40]!r}."
+        if moment.tzinfo is None:
+            return None, f"Timestamp {raw[:40]!r} has no UTC offset; add Z or +hh:mm."
+        ts_us = round(moment.timestamp() * 1_000_000)
+    elif type(raw) is int or type(raw) is float:
+        if not math.isfinite(raw):
+            return None, "Epoch seconds must be finite."
+        ts_us = round(raw * 1_000_000)
+    elif raw is None:
+        return None, "Required."
+    else:
+        return None, "Expected an RFC 3339 string or epoch seconds."
+    if ts_us > max_us:
+        return None, "More than 5 minutes in the future."
+    if ts_us < min_us:
+        return None, "Older than the retention period."
+    return ts_us, None
+
+
+def parse_native(body: bytes, *, known_metrics: set[str], now_us: int, min_us: int, max_us: int) -> ParsedPoints:
+    """Parse and validate a native JSON body. Raises PayloadError for body-level problems."""
+    document = _load(body)
+    if not isinstance(document, dict):
+        raise PayloadError('Expected a JSON object with a "points" list.')
+    unknown_keys = set(document) - {"points"}
+    if unknown_keys:
+        raise PayloadError(f"Unknown top-level field(s): {', '.join(sorted(unknown_keys))}.")
+    points = document.get("points")
+    if not isinstance(points, list):
+        raise PayloadError(
+            '"points" must be a list.', [{"index": None, "field": "points", "message": "Required list."}]
+        )
+    if not points:
+        raise PayloadError('"points" is empty.', [{"index": None, "field": "points", "message": "At least one."}])
+    if len(points) > MAX_POINTS:
+        raise PayloadError(
+            f"{len(points)} points; at most {MAX_POINTS} per batch.",
+            [{"index": None, "field": "points", "message": f"At most {MAX_POINTS} points per batch."}],
+        )
+
+    parsed = ParsedPoints()
+    errors = parsed.errors
+    add_metric, add_handle = parsed.metrics.append, parsed.handles.append
+    add_ts, add_value, add_tags = parsed.ts_us.append, parsed.values.append, parsed.tags.append
+    add_position = parsed.positions.append
+    ts_cache: dict[object, tuple[int | None, str | None]] = {}
+    tags_cache: dict[bytes, str] = {}
+    allowed = {"metric", "agent", "ts", "value", "tags"}
+
+    for index, point in enumerate(points):
+        if type(point) is not dict:
+            errors.append({"index": index, "field": "", "message": "Expected an object."})
+            continue
+        ok = True
+        if len(point) > 5 or not allowed.issuperset(point):
+            extra = sorted(set(point) - allowed)
+            errors.append({"index": index, "field": extra[0], "message": f"Unknown field(s): {', '.join(extra)}."})
+            ok = False
+
+        metric = point.get("metric")
+        if type(metric) is not str:
+            errors.append({"index": index, "field": "metric", "message": "Required string."})
+            ok = False
+        elif metric not in known_metrics:
+            errors.append({"index": index, "field": "metric", "message": f"Unknown metric {metric[:64]!r}."})
+            ok = False
+
+        handle = point.get("agent")
+        if handle is not None and (type(handle) is not str or not HANDLE_RE.match(handle)):
+            errors.append({"index": index, "field": "agent", "message": "Expected a handle like ta_00008."})
+            ok = False
+
+        raw_ts = point.get("ts")
+        try:
+            ts_us, ts_error = ts_cache[raw_ts]
+        except (KeyError, TypeError):
+            ts_us, ts_error = _parse_ts(raw_ts, now_us, min_us, max_us)
+            if type(raw_ts) is str:
+                ts_cache[raw_ts] = (ts_us, ts_error)
+        if ts_error:
+            errors.append({"index": index, "field": "ts", "message": ts_error})
+            ok = False
+
+        value = point.get("value")
+        kind = type(value)
+        if kind is float:
+            if not math.isfinite(value):
+                errors.append({"index": index, "field": "value", "message": "NaN and Infinity are not allowed."})
+                ok = False
+        elif kind is int:
+            value = float(value)
+        elif kind is _NonFinite:
+            errors.append({"index": index, "field": "value", "message": "NaN and Infinity are not allowed."})
+            ok = False
+        else:
+            message = "Required number." if value is None else "Expected a number."
+            errors.append({"index": index, "field": "value", "message": message})
+            ok = False
+
+        tags = point.get("tags")
+        canonical = ""
+        if tags is not None:
+            if type(tags) is not dict:
+                errors.append({"index": index, "field": "tags", "message": "Expected an object of strings."})
+                ok = False
+            elif tags:
+                problem = _tags_problem(tags)
+                if problem:
+                    errors.append({"index": index, "field": "tags", "message": problem})
+                    ok = False
+                else:
+                    raw = orjson.dumps(tags, option=orjson.OPT_SORT_KEYS)
+                    canonical = tags_cache.get(raw) or tags_cache.setdefault(raw, raw.decode())
+
+        if ok:
+            add_metric(metric)
+            add_handle(handle)
+            add_ts(ts_us)
+            add_value(value)
+            add_tags(canonical)
+            add_position(index)
+    return parsed
+
+
+def _tags_problem(tags: dict) -> str | None:
+    if len(tags) > MAX_TAGS:
+        return f"{len(tags)} tags; at most {MAX_TAGS}."
+    for key, value in tags.items():
+        if len(key) > MAX_TAG_KEY or not TAG_KEY_RE.match(key):
+            return f"Tag key {key[:80]!r} must be 1–{MAX_TAG_KEY} letters, digits, _ . -, starting with a letter or _."
+        if type(value) is not str:
+            return f"Tag {key!r} must be a string."
+        if len(value) > MAX_TAG_VALUE:
+            return f"Tag {key!r} is longer than {MAX_TAG_VALUE} characters."
+    return None

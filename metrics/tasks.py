@@ -1,0 +1,47 @@
+"""Celery tasks of the ingest pipeline: thin wrappers over metrics.services."""
+
+import logging
+
+from celery import shared_task
+from django.db import DatabaseError, InterfaceError, OperationalError
+
+from metrics.services.ingest import batch_fail, batch_process, batch_sweep
+from metrics.services.partitions import partitions_maintain
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    name="metrics.batch_ingest",
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=20,
+)
+def batch_ingest(batch_id: int) -> str:
+    """Move one batch into the points table and refresh its rollups.
+
+    Safe twice or at once: a row lock with SKIP LOCKED admits one runner, points are upserted on (series, ts)
+    and rollups on (series, resolution, bucket), and the status moves by compare-and-swap. A lost database is
+    retried with backoff; any other database error fails the batch with its reason.
+    """
+    try:
+        return batch_process(batch_id=batch_id)
+    except (OperationalError, InterfaceError):
+        raise
+    except DatabaseError as exc:
+        logger.exception("Batch %s failed", batch_id)
+        batch_fail(batch_id=batch_id, reason=f"{type(exc).__name__}: {exc}")
+        return "failed"
+
+
+@shared_task(name="metrics.batch_sweep")
+def batch_sweep_task() -> int:
+    """Re-enqueue batches nobody is moving (broker was down, worker died). Idempotent: see batch_sweep."""
+    return len(batch_sweep())
+
+
+@shared_task(name="metrics.partitions_maintain")
+def partitions_maintain_task() -> dict:
+    """Create partitions ahead and drop expired ones. Idempotent: CREATE/DROP … IF (NOT) EXISTS."""
+    return partitions_maintain()

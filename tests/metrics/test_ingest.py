@@ -1,0 +1,119 @@
+"""metrics.services.ingest: the worker half (points, rollups), the sweeper, and idempotency of processing."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from metrics.models import IngestBatch, Point, Rollup
+from metrics.services.ingest import batch_accept, batch_process, batch_sweep
+
+# A fixed hour in the recent past keeps bucket arithmetic readable: 10:00 UTC today-1.
+BASE = (datetime.now(UTC) - timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
+
+
+def _body(*points: tuple[int, float], metric: str = "latency_p95_ms") -> bytes:
+    """points as (seconds after BASE, value)."""
+    return json.dumps(
+        {"points": [{"metric": metric, "agent": "ta_00008", "ts": (BASE + timedelta(seconds=s)).isoformat(),
+                     "value": v} for s, v in points]}
+    ).encode()
+
+
+def _accept(division, token, body: bytes) -> IngestBatch:
+    return batch_accept(division=division, token=token[0], body=body).batch
+
+
+def _rollup(resolution: int, bucket: datetime) -> tuple:
+    r = Rollup.objects.get(resolution=resolution, bucket=bucket)
+    return (r.count, r.sum, r.min, r.max, r.last)
+
+
+@pytest.fixture
+def ingest(division, token, agent, django_capture_on_commit_callbacks):
+    def run(body: bytes) -> IngestBatch:
+        with django_capture_on_commit_callbacks(execute=True):
+            batch = _accept(division, token, body)
+        batch.refresh_from_db()
+        return batch
+
+    return run
+
+
+def test_rollups_hold_count_sum_min_max_last_at_every_resolution(ingest):
+    ingest(_body((0, 4.0), (60, 2.0), (299, 9.0), (300, 1.0), (3600, 7.0)))
+
+    assert _rollup(300, BASE) == (3, 15.0, 2.0, 9.0, 9.0)
+    assert _rollup(300, BASE + timedelta(minutes=5)) == (1, 1.0, 1.0, 1.0, 1.0)
+    assert _rollup(3600, BASE) == (4, 16.0, 1.0, 9.0, 1.0)
+    assert _rollup(3600, BASE + timedelta(hours=1)) == (1, 7.0, 7.0, 7.0, 7.0)
+    day = BASE.replace(hour=0)
+    assert _rollup(86400, day) == (5, 23.0, 1.0, 9.0, 7.0)
+
+
+def test_late_and_corrected_points_update_exactly_their_buckets(ingest):
+    ingest(_body((0, 4.0), (600, 5.0)))
+    untouched = Rollup.objects.get(resolution=300, bucket=BASE + timedelta(minutes=10))
+
+    ingest(_body((0, 8.0), (120, 2.0)))  # a correction of 10:00 and a late point at 10:02
+
+    assert _rollup(300, BASE) == (2, 10.0, 2.0, 8.0, 2.0)
+    assert _rollup(3600, BASE) == (3, 15.0, 2.0, 8.0, 5.0)
+    assert _rollup(86400, BASE.replace(hour=0)) == (3, 15.0, 2.0, 8.0, 5.0)
+    assert Rollup.objects.get(resolution=300, bucket=BASE + timedelta(minutes=10)) == untouched
+    assert Point.objects.count() == 3
+
+
+def test_processing_twice_changes_nothing(ingest):
+    batch = ingest(_body((0, 1.0), (1, 2.0)))
+    before = (list(Point.objects.values_list("value", flat=True)), list(Rollup.objects.values_list("sum", "count")))
+    assert batch_process(batch_id=batch.pk) == "not pending"
+    IngestBatch.objects.filter(pk=batch.pk).update(status="processing")  # reset by hand; the payload is gone
+    assert batch_process(batch_id=batch.pk) == "already landed"
+    after = (list(Point.objects.values_list("value", flat=True)), list(Rollup.objects.values_list("sum", "count")))
+    assert before == after
+
+
+def test_a_batch_processed_again_after_a_crash_writes_each_point_once(division, token, agent):
+    batch = _accept(division, token, _body((0, 1.0), (1, 2.0)))
+    assert batch_process(batch_id=batch.pk) == "done"
+    # Simulate the crash window: the worker committed but died before acking, and the payload was still there.
+    IngestBatch.objects.filter(pk=batch.pk).update(status="processing", payload=_payload_of(batch))
+    assert batch_process(batch_id=batch.pk) == "done"
+    assert Point.objects.count() == 2
+    assert _rollup(300, BASE) == (2, 3.0, 1.0, 2.0, 2.0)
+
+
+def _payload_of(batch: IngestBatch) -> bytes:
+    return b"".join(f"{s},{int(p.ts.timestamp() * 1e6)},{p.value!r}\n".encode()
+                    for s, p in ((p.series_id, p) for p in Point.objects.all()))
+
+
+def test_the_sweeper_enqueues_batches_the_broker_never_got(division, token, agent):
+    # accepted while the broker was down: on_commit's enqueue failed, so enqueued_at stayed empty
+    batch = _accept(division, token, _body((0, 1.0)))
+    IngestBatch.objects.filter(pk=batch.pk).update(created_at=timezone.now() - timedelta(minutes=1))
+
+    assert batch_sweep() == [batch.pk]  # eager Celery in unit tests: the task ran right here
+
+    batch.refresh_from_db()
+    assert batch.status == "done" and Point.objects.count() == 1
+
+
+def test_the_sweeper_leaves_fresh_and_finished_batches_alone(ingest, division, token):
+    ingest(_body((0, 1.0)))
+    fresh = _accept(division, token, _body((5, 1.0)))
+    assert batch_sweep() == []
+    fresh.refresh_from_db()
+    assert fresh.status == "queued"
+
+
+def test_the_sweeper_picks_up_a_batch_a_dead_worker_left_processing(division, token, agent):
+    batch = _accept(division, token, _body((0, 1.0)))
+    IngestBatch.objects.filter(pk=batch.pk).update(
+        status="processing", started_at=timezone.now() - timedelta(minutes=5), enqueued_at=timezone.now()
+    )
+    assert batch_sweep() == [batch.pk]
+    batch.refresh_from_db()
+    assert batch.status == "done"
