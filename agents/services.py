@@ -4,9 +4,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from agents.models import Agent, Division, Domain, Person
+from novaops.api import ApplicationError
 
 DEMO_PASSWORD = "novaops-demo"
 
@@ -196,4 +197,40 @@ def agent_update(*, agent: Agent, **fields: Any) -> Agent:
         setattr(agent, name, value)
     agent.full_clean()
     agent.save(update_fields=[*fields, "updated_at"])
+    return agent
+
+
+def agent_create(
+    *,
+    handle: str,
+    callsign: str,
+    division: Division,
+    tier: int = 3,
+    role_title: str = "",
+    lifecycle_state: str = Agent.Lifecycle.ACTIVE,
+) -> Agent:
+    """Register a new agent; the caller has checked that the user may create agents.
+
+    A taken handle is a refused operation (ApplicationError, 409), not a validation error: the request is well
+    formed, the registry already holds that name. The insert itself decides (no check-then-insert race between
+    two clients creating the same handle): the unique index raises, and only then do we look the handle up.
+    """
+    agent = Agent(
+        handle=handle,
+        callsign=callsign,
+        division=division,
+        tier=tier,
+        role_title=role_title,
+        lifecycle_state=lifecycle_state,
+    )
+    # Field validators (handle format, tier range, state choice); uniqueness is left to the insert below and the
+    # check constraints stand behind the validators in the database.
+    agent.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            agent.save(force_insert=True)
+    except IntegrityError:
+        if Agent.objects.filter(handle=handle).exists():
+            raise ApplicationError(f"An agent with handle {handle} already exists.", status=409) from None
+        raise
     return agent

@@ -104,6 +104,7 @@ class Pagination(pagination.PageNumberPagination):
 
     page_size_query_param = "page_size"
     max_page_size = 500
+    invalid_page_message = "Page {page_number!r} does not exist: {message}"
 
     def get_paginated_response(self, data: Any) -> Response:
         return Response(

@@ -8,10 +8,10 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ["username"]
-        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
-    password = factory.PostGenerationMethodCall("set_password", "pw-for-tests")
+    # Hashed before the first save, so the stored hash and the session's auth hash agree.
+    password = factory.django.Password("pw-for-tests")
 
 
 class DomainFactory(factory.django.DjangoModelFactory):

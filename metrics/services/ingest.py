@@ -118,11 +118,13 @@ def batch_accept(
     token: DivisionToken | None,
     body: bytes,
     idempotency_key: str | None = None,
+    enqueue: bool = True,
 ) -> Accepted:
     """Validate a decoded native-JSON body completely and store it as a queued batch.
 
     Raises PayloadError / IngestInvalid (400), IngestRefused (403, 422, 429). Idempotent on Idempotency-Key:
-    the unique (division, key) constraint settles a race between two identical requests.
+    the unique (division, key) constraint settles a race between two identical requests. Callers that process
+    the batch themselves (the demo backfill) pass enqueue=False.
     """
     body_sha256 = hashlib.sha256(body).hexdigest()
     if idempotency_key:
@@ -202,7 +204,8 @@ def batch_accept(
                 ts_min=EPOCH + timedelta(microseconds=min(parsed.ts_us)),
                 ts_max=EPOCH + timedelta(microseconds=max(parsed.ts_us)),
             )
-            transaction.on_commit(lambda: batch_enqueue(batch_id=batch.pk))
+            if enqueue:
+                transaction.on_commit(lambda: batch_enqueue(batch_id=batch.pk))
     except IntegrityError:
         if not idempotency_key:
             raise

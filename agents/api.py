@@ -1,0 +1,309 @@
+"""The registry REST API: domains, divisions and agents (DESIGN.md §3 and §6).
+
+One thin API class per operation (HackSoft: parse input, call one selector or service, render). REST puts two
+operations on one path (GET and POST /agents, GET and PATCH /agents/<handle>), so `MethodRoute` joins the classes
+of one path and hands each request to the class of its method, with that class's own permissions.
+"""
+
+import re
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponseBase
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import permissions
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agents.models import HANDLE_PATTERN, Agent, Division, Domain, Person
+from agents.selectors import agent_get, agent_list_filtered, division_get, division_list, domain_get, domain_list
+from agents.serializers import (
+    AgentCreateInputSerializer,
+    AgentDetailOutputSerializer,
+    AgentOutputSerializer,
+    AgentPageSerializer,
+    AgentUpdateInputSerializer,
+    DivisionFilterSerializer,
+    DivisionOutputSerializer,
+    DomainOutputSerializer,
+    ProblemSerializer,
+)
+from agents.services import agent_create, agent_update
+from novaops.api import Pagination
+from novaops.permissions import IsPerson
+from novaops.problems import PROBLEM_CONTENT_TYPE
+
+# --- plumbing ---
+
+
+class MethodRoute(APIView):
+    """One path, one API class per HTTP method: `MethodRoute.of(AgentListApi, AgentCreateApi)`.
+
+    Each request runs the whole DRF cycle (authentication, permissions, parsing) of the class that owns its
+    method, so a GET class cannot lend its read permission to a POST. Methods no class handles come here and are
+    answered by APIView itself: 401/403 for who may not use the path at all, else 405 with the path's Allow.
+    """
+
+    views: ClassVar[dict[str, Callable[..., HttpResponseBase]]] = {}
+
+    @classmethod
+    def of(cls, *apis: type[APIView]) -> Callable[..., HttpResponseBase]:
+        by_method: dict[str, type[APIView]] = {}
+        for api in apis:
+            for method in api.http_method_names:
+                if method not in ("head", "options") and hasattr(api, method):
+                    assert method not in by_method, f"{method.upper()} is served by two APIs"
+                    by_method[method] = api
+        views = {method: api.as_view() for method, api in by_method.items()}
+        if "get" in views:
+            views["head"] = views["get"]
+        # The handlers are copied onto the route for drf-spectacular, which documents one class per path and
+        # reads each method's @extend_schema from it; at run time dispatch() never calls them on the route.
+        # No docstring of its own, so the schema describes each operation by its @extend_schema alone.
+        attrs: dict[str, Any] = {"views": views, "__doc__": None}
+        attrs.update({method: getattr(api, method) for method, api in by_method.items()})
+        route = type("".join(api.__name__.removesuffix("Api") for api in apis) + "Route", (cls,), attrs)
+        return route.as_view()
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        view = self.views.get((request.method or "").lower())
+        if view is None:
+            return super().dispatch(request, *args, **kwargs)
+        response = view(request, *args, **kwargs)
+        # The API class knows only its own method; Allow describes the path.
+        response["Allow"] = ", ".join(self.allowed_methods)
+        return response
+
+
+def _problems(*statuses: int, forbidden: str = "Signed in without a NovaOps role.") -> dict[Any, OpenApiResponse]:
+    """The problem responses of an operation, in the order of their status codes."""
+    descriptions = {
+        400: "Invalid input; `errors` lists every field at fault.",
+        401: "Not signed in (answered with WWW-Authenticate).",
+        403: forbidden,
+        404: "No such object, or no such page.",
+        409: "Refused: the registry already holds that name.",
+        413: "Body over the size limit.",
+        415: "Body is not application/json.",
+    }
+    return {
+        (status, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemSerializer, description=descriptions[status])
+        for status in sorted(statuses)
+    }
+
+
+SLUG_PARAMETER = OpenApiParameter("slug", OpenApiTypes.STR, OpenApiParameter.PATH)
+HANDLE_PARAMETER = OpenApiParameter(
+    "handle", OpenApiTypes.STR, OpenApiParameter.PATH, description="'ta_' followed by five digits, e.g. ta_00008."
+)
+
+
+def _person(request: Request) -> Person | None:
+    return getattr(request.user, "person", None)
+
+
+def _agent_or_404(handle: str) -> Agent:
+    if not re.fullmatch(HANDLE_PATTERN, handle):
+        raise NotFound(f"'{handle[:40]}' is not an agent handle: a handle is 'ta_' followed by five digits.")
+    try:
+        return agent_get(handle=handle)
+    except Agent.DoesNotExist:
+        raise NotFound(f"No agent with handle {handle}.") from None
+
+
+# --- permissions ---
+
+
+class CanCreateAgents(permissions.BasePermission):
+    message = "Only Tier 1 leads can create agents."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        person = _person(request)
+        return request.user.is_superuser or (person is not None and person.is_lead)
+
+
+class CanEditAgents(permissions.BasePermission):
+    """Leads edit every agent, division members the agents of their own division (Person.can_edit_division)."""
+
+    message = "Your role can read the registry but not change it."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        person = _person(request)
+        return request.user.is_superuser or (
+            person is not None and person.role in (Person.Role.TIER1_LEAD, Person.Role.DIVISION_MEMBER)
+        )
+
+    def has_object_permission(self, request: Request, view: APIView, obj: Model) -> bool:
+        assert isinstance(obj, Agent)
+        person = _person(request)
+        if request.user.is_superuser or (person is not None and person.can_edit_division(obj.division_id)):
+            return True
+        self.message = (
+            f"You can edit the agents of your own division only; {obj.handle} belongs to {obj.division.name}."
+        )
+        return False
+
+
+# --- domains ---
+
+
+class DomainListApi(APIView):
+    @extend_schema(
+        operation_id="domains_list",
+        summary="List domains",
+        description="Every domain with its Tier 1 lead and its division and agent counts.",
+        responses={200: DomainOutputSerializer(many=True), **_problems(401, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(DomainOutputSerializer(domain_list(), many=True).data)
+
+
+class DomainDetailApi(APIView):
+    @extend_schema(
+        operation_id="domains_retrieve",
+        summary="Get a domain",
+        description="One domain with its Tier 1 lead and its division and agent counts.",
+        parameters=[SLUG_PARAMETER],
+        responses={200: DomainOutputSerializer, **_problems(401, 403, 404)},
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        try:
+            domain = domain_get(slug=slug)
+        except Domain.DoesNotExist:
+            raise NotFound(f"No domain with slug '{slug[:60]}'.") from None
+        return Response(DomainOutputSerializer(domain).data)
+
+
+# --- divisions ---
+
+
+class DivisionListApi(APIView):
+    @extend_schema(
+        operation_id="divisions_list",
+        summary="List divisions",
+        description="Every division (of one domain with `?domain=<slug>`) with its lead and agent counts.",
+        parameters=[
+            OpenApiParameter(
+                "domain", OpenApiTypes.STR, description="Slug of a domain; an unknown slug is a 400 problem."
+            )
+        ],
+        responses={200: DivisionOutputSerializer(many=True), **_problems(400, 401, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        filters = DivisionFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        divisions = division_list(domain=filters.validated_data.get("domain"))
+        return Response(DivisionOutputSerializer(divisions, many=True).data)
+
+
+class DivisionDetailApi(APIView):
+    @extend_schema(
+        operation_id="divisions_retrieve",
+        summary="Get a division",
+        description="One division with its domain, lead and agent counts.",
+        parameters=[SLUG_PARAMETER],
+        responses={200: DivisionOutputSerializer, **_problems(401, 403, 404)},
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        try:
+            division = division_get(slug=slug)
+        except Division.DoesNotExist:
+            raise NotFound(f"No division with slug '{slug[:60]}'.") from None
+        return Response(DivisionOutputSerializer(division).data)
+
+
+# --- agents ---
+
+
+class AgentListApi(APIView):
+    @extend_schema(
+        operation_id="agents_list",
+        summary="List agents",
+        description=(
+            "Agents ordered by handle, one page at a time. Filters combine; an unknown division or domain slug, "
+            "tier or lifecycle state is a 400 problem naming the parameter; unknown parameters are ignored."
+        ),
+        parameters=[
+            OpenApiParameter("q", OpenApiTypes.STR, description="Handle prefix, or text in callsign or role title."),
+            OpenApiParameter("domain", OpenApiTypes.STR, description="Domain slug."),
+            OpenApiParameter("division", OpenApiTypes.STR, description="Division slug."),
+            OpenApiParameter("tier", OpenApiTypes.INT, enum=[1, 2, 3]),
+            OpenApiParameter("lifecycle_state", OpenApiTypes.STR, enum=Agent.Lifecycle.values),
+            OpenApiParameter("page", OpenApiTypes.INT, description="1-based; a page past the end is a 404 problem."),
+            OpenApiParameter(
+                "page_size", OpenApiTypes.INT, description=f"Default 50, at most {Pagination.max_page_size}."
+            ),
+        ],
+        responses={200: AgentPageSerializer, **_problems(400, 401, 403, 404)},
+    )
+    def get(self, request: Request) -> Response:
+        # A bad filter value raises Django's ValidationError, which novaops.api answers as a 400 problem.
+        agents = agent_list_filtered(filters=request.query_params)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(agents, request, view=self)
+        return paginator.get_paginated_response(AgentOutputSerializer(page, many=True).data)
+
+
+class AgentCreateApi(APIView):
+    permission_classes = [IsPerson, CanCreateAgents]
+
+    @extend_schema(
+        operation_id="agents_create",
+        summary="Create an agent",
+        description="Tier 1 leads and superusers only. A handle already taken is a 409 problem.",
+        request=AgentCreateInputSerializer,
+        responses={
+            201: AgentDetailOutputSerializer,
+            **_problems(400, 401, 403, 409, 413, 415, forbidden="Not a Tier 1 lead or superuser."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        serializer = AgentCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        agent = agent_create(**serializer.validated_data)
+        body = AgentDetailOutputSerializer(agent_get(handle=agent.handle)).data
+        location = reverse("api:agents:agent-detail", kwargs={"handle": agent.handle})
+        return Response(body, status=201, headers={"Location": location})
+
+
+class AgentDetailApi(APIView):
+    @extend_schema(
+        operation_id="agents_retrieve",
+        summary="Get an agent",
+        description="One agent, with the division or domain it leads. A malformed or unknown handle is a 404.",
+        parameters=[HANDLE_PARAMETER],
+        responses={200: AgentDetailOutputSerializer, **_problems(401, 403, 404)},
+    )
+    def get(self, request: Request, handle: str) -> Response:
+        return Response(AgentDetailOutputSerializer(_agent_or_404(handle)).data)
+
+
+class AgentUpdateApi(APIView):
+    permission_classes = [IsPerson, CanEditAgents]
+
+    @extend_schema(
+        operation_id="agents_partial_update",
+        summary="Change an agent",
+        description=(
+            "Callsign, role title, tier and lifecycle state. Tier 1 leads and superusers edit every agent, "
+            "division members the agents of their own division; other fields are refused with a 400 problem."
+        ),
+        parameters=[HANDLE_PARAMETER],
+        request=AgentUpdateInputSerializer,
+        responses={
+            200: AgentDetailOutputSerializer,
+            **_problems(400, 401, 403, 404, 413, 415, forbidden="A viewer, or another division's agent."),
+        },
+    )
+    def patch(self, request: Request, handle: str) -> Response:
+        agent = _agent_or_404(handle)
+        self.check_object_permissions(request, agent)
+        serializer = AgentUpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        agent = agent_update(agent=agent, **serializer.validated_data)
+        return Response(AgentDetailOutputSerializer(agent).data)

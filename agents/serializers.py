@@ -1,0 +1,200 @@
+"""Plain input and output serializers of the registry API (no ModelSerializer: the shapes are the contract).
+
+Output serializers read what the selectors annotate (counts) and join (division, domain, lead); input serializers
+only parse and validate, and hand plain values to the services.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
+from rest_framework import serializers
+
+from agents.models import Agent, Division, Domain, handle_validator
+
+LIFECYCLE_STATES = ", ".join(Agent.Lifecycle.values)
+TIER_MESSAGE = "Tier must be 1, 2 or 3."
+
+
+# --- problems (documented here for the schema; the bodies come from novaops.api.problem_exception_handler) ---
+
+
+@extend_schema_serializer(component_name="ProblemItem")
+class ProblemItemSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="The input field or query parameter at fault; empty for the whole body.")
+    message = serializers.CharField()
+    index = serializers.IntegerField(required=False, help_text="Position in a list, for item-level problems.")
+
+
+@extend_schema_serializer(component_name="Problem")
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details, served as application/problem+json."""
+
+    type = serializers.CharField(default="about:blank")
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    errors = ProblemItemSerializer(many=True, required=False)
+    errors_not_listed = serializers.IntegerField(required=False, help_text="Problems beyond the listed ones.")
+
+
+# --- outputs ---
+
+
+@extend_schema_serializer(component_name="AgentRef")
+class AgentRefSerializer(serializers.Serializer):
+    handle = serializers.CharField()
+    callsign = serializers.CharField()
+
+
+@extend_schema_serializer(component_name="DomainRef")
+class DomainRefSerializer(serializers.Serializer):
+    slug = serializers.SlugField()
+    name = serializers.CharField()
+
+
+@extend_schema_serializer(component_name="DivisionRef")
+class DivisionRefSerializer(serializers.Serializer):
+    slug = serializers.SlugField()
+    name = serializers.CharField()
+
+
+@extend_schema_serializer(component_name="Domain")
+class DomainOutputSerializer(serializers.Serializer):
+    slug = serializers.SlugField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    lead = AgentRefSerializer(allow_null=True, help_text="The domain's Tier 1 lead.")
+    division_count = serializers.IntegerField()
+    agent_count = serializers.IntegerField()
+
+
+@extend_schema_serializer(component_name="Division")
+class DivisionOutputSerializer(serializers.Serializer):
+    slug = serializers.SlugField()
+    name = serializers.CharField()
+    tier = serializers.IntegerField()
+    description = serializers.CharField()
+    domain = DomainRefSerializer()
+    lead = AgentRefSerializer(allow_null=True)
+    agent_count = serializers.IntegerField()
+    active_count = serializers.IntegerField(help_text="Agents in the active lifecycle state.")
+
+
+@extend_schema_serializer(component_name="Agent")
+class AgentOutputSerializer(serializers.Serializer):
+    handle = serializers.CharField()
+    callsign = serializers.CharField()
+    tier = serializers.IntegerField()
+    role_title = serializers.CharField()
+    lifecycle_state = serializers.ChoiceField(choices=Agent.Lifecycle.choices)
+    division = DivisionRefSerializer()
+    domain = DomainRefSerializer(source="division.domain")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+@extend_schema_serializer(component_name="AgentDetail")
+class AgentDetailOutputSerializer(AgentOutputSerializer):
+    leads_division = serializers.SerializerMethodField()
+    leads_domain = serializers.SerializerMethodField()
+
+    @extend_schema_field(DivisionRefSerializer(allow_null=True))
+    def get_leads_division(self, agent: Agent) -> dict[str, Any] | None:
+        # Reverse one-to-one: agent_get() joins it, and a missing row raises an AttributeError subclass.
+        division: Division | None = getattr(agent, "led_division", None)
+        return DivisionRefSerializer(division).data if division is not None else None
+
+    @extend_schema_field(DomainRefSerializer(allow_null=True))
+    def get_leads_domain(self, agent: Agent) -> dict[str, Any] | None:
+        domain: Domain | None = getattr(agent, "led_domain", None)
+        return DomainRefSerializer(domain).data if domain is not None else None
+
+
+@extend_schema_serializer(component_name="AgentPage")
+class AgentPageSerializer(serializers.Serializer):
+    """The shape of novaops.api.Pagination around a page of agents (documented explicitly for the schema)."""
+
+    count = serializers.IntegerField(help_text="Agents matching the filters, over all pages.")
+    page = serializers.IntegerField()
+    pages = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = AgentOutputSerializer(many=True)
+
+
+# --- inputs ---
+
+
+class StrictInputSerializer(serializers.Serializer):
+    # Refuses fields it does not know: a typo or a read-only field (handle, division on PATCH) must not be
+    # silently dropped, which would answer 200 for a change that did not happen. (A comment, not a docstring:
+    # drf-spectacular would publish a docstring as the description of every subclass.)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                allowed = ", ".join(self.fields)
+                raise serializers.ValidationError(
+                    {name: [f"Unknown field; this request accepts {allowed}."] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+def _tier_field(**kwargs: Any) -> serializers.IntegerField:
+    messages = {"min_value": TIER_MESSAGE, "max_value": TIER_MESSAGE, "invalid": TIER_MESSAGE}
+    return serializers.IntegerField(min_value=1, max_value=3, error_messages=messages, **kwargs)
+
+
+def _lifecycle_field(**kwargs: Any) -> serializers.ChoiceField:
+    message = f"Lifecycle state must be one of {LIFECYCLE_STATES}; not '{{input}}'."
+    messages = {"invalid_choice": message}
+    return serializers.ChoiceField(choices=Agent.Lifecycle.choices, error_messages=messages, **kwargs)
+
+
+@extend_schema_serializer(component_name="AgentCreate")
+class AgentCreateInputSerializer(StrictInputSerializer):
+    """A new agent; fields not listed here are refused."""
+
+    # The pattern fixes the length too; a max_length as well would answer a long handle with two messages.
+    handle = serializers.CharField(
+        validators=[handle_validator], help_text="'ta_' followed by five digits, e.g. ta_00008."
+    )
+    callsign = serializers.CharField(max_length=60)
+    division = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=Division.objects.all(),
+        error_messages={"does_not_exist": "No division with slug '{value}'.", "invalid": "A division slug is text."},
+        help_text="Slug of the division the agent belongs to.",
+    )
+    tier = _tier_field(default=3)
+    role_title = serializers.CharField(max_length=120, allow_blank=True, default="")
+    lifecycle_state = _lifecycle_field(default=Agent.Lifecycle.ACTIVE)
+
+
+@extend_schema_serializer(component_name="AgentUpdate")
+class AgentUpdateInputSerializer(StrictInputSerializer):
+    """The fields to change (at least one); handle and division cannot be changed, other fields are refused."""
+
+    callsign = serializers.CharField(max_length=60, required=False)
+    role_title = serializers.CharField(max_length=120, allow_blank=True, required=False)
+    tier = _tier_field(required=False)
+    lifecycle_state = _lifecycle_field(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError(f"Nothing to change; send at least one of {', '.join(self.fields)}.")
+        return attrs
+
+
+class DivisionFilterSerializer(serializers.Serializer):
+    """Query parameters of the division list; a blank domain means every domain."""
+
+    domain = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=Domain.objects.all(),
+        required=False,
+        allow_null=True,
+        error_messages={"does_not_exist": "No domain with slug '{value}'."},
+    )
