@@ -62,6 +62,8 @@ def main() -> int:
     try:
         subprocess.run([*manage, "migrate", "--no-input"], env=env, check=True)
         subprocess.run([*manage, "seed_demo"], env=env, check=True)
+        # The last 14 days of DEMO metrics, through the ingest pipeline; resumes where the previous run stopped.
+        subprocess.run([*manage, "metrics_demo_backfill", "--days", "14"], env=env, check=True)
     except subprocess.CalledProcessError:
         embedded.down(root, only=started)
         return 1
@@ -93,6 +95,9 @@ def main() -> int:
             str(root / "celerybeat-schedule"),
         ],
     }
+    if os.environ.get("NOVAOPS_SIMULATOR", "on") != "off":
+        # Live DEMO points for every division through the real HTTP API with real division tokens.
+        commands["sim"] = [*manage, "metrics_demo_simulate", "--url", f"http://{host}:{port}", "--interval", "5"]
     lock = threading.Lock()
     processes: list[subprocess.Popen] = []
     for name, command in commands.items():

@@ -38,7 +38,8 @@ class Command(BaseCommand):
                 .values_list("handle", flat=True)
             )
             divisions.append((division.slug, handles, secret))
-        self.stdout.write(f"Simulating {len(divisions)} divisions every {interval:g} s against {url}", ending="\n")
+        self._wait_for(target)
+        self.stdout.write(f"Simulating {len(divisions)} divisions every {interval:g} s against {url}")
         done = 0
         while not rounds or done < rounds:
             started = time.monotonic()
@@ -50,6 +51,21 @@ class Command(BaseCommand):
             done += 1
             self.stdout.write(f"round {done}: {accepted}/{len(divisions)} batches accepted")
             time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+    def _wait_for(self, target: urllib.parse.SplitResult, timeout: float = 120.0) -> None:
+        """The web server starts alongside us; give it time before the first round."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            connection = http.client.HTTPConnection(target.hostname, target.port or 80, timeout=2)
+            try:
+                connection.request("GET", "/healthz")
+                if connection.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            finally:
+                connection.close()
+            time.sleep(0.5)
 
     def _post(self, target: urllib.parse.SplitResult, secret: str, body: bytes) -> int:
         connection = http.client.HTTPConnection(target.hostname, target.port or 80, timeout=15)
