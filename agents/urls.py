@@ -1,2 +1,14 @@
+from django.urls import path
+
+from agents import views
+
 app_name = "agents"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.domain_list, name="domain_list"),
+    path("domains/<slug:slug>/", views.domain_detail, name="domain_detail"),
+    path("divisions/<slug:slug>/", views.division_detail, name="division_detail"),
+    path("agents/", views.agent_list, name="agent_list"),
+    # <str:…>, not a handle converter: a malformed handle still needs sign-in first, then answers 404.
+    path("agents/<str:handle>/", views.agent_detail, name="agent_detail"),
+    path("agents/<str:handle>/edit/", views.agent_edit, name="agent_edit"),
+]

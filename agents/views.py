@@ -1,0 +1,208 @@
+"""Server-rendered registry pages: domains → divisions → agents, the searchable agent list and the agent edit form.
+
+Views stay thin: they parse input, call the selectors (reads) or agent_update (the one write) and render. Bad input
+is answered precisely: form errors with 400, unknown slugs, handles and page numbers with 404, never a 500.
+"""
+
+import re
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import InvalidPage, Page, Paginator
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
+
+from agents import selectors
+from agents.filters import AgentFilter
+from agents.forms import AgentEditForm, agent_filter_form, bootstrap_form
+from agents.models import Agent, Division, Domain
+from agents.services import agent_update
+
+AGENTS_PER_PAGE = 50
+# The id of the element the live search swaps; only requests aimed at it get the partial.
+RESULTS_TARGET = "agent-results"
+NO_ROLE_MESSAGE = (
+    "Your account has no NovaOps role yet. Ask an administrator to give you one "
+    "(Tier 1 lead, division member or viewer); until then the registry stays closed to you."
+)
+# fullmatch, not the model's ^…$ pattern: "$" also matches before a trailing newline.
+_HANDLE = re.compile(r"ta_[0-9]{5}")
+
+
+class HtmxHttpRequest(HttpRequest):
+    """HttpRequest as seen behind django-htmx's middleware (for the type checker)."""
+
+    htmx: HtmxDetails
+
+
+View = Callable[..., HttpResponse]
+
+
+def person_required(view: View) -> View:
+    """Require a signed-in user with a NovaOps role (a Person row), or a superuser.
+
+    Anonymous users go to the sign-in page; for an htmx request that is an HX-Redirect, so the whole page moves to
+    the sign-in form instead of the form being swapped into the results. A user without a role gets a 403 page that
+    says how to get one.
+    """
+
+    @wraps(view)
+    def wrapped(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if not user.is_authenticated:
+            response = redirect_to_login(request.get_full_path())
+            return HttpResponseClientRedirect(response.url) if request.htmx else response
+        if not user.is_superuser and not hasattr(user, "person"):
+            raise PermissionDenied(NO_ROLE_MESSAGE)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def can_edit_agent(user: AbstractBaseUser | AnonymousUser, agent: Agent) -> bool:
+    """Superusers and Tier 1 leads edit any agent; a division member only the agents of their own division."""
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    person = getattr(user, "person", None)
+    return person is not None and person.can_edit_division(agent.division_id)
+
+
+def _page(request: HttpRequest, queryset: QuerySet[Agent]) -> Page:
+    """The requested page of agents; a page number that is not a number or out of range is a 404."""
+    paginator = Paginator(queryset, AGENTS_PER_PAGE)
+    try:
+        return paginator.page(request.GET.get("page") or 1)
+    except InvalidPage as exc:
+        raise Http404(f"No such page: {exc}") from exc
+
+
+def _agent_or_404(handle: str) -> Agent:
+    if not _HANDLE.fullmatch(handle):
+        raise Http404("A handle is 'ta_' followed by five digits.")
+    try:
+        return selectors.agent_get(handle=handle)
+    except Agent.DoesNotExist as exc:
+        raise Http404(f"No agent {handle}.") from exc
+
+
+def _wants_results_partial(request: HtmxHttpRequest) -> bool:
+    # A history-restore request (back button after a cache miss) must get the whole page, as must htmx requests
+    # aimed at anything other than the results.
+    return bool(request.htmx) and not request.htmx.history_restore_request and request.htmx.target == RESULTS_TARGET
+
+
+@require_safe
+@person_required
+def domain_list(request: HttpRequest) -> HttpResponse:
+    """Domain cards with lead and counts, each listing its divisions (two queries, however large the fleet)."""
+    domains = list(selectors.domain_list())
+    divisions: dict[int, list[Division]] = {}
+    for division in selectors.division_list():
+        divisions.setdefault(division.domain_id, []).append(division)
+    cards = [(domain, divisions.get(domain.pk, [])) for domain in domains]
+    return render(request, "agents/domain_list.html", {"domains": domains, "cards": cards, "section": "domains"})
+
+
+@require_safe
+@person_required
+def domain_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    try:
+        domain = selectors.domain_get(slug=slug)
+    except Domain.DoesNotExist as exc:
+        raise Http404(f"No domain {slug}.") from exc
+    divisions = selectors.division_list(domain=domain)
+    return render(
+        request, "agents/domain_detail.html", {"domain": domain, "divisions": divisions, "section": "domains"}
+    )
+
+
+@require_safe
+@person_required
+def division_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    try:
+        division = selectors.division_get(slug=slug)
+    except Division.DoesNotExist as exc:
+        raise Http404(f"No division {slug}.") from exc
+    page = _page(request, selectors.agent_list().filter(division=division))
+    return render(request, "agents/division_detail.html", {"division": division, "page": page, "section": "domains"})
+
+
+@require_safe
+@person_required
+@vary_on_headers("HX-Request", "HX-Target")
+def agent_list(request: HtmxHttpRequest) -> HttpResponse:
+    """The searchable, filterable agent table; the live search asks for the results partial only.
+
+    Invalid filters (an unknown division or domain, a bad tier or state, an over-long search) re-render the page with
+    the errors next to the fields and status 400, and show no results rather than a silently wider list.
+    """
+    filterset = AgentFilter(data=request.GET, queryset=selectors.agent_list())
+    form = agent_filter_form(filterset.form)
+    valid = filterset.is_valid()
+    page = _page(request, filterset.qs) if valid else None
+    context = {
+        "form": bootstrap_form(form),
+        "page": page,
+        "filtered": valid and any(form.cleaned_data.get(name) for name in form.fields),
+        "live": True,
+        "section": "agents",
+    }
+    template = "agents/_agent_results.html" if _wants_results_partial(request) else "agents/agent_list.html"
+    return render(request, template, context, status=200 if valid else 400)
+
+
+@require_safe
+@person_required
+def agent_detail(request: HttpRequest, handle: str) -> HttpResponse:
+    agent = _agent_or_404(handle)
+    context = {
+        "agent": agent,
+        # Reverse one-to-ones: joined by agent_get, so reading them costs no query; absent ones raise, hence getattr.
+        "led_division": getattr(agent, "led_division", None),
+        "led_domain": getattr(agent, "led_domain", None),
+        "linked_person": getattr(agent, "person", None),
+        "can_edit": can_edit_agent(request.user, agent),
+        "section": "agents",
+    }
+    return render(request, "agents/agent_detail.html", context)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@person_required
+def agent_edit(request: HttpRequest, handle: str) -> HttpResponse:
+    agent = _agent_or_404(handle)
+    if not can_edit_agent(request.user, agent):
+        person = getattr(request.user, "person", None)
+        if person is not None and person.role == person.Role.DIVISION_MEMBER:
+            raise PermissionDenied(f"You can edit the agents of your own division only; {agent.handle} is not one.")
+        raise PermissionDenied("Your role can read the registry but not change it.")
+    form = AgentEditForm(request.POST if request.method == "POST" else None, agent=agent)
+    status = 200
+    if form.is_bound:
+        if form.is_valid():
+            changes = form.changed_fields()
+            try:
+                if changes:
+                    agent_update(agent=agent, **changes)
+            except ValidationError as exc:
+                agent.refresh_from_db()  # agent_update set the refused values on the instance before refusing them
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, f"Saved {agent.handle}." if changes else "Nothing changed.")
+                return redirect("agents:agent_detail", handle=agent.handle)
+        status = 400
+    context = {"agent": agent, "form": bootstrap_form(form), "section": "agents"}
+    return render(request, "agents/agent_edit.html", context, status=status)

@@ -1,0 +1,180 @@
+"""The registry pages in a real browser: sign in, live search, agent page, keyboard, no request leaves the machine."""
+
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, Route, expect
+
+from tests.factories import AgentFactory, DomainFactory
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "pw-for-tests"  # UserFactory's
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args() -> dict:
+    # Debian's Chromium, never `playwright install`; no background traffic of its own.
+    return {
+        "executable_path": "/usr/bin/chromium",
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture
+def org(transactional_db, cast):
+    """A few agents around the cast (whose users sign in with UserFactory's password)."""
+    novaops = cast.division.domain
+    core = AgentFactory(handle="ta_00008", callsign="Core", tier=1, division=cast.division, role_title="Tier 1 Lead")
+    novaops.lead = core
+    novaops.save()
+    AgentFactory(handle="ta_00011", callsign="Kestrel", division=cast.division, role_title="Runtime Engineer")
+    AgentFactory(handle="ta_00082", callsign="Kestrel 3", division=cast.other_division, lifecycle_state="retired")
+    AgentFactory.create_batch(60, division=cast.other_division)
+    DomainFactory(name="OrchOps", slug="orchops")
+    return cast
+
+
+@pytest.fixture
+def requests_seen(page: Page) -> list[str]:
+    """Every URL the page asks for during the test."""
+    seen: list[str] = []
+    page.on("request", lambda request: seen.append(request.url))
+    return seen
+
+
+@pytest.fixture
+def signed_in(page: Page, live_server, org, requests_seen) -> Iterator[Page]:
+    """Sign in through the real form, starting from the agent list (which sends us to the form first)."""
+    page.goto(f"{live_server.url}/agents/")
+    expect(page).to_have_url(f"{live_server.url}/accounts/login/?next=/agents/")
+    page.get_by_label("Username").fill("lead")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{live_server.url}/agents/")
+    yield page
+
+
+def _only_local(urls: list[str], live_server) -> None:
+    local = urlsplit(live_server.url).netloc
+    elsewhere = [url for url in urls if urlsplit(url).scheme not in ("data", "blob") and urlsplit(url).netloc != local]
+    assert urls, "no request was recorded"
+    assert elsewhere == []
+
+
+def test_sign_in_live_search_and_agent_page(signed_in: Page, live_server, requests_seen):
+    page = signed_in
+    expect(page.get_by_role("heading", level=1)).to_have_text("Agents")
+    expect(page.locator(".app-user")).to_contain_text("lead")
+    expect(page.locator(".app-user")).to_contain_text("Tier 1 lead")
+    expect(page.locator("#agent-results tbody tr")).to_have_count(50)
+
+    # Paging swaps the results in place too (63 agents: 50 + 13).
+    page.get_by_role("link", name="Next").first.click()
+    expect(page).to_have_url(f"{live_server.url}/agents/?page=2")
+    expect(page.locator("#agent-results tbody tr")).to_have_count(13)
+
+    # Live search: typing a callsign swaps the results in place and pushes a clean URL.
+    page.get_by_role("searchbox", name="Search").fill("kestrel")
+    expect(page.locator("#agent-results tbody tr")).to_have_count(2)
+    expect(page).to_have_url(f"{live_server.url}/agents/?q=kestrel")
+    expect(page.locator("#results-status")).to_have_text("2 agents found.")
+    expect(page.locator("#agent-results")).to_contain_text("Kestrel 3")
+    expect(page.locator("#agent-results")).to_contain_text("Retired")
+
+    # Narrow by lifecycle state with the select: still live.
+    page.get_by_label("Lifecycle state").select_option("active")
+    expect(page.locator("#agent-results tbody tr")).to_have_count(1)
+    expect(page).to_have_url(f"{live_server.url}/agents/?q=kestrel&lifecycle_state=active")
+
+    # The agent page.
+    page.get_by_role("link", name="ta_00011").click()
+    expect(page).to_have_url(f"{live_server.url}/agents/ta_00011/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Kestrel")
+    details = page.locator(".app-details")
+    for text in ["ta_00011", "Active", "Tier 3", "Runtime Engineer", "NovaCore Runtime", "NovaOps", "None linked"]:
+        expect(details).to_contain_text(text)
+    expect(page.get_by_role("link", name="Edit agent")).to_be_visible()
+
+    # Back to the search: the pushed URL restores the filtered list.
+    page.go_back()
+    expect(page).to_have_url(f"{live_server.url}/agents/?q=kestrel&lifecycle_state=active")
+    expect(page.locator("#agent-results tbody tr")).to_have_count(1)
+
+    _only_local(requests_seen, live_server)
+
+
+def test_live_search_shows_a_loading_indicator(signed_in: Page, live_server, requests_seen):
+    page = signed_in
+    indicator = page.locator("#search-indicator")
+    expect(indicator).to_be_hidden()
+
+    held: list[Route] = []
+    page.route("**/agents/?q=*", lambda route: held.append(route))
+    page.get_by_role("searchbox", name="Search").fill("core")
+    expect(indicator).to_be_visible()
+    expect(page.locator("#agent-results")).to_have_attribute("aria-busy", "true")
+
+    assert len(held) == 1
+    held[0].continue_()
+    page.unroute("**/agents/?q=*")
+    expect(page.locator("#agent-results tbody tr")).to_have_count(1)
+    expect(indicator).to_be_hidden()
+    _only_local(requests_seen, live_server)
+
+
+def test_bad_filter_in_the_address_shows_the_error_next_to_the_field(signed_in: Page, live_server):
+    page = signed_in
+    response = page.goto(f"{live_server.url}/agents/?division=atlantis")
+
+    assert response is not None and response.status == 400
+    expect(page.locator("#id_division_error")).to_have_text("No division with slug “atlantis”.")
+    expect(page.get_by_label("Division", exact=True)).to_have_attribute("aria-invalid", "true")
+
+
+def test_keyboard_skip_link_and_sign_out(signed_in: Page, live_server, requests_seen):
+    page = signed_in
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to main content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(page.locator("#main")).to_be_focused()
+    # Past the header: the next stop is the first link of the main content (the breadcrumb), then the search box.
+    page.keyboard.press("Tab")
+    expect(page.locator("main .breadcrumb a").first).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("searchbox", name="Search")).to_be_focused()
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(f"{live_server.url}/accounts/login/")
+    _only_local(requests_seen, live_server)
+
+
+def test_search_works_without_javascript(browser: Browser, live_server, org):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    seen: list[str] = []
+    page.on("request", lambda request: seen.append(request.url))
+    try:
+        page.goto(f"{live_server.url}/accounts/login/?next=/agents/")
+        page.get_by_label("Username").fill("lead")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page).to_have_url(f"{live_server.url}/agents/")
+
+        page.get_by_role("searchbox", name="Search").fill("kestrel")
+        page.get_by_role("button", name="Apply").click()
+        expect(page).to_have_url(f"{live_server.url}/agents/?q=kestrel&domain=&division=&tier=&lifecycle_state=")
+        expect(page.locator("#agent-results tbody tr")).to_have_count(2)
+    finally:
+        context.close()
+    _only_local(seen, live_server)
