@@ -1,10 +1,15 @@
-"""Forms of the registry pages: the agent edit form, and the presentation of the shared AgentFilter's form."""
+"""Forms of the registry pages: the agent edit form, the presentation of the shared AgentFilter's form, and the
+division API token forms (list filter, create)."""
 
-from typing import Any
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, cast
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.utils import timezone
 
-from agents.models import Agent
+from agents.models import Agent, Division, DivisionToken
 
 TIER_CHOICES = [(1, "Tier 1"), (2, "Tier 2"), (3, "Tier 3")]
 
@@ -83,3 +88,138 @@ def agent_filter_form(form: forms.BaseForm) -> forms.BaseForm:
     tier = form.fields["tier"]
     tier.choices = [("", "Any tier"), *[choice for choice in tier.choices if choice[0] != ""]]
     return form
+
+
+# --- division API tokens -------------------------------------------------------------------------------------------
+
+EXPIRY_NEVER = "never"
+EXPIRY_ON_DATE = "date"
+EXPIRY_CHOICES = [
+    ("30", "In 30 days"),
+    ("90", "In 90 days"),
+    ("365", "In 365 days"),
+    (EXPIRY_NEVER, "Never"),
+    (EXPIRY_ON_DATE, "On a date…"),
+]
+UNKNOWN_DIVISION = "No division with slug “%(value)s”."
+
+
+def _division_choices(divisions: Sequence[Division]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Division choices grouped by domain (divisions arrive ordered by domain, then name)."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for division in divisions:
+        groups.setdefault(division.domain.name, []).append((division.slug, division.name))
+    return list(groups.items())
+
+
+class DivisionChoiceField(forms.ChoiceField):
+    """A division by slug; its choices (grouped by domain, after an empty_label choice) are set by the form."""
+
+    def __init__(self, *, empty_label: str, **kwargs: Any) -> None:
+        self.empty_label = empty_label
+        kwargs.setdefault("error_messages", {}).setdefault("invalid_choice", UNKNOWN_DIVISION)
+        super().__init__(**kwargs)
+
+
+class _DivisionPickerForm(forms.Form):
+    """A form whose `division` field picks, by slug, one of the divisions the view already loaded.
+
+    A plain ChoiceField over a list rather than a ModelChoiceField: the filter and the create form share one query for
+    their choices, and the cleaned value is the Division itself without another lookup.
+    """
+
+    division: DivisionChoiceField
+
+    def __init__(self, *args: Any, divisions: Sequence[Division], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.divisions = {division.slug: division for division in divisions}
+        field = cast(DivisionChoiceField, self.fields["division"])
+        field.choices = [("", field.empty_label), *_division_choices(divisions)]
+
+    def clean_division(self) -> Division | None:
+        slug = self.cleaned_data["division"]
+        return self.divisions[slug] if slug else None
+
+
+class TokenFilterForm(_DivisionPickerForm):
+    """The division filter of the token list (GET ?division=<slug>); an unknown slug is an error, not an empty list."""
+
+    division = DivisionChoiceField(empty_label="All divisions", required=False)
+
+
+class TokenCreateForm(_DivisionPickerForm):
+    """A new token: its division, a name unique within the division, and when it stops working.
+
+    cleaned_data["expires_at"] is the moment the token stops working (None: never). A date means 00:00 UTC of that
+    day, so it must be after today (UTC); the presets count from now.
+    """
+
+    division = DivisionChoiceField(
+        empty_label="Choose a division",
+        error_messages={"required": "Choose the division the token acts for."},
+        help_text="The token posts metrics for this division's agents only.",
+    )
+    name = forms.CharField(
+        max_length=DivisionToken._meta.get_field("name").max_length,
+        help_text="What uses it, e.g. the collector's host. Unique within the division.",
+        error_messages={"required": "Name the token after what uses it, e.g. collector-eu-1."},
+    )
+    expires = forms.ChoiceField(
+        choices=EXPIRY_CHOICES,
+        initial="90",
+        label="Expires",
+        help_text="Short-lived tokens limit the damage of a leak.",
+    )
+    expires_on = forms.DateField(
+        required=False,
+        label="Expiry date",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="The token stops working at 00:00 UTC on this day.",
+    )
+
+    def __init__(self, *args: Any, divisions: Sequence[Division], **kwargs: Any) -> None:
+        super().__init__(*args, divisions=divisions, **kwargs)
+        self.fields["name"].widget.attrs.update({"autocomplete": "off", "spellcheck": "false"})
+        self.fields["expires_on"].widget.attrs["min"] = (self._today() + timedelta(days=1)).isoformat()
+
+    @staticmethod
+    def _today() -> date:
+        return timezone.now().astimezone(UTC).date()
+
+    def clean_name(self) -> str:
+        return self.cleaned_data["name"].strip()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        choice, on = cleaned.get("expires"), cleaned.get("expires_on")
+        if choice == EXPIRY_ON_DATE:
+            today = self._today()
+            if on is None:
+                if "expires_on" not in self.errors:
+                    self.add_error("expires_on", "Give the day the token stops working.")
+            elif on <= today:
+                self.add_error("expires_on", f"The expiry date must be after today ({today.day} {today:%b %Y}, UTC).")
+            else:
+                cleaned["expires_at"] = datetime.combine(on, time.min, tzinfo=UTC)
+        elif on is not None:
+            # Never guess which of the two the user meant.
+            self.add_error("expires_on", "A date goes with “On a date…”: choose that under Expires, or clear the date.")
+        elif choice == EXPIRY_NEVER:
+            cleaned["expires_at"] = None
+        elif choice:
+            cleaned["expires_at"] = timezone.now() + timedelta(days=int(choice))
+        return cleaned
+
+    def add_duplicate_name_error(self) -> None:
+        division, name = self.cleaned_data["division"], self.cleaned_data["name"]
+        self.add_error("name", f"{division.name} already has a token named “{name}”. Pick another name.")
+
+    def add_service_errors(self, exc: ValidationError) -> None:
+        """Put the errors division_token_create() raised next to the fields they concern."""
+        for field, errors in exc.error_dict.items() if hasattr(exc, "error_dict") else [(None, exc.error_list)]:
+            for error in errors:
+                # token_unique_name_in_division, checked by full_clean(): a two-field constraint, hence non-field.
+                if field == NON_FIELD_ERRORS and error.code == "unique_together":
+                    self.add_duplicate_name_error()
+                else:
+                    self.add_error(field if field in self.fields else None, error)

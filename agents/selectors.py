@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 
 from agents.filters import AgentFilter
-from agents.models import Agent, Division, Domain
+from agents.models import Agent, Division, DivisionToken, Domain
 
 
 def domain_list() -> QuerySet[Domain]:
@@ -30,6 +30,25 @@ def division_list(*, domain: Domain | None = None) -> QuerySet[Division]:
 
 def division_get(*, slug: str) -> Division:
     return division_list().get(slug=slug)
+
+
+def division_choice_list() -> QuerySet[Division]:
+    """Divisions with their domain, for pickers (one query, no counts)."""
+    return Division.objects.select_related("domain").order_by("domain__name", "name")
+
+
+def division_token_list(*, division: Division | None = None) -> QuerySet[DivisionToken]:
+    """Tokens with their division and domain joined (one query, however many tokens); never the secret hash."""
+    tokens = (
+        DivisionToken.objects.select_related("division__domain")
+        .defer("secret_sha256")
+        .order_by("division__domain__name", "division__name", "-created_at", "-pk")
+    )
+    return tokens.filter(division=division) if division is not None else tokens
+
+
+def division_token_get(*, token_id: int) -> DivisionToken:
+    return division_token_list().get(pk=token_id)
 
 
 def agent_list() -> QuerySet[Agent]:

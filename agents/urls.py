@@ -1,6 +1,6 @@
 from django.urls import path
 
-from agents import views
+from agents import views, views_tokens
 
 app_name = "agents"
 urlpatterns = [
@@ -11,4 +11,7 @@ urlpatterns = [
     # <str:…>, not a handle converter: a malformed handle still needs sign-in first, then answers 404.
     path("agents/<str:handle>/", views.agent_detail, name="agent_detail"),
     path("agents/<str:handle>/edit/", views.agent_edit, name="agent_edit"),
+    path("tokens/", views_tokens.token_list, name="token_list"),
+    path("tokens/new/", views_tokens.token_create, name="token_create"),
+    path("tokens/<int:token_id>/revoke/", views_tokens.token_revoke, name="token_revoke"),
 ]

@@ -15,3 +15,17 @@ DEFAULT_METRICS: list[tuple[str, str, str, str, str, str]] = [
     ("context_window_util_pct", "Context window use", "%", "gauge", "neutral", "Average context window in use."),
     ("handoff_count", "Handoffs", "handoffs", "counter", "neutral", "Tasks handed to another agent."),
 ]
+
+
+def metric_catalogue_seed() -> int:
+    """Create the default metrics that are missing (existing ones are left as their owners edited them)."""
+    from metrics.models import Metric
+
+    existing = set(Metric.objects.values_list("key", flat=True))
+    missing = [
+        Metric(key=key, name=name, unit=unit, kind=kind, better=better, description=description)
+        for key, name, unit, kind, better, description in DEFAULT_METRICS
+        if key not in existing
+    ]
+    Metric.objects.bulk_create(missing, ignore_conflicts=True)
+    return len(missing)

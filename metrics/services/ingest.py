@@ -338,6 +338,14 @@ def _rollups_refresh() -> None:
 
     Each level is rebuilt from the level below for exactly the touched buckets: 5-minute from raw points, hour
     from 5-minute, day from hour. An upsert on (series, resolution, bucket) makes it idempotent.
+
+    The hour and day levels aggregate each touched bucket in a LATERAL subquery: one index range scan on the
+    rollup primary key per bucket, whatever the statistics say. As a plain join they were planned from statistics
+    of metrics_rollup that lag behind a bulk load (and temp tables are never analysed): the planner chose a merge
+    join that read and sorted every 5-minute (or hour) rollup of the whole table for each batch, a cost growing
+    with the table rather than with the batch. HAVING count(*) > 0 keeps the join's meaning: no row for a bucket
+    with nothing below it. The 5-minute level keeps its join: it was planned as index lookups all along and costs
+    about 30% less backend CPU than the LATERAL form.
     """
     with connection.cursor() as cursor:
         cursor.execute(
@@ -364,13 +372,16 @@ def _rollups_refresh() -> None:
             cursor.execute(
                 f"""
                 INSERT INTO metrics_rollup AS r (series_id, resolution, bucket, count, sum, min, max, last, last_ts)
-                SELECT t.series_id, {target}, t.bucket, sum(s.count), sum(s.sum), min(s.min), max(s.max),
-                       (array_agg(s.last ORDER BY s.last_ts DESC))[1], max(s.last_ts)
+                SELECT t.series_id, {target}, t.bucket, a.count, a.sum, a.min, a.max, a.last, a.last_ts
                 FROM (SELECT DISTINCT series_id, date_bin('{width}', bucket, {ORIGIN}) AS bucket FROM touched) t
-                JOIN metrics_rollup s
-                  ON s.series_id = t.series_id AND s.resolution = {source}
-                 AND s.bucket >= t.bucket AND s.bucket < t.bucket + interval '{width}'
-                GROUP BY t.series_id, t.bucket
+                CROSS JOIN LATERAL (
+                    SELECT sum(s.count) AS count, sum(s.sum) AS sum, min(s.min) AS min, max(s.max) AS max,
+                           (array_agg(s.last ORDER BY s.last_ts DESC))[1] AS last, max(s.last_ts) AS last_ts
+                    FROM metrics_rollup s
+                    WHERE s.series_id = t.series_id AND s.resolution = {source}
+                      AND s.bucket >= t.bucket AND s.bucket < t.bucket + interval '{width}'
+                    HAVING count(*) > 0
+                ) a
                 ON CONFLICT (series_id, resolution, bucket) DO UPDATE SET
                     count = EXCLUDED.count, sum = EXCLUDED.sum, min = EXCLUDED.min, max = EXCLUDED.max,
                     last = EXCLUDED.last, last_ts = EXCLUDED.last_ts

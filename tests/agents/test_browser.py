@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
+from agents.models import DivisionToken
 from tests.factories import AgentFactory, DomainFactory
 
 pytestmark = pytest.mark.browser
@@ -178,3 +179,56 @@ def test_search_works_without_javascript(browser: Browser, live_server, org):
     finally:
         context.close()
     _only_local(seen, live_server)
+
+
+def test_lead_creates_copies_and_revokes_a_token_with_the_keyboard(signed_in: Page, live_server, requests_seen):
+    page = signed_in
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="API tokens").click()
+    expect(page).to_have_url(f"{live_server.url}/tokens/")
+    expect(page.locator(".app-empty")).to_contain_text("No API tokens yet.")
+    expect(page.locator("#id_expires_on")).to_be_hidden()  # only with "On a date…"
+
+    page.locator("#id_division").select_option("novacore-runtime")
+    page.get_by_role("textbox", name="Name").fill("collector-eu-1")
+    page.get_by_role("combobox", name="Expires").select_option("30")
+    page.get_by_role("button", name="Create token").click()
+
+    # The secret, once, with a warning, a working Copy button and a curl example.
+    expect(page.get_by_role("heading", name="Token created: collector-eu-1")).to_be_visible()
+    expect(page.locator("#new-token")).to_be_focused()
+    expect(page.locator("#new-token")).to_contain_text("it will not be shown again")
+    secret = page.get_by_role("textbox", name="Token").input_value()
+    assert secret.startswith(f"nvo_{DivisionToken.objects.get().prefix}_")
+    expect(page.locator("#new-token-curl")).to_contain_text(f"Authorization: Bearer {secret}")
+    page.get_by_role("button", name="Copy token").click()
+    expect(page.locator("#copy-status")).to_have_text("Copied to the clipboard.")
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+
+    # The list shows the prefix only, now and later.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="API tokens").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    assert secret not in page.content()
+
+    # Revoke with the keyboard: the dialog opens on Cancel, Escape closes it and focus returns to the opener.
+    opener = page.get_by_role("button", name="Revoke… collector-eu-1 of NovaCore Runtime")
+    dialog = page.get_by_role("dialog", name="Revoke “collector-eu-1”?")
+    opener.focus()
+    page.keyboard.press("Enter")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(opener).to_be_focused()
+    page.keyboard.press(" ")
+    expect(dialog).to_be_visible()
+    page.keyboard.press("Shift+Tab")
+    expect(dialog.get_by_role("button", name="Revoke token")).to_be_focused()
+    page.keyboard.press("Enter")
+
+    expect(page).to_have_url(f"{live_server.url}/tokens/")
+    expect(page.get_by_role("status").filter(has_text="Revoked “collector-eu-1”")).to_be_visible()
+    expect(page.locator("tbody tr .token-state")).to_have_text("Revoked")
+    expect(page.get_by_role("button", name="Revoke… collector-eu-1 of NovaCore Runtime")).to_have_count(0)
+    assert DivisionToken.objects.get().revoked_at is not None
+    _only_local(requests_seen, live_server)

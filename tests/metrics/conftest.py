@@ -27,3 +27,15 @@ def ingest_client(token):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token[1]}")
     return client
+
+
+# The fault-tolerance tests' fixtures (real gunicorn, Celery workers, private Valkey and PostgreSQL) live apart.
+from tests.metrics.conftest_faults import (  # noqa: E402, F401
+    blocker,
+    broker,
+    celery_on_broker,
+    gunicorn,
+    points_cleanup,
+    private_postgres,
+    workers,
+)

@@ -57,7 +57,10 @@ def test_batch_detail_reports_status_and_counts(post, ingest_client, agent):
     assert response.status_code == 200
     data = response.json()
     assert (data["status"], data["points"], data["points_written"], data["division"]) == (
-        "done", 2, 2, "novacore-runtime"
+        "done",
+        2,
+        2,
+        "novacore-runtime",
     )
 
 
@@ -131,8 +134,11 @@ def test_idempotency_key_with_another_body_is_422(post, agent):
         ({"metric": "uptime_pct", "ts": NOW.isoformat(), "value": "1"}, "value", "Expected a number."),
         ({"metric": "uptime_pct", "ts": NOW.isoformat(), "value": True}, "value", "Expected a number."),
         ({"metric": "uptime_pct", "ts": NOW.isoformat()}, "value", "Required number."),
-        ({"metric": "uptime_pct", "ts": NOW.isoformat(), "value": 1, "tags": {f"k{i}": "v" for i in range(17)}},
-         "tags", "at most 16"),
+        (
+            {"metric": "uptime_pct", "ts": NOW.isoformat(), "value": 1, "tags": {f"k{i}": "v" for i in range(17)}},
+            "tags",
+            "at most 16",
+        ),
         ({"metric": "uptime_pct", "ts": NOW.isoformat(), "value": 1, "tags": {"k": "v" * 201}}, "tags", "longer"),
         ({"metric": "uptime_pct", "ts": NOW.isoformat(), "value": 1, "colour": "red"}, "colour", "Unknown field"),
     ],
@@ -148,8 +154,11 @@ def test_each_bad_point_is_reported_and_nothing_is_stored(post, agent, point, fi
 
 
 def test_nan_and_infinity_are_reported_per_point(post, agent):
-    body = ('{"points": [{"metric": "uptime_pct", "ts": %d, "value": NaN},'
-            ' {"metric": "uptime_pct", "ts": %d, "value": Infinity}]}') % (NOW.timestamp(), NOW.timestamp())
+    ts = int(NOW.timestamp())
+    body = (
+        f'{{"points": [{{"metric": "uptime_pct", "ts": {ts}, "value": NaN}},'
+        f' {{"metric": "uptime_pct", "ts": {ts}, "value": Infinity}}]}}'
+    )
     response = post(body.encode())
     assert response.status_code == 400
     assert [(e["index"], e["field"]) for e in response.json()["errors"]] == [(0, "value"), (1, "value")]

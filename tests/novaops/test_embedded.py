@@ -1,13 +1,26 @@
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import psycopg
+import pytest
 import redis
 
 from novaops import embedded
 
 
-def test_up_starts_both_servers_on_sockets_only_and_is_idempotent(tmp_path):
-    root = tmp_path / "data"
+@pytest.fixture
+def data_root():
+    """A fresh data dir outside pytest's 0700 temp root, which PostgreSQL's own user could not enter."""
+    root = Path(tempfile.mkdtemp(prefix="novaops-embedded-test-"))
+    yield root / "data"
+    embedded.down(root / "data")
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_up_starts_both_servers_on_sockets_only_and_is_idempotent(data_root):
+    root = data_root
     try:
         urls = embedded.up(root)
         assert embedded.status(root) == {"postgres": True, "valkey": True}
@@ -29,8 +42,8 @@ def test_up_starts_both_servers_on_sockets_only_and_is_idempotent(tmp_path):
     assert embedded.status(root) == {"postgres": False, "valkey": False}
 
 
-def test_valkey_keeps_its_queue_across_a_restart(tmp_path):
-    root = tmp_path / "data"
+def test_valkey_keeps_its_queue_across_a_restart(data_root):
+    root = data_root
     try:
         url = embedded.valkey_up(root)
         client = redis.Redis(unix_socket_path=url.removeprefix("redis+socket://"))
@@ -54,7 +67,7 @@ def test_a_deep_data_directory_gets_a_short_socket_path(tmp_path):
     assert len(url.removeprefix("redis+socket://")) <= 100
 
 
-def test_nothing_listens_on_the_standard_ports_on_our_behalf(tmp_path):
+def test_nothing_listens_on_the_standard_ports_on_our_behalf(data_root):
     # The machine's own PostgreSQL/Redis may use 5432/6379; our servers must not need them. A running embedded
     # pair adds no listener: compare the TCP listeners before and after.
     def listeners() -> set[str]:
@@ -62,7 +75,7 @@ def test_nothing_listens_on_the_standard_ports_on_our_behalf(tmp_path):
         return {line.split()[1] for line in out.splitlines()[1:] if len(line.split()) > 3 and line.split()[3] == "0A"}
 
     before = listeners()
-    root = tmp_path / "data"
+    root = data_root
     try:
         embedded.up(root)
         assert listeners() - before == set()

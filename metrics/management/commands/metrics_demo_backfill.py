@@ -8,6 +8,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from agents.models import Agent, Division
+from metrics.catalogue import metric_catalogue_seed
 from metrics.demo import division_points
 from metrics.models import Point
 from metrics.services.ingest import batch_accept, batch_process
@@ -24,6 +25,7 @@ class Command(BaseCommand):
     def handle(self, *args, days: int, force: bool = False, **options):
         if not settings.DEBUG and not force:
             raise CommandError("Refusing to write DEMO metrics with DEBUG off; pass --force for a demo install.")
+        metric_catalogue_seed()
         now = timezone.now()
         # Resume from the newest point already there, so a second run only fills the gap since the last one.
         latest = Point.objects.filter(ts__gte=now - timedelta(days=days)).aggregate(Max("ts"))["ts__max"]

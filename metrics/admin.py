@@ -1,0 +1,86 @@
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from metrics.models import IngestBatch, Metric, Series
+
+
+@admin.register(Metric)
+class MetricAdmin(admin.ModelAdmin):
+    list_display = ["key", "name", "unit", "kind", "better"]
+    list_filter = ["kind", "better"]
+    search_fields = ["key", "name", "description"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Metric | None = None) -> list[str]:
+        # Series keys and every client refer to the key: fixed once the metric exists.
+        return ["key"] if obj is not None else []
+
+
+@admin.register(Series)
+class SeriesAdmin(admin.ModelAdmin):
+    """Series are created by ingest only: their key encodes metric, agent, division and tags, so editing any of
+    them here would split one series from the data still posted for it. The admin lists and shows them."""
+
+    list_display = ["id", "metric", "agent", "division", "tags", "created_at"]
+    list_filter = ["metric", "division"]
+    list_select_related = ["metric", "agent", "division"]
+    search_fields = ["key", "agent__handle", "agent__callsign", "metric__key"]
+    fields = ["metric", "agent", "division", "tags", "key", "created_at"]
+    readonly_fields = fields
+    show_full_result_count = False  # no COUNT(*) over a large table on every page
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Points and rollups refer to series without a foreign key (see migration 0002): deleting would orphan them.
+        return False
+
+
+@admin.register(IngestBatch)
+class IngestBatchAdmin(admin.ModelAdmin):
+    """Read-only: batches move through the pipeline by compare-and-swap, never by hand. The payload is hidden."""
+
+    list_display = ["id", "division", "status", "source", "point_count", "points_written", "created_at", "finished_at"]
+    list_filter = ["status", "source", "division"]
+    list_select_related = ["division"]
+    date_hierarchy = "created_at"
+    search_fields = ["idempotency_key", "error"]
+    show_full_result_count = False
+    fields = [
+        "division",
+        "token",
+        "status",
+        "source",
+        "point_count",
+        "series_count",
+        "points_written",
+        "idempotency_key",
+        "body_sha256",
+        "ts_min",
+        "ts_max",
+        "error",
+        "attempts",
+        "created_at",
+        "enqueued_at",
+        "started_at",
+        "finished_at",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        # The payload can be megabytes a batch; never load it for the admin.
+        return super().get_queryset(request).defer("payload")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

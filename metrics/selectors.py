@@ -1,0 +1,215 @@
+"""Reads of the metrics app: the catalogue, and aggregated series from the rollups.
+
+`series_aggregate` is the one query behind the series API and the dashboards. It reads `metrics_rollup` only,
+never `metrics_point`: its cost is (number of series) × (buckets in the range), and `resolution_for` keeps the
+buckets at about 1,000 whatever the range, so a year of data costs what a day does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import pandas as pd
+from django.db import connection
+from django.db.models import QuerySet
+
+from metrics.models import Metric, RollupResolution
+
+GroupBy = Literal["agent", "division", "domain"]
+Agg = Literal["avg", "sum", "min", "max", "count", "last"]
+
+GROUP_BY_CHOICES: tuple[str, ...] = ("agent", "division", "domain")
+AGG_CHOICES: tuple[str, ...] = ("avg", "sum", "min", "max", "count", "last")
+# The label columns of each grouping, in the order the frame (and the CSV) carries them.
+GROUP_COLUMNS: dict[str, tuple[str, ...]] = {
+    "agent": ("agent", "callsign", "division"),
+    "division": ("division", "name"),
+    "domain": ("domain", "name"),
+}
+
+MAX_POINTS = 1000
+DAY_SECONDS = 86400
+# Rollup buckets are aligned with date_bin on this origin (metrics.services.ingest.ORIGIN); re-bucketing into
+# several days must use the same origin, or a 2-day bucket would straddle the daily ones it is built from.
+ROLLUP_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+# --- catalogue ---
+
+
+def metric_list() -> QuerySet[Metric]:
+    return Metric.objects.order_by("key")
+
+
+def metric_get(*, key: str) -> Metric:
+    """Raises Metric.DoesNotExist."""
+    return Metric.objects.get(key=key)
+
+
+# --- resolution ---
+
+
+def bucket_floor(moment: datetime, width_seconds: int) -> datetime:
+    """The start of the origin-aligned bucket of `width_seconds` holding `moment` (date_bin in Python)."""
+    width = width_seconds * 1_000_000
+    offset = (moment - ROLLUP_ORIGIN) // _MICROSECOND
+    return ROLLUP_ORIGIN + (offset // width) * width * _MICROSECOND
+
+
+def bucket_count(start: datetime, end: datetime, width_seconds: int) -> int:
+    """How many origin-aligned buckets of `width_seconds` overlap [start, end): the points a series can have."""
+    width = width_seconds * 1_000_000
+    first = ((start - ROLLUP_ORIGIN) // _MICROSECOND) // width
+    last = -(-((end - ROLLUP_ORIGIN) // _MICROSECOND) // width)  # ceiling division
+    return max(last - first, 0)
+
+
+def resolution_for(start: datetime, end: datetime) -> int:
+    """Bucket width in seconds for [start, end) so that a series has at most MAX_POINTS points.
+
+    The finest rollup that fits (5 minutes, hour, day); past about 1,000 days, a whole number of days, so the
+    daily rollups are re-bucketed (series_aggregate does it with date_bin) rather than anything finer being read.
+    """
+    for resolution in RollupResolution.values:
+        if bucket_count(start, end, resolution) <= MAX_POINTS:
+            return resolution
+    days = max(2, -(-bucket_count(start, end, DAY_SECONDS) // MAX_POINTS))
+    # The estimate can be one bucket short when the range straddles the alignment; step until it fits.
+    while bucket_count(start, end, days * DAY_SECONDS) > MAX_POINTS:
+        days += 1
+    return days * DAY_SECONDS
+
+
+# --- aggregated series ---
+
+# Each aggregate over the rollup rows of a bucket. avg weighs every raw point equally (sum of sums over sum of
+# counts), not every series or bucket; last is the latest raw value in the bucket, series id breaking ties.
+_AGG_SQL: dict[str, str] = {
+    "avg": "sum(r.sum) / sum(r.count)::double precision",
+    "sum": "sum(r.sum)",
+    "min": "min(r.min)",
+    "max": "max(r.max)",
+    "count": "sum(r.count)::bigint",
+    "last": "(array_agg(r.last ORDER BY r.last_ts DESC, r.series_id DESC))[1]",
+}
+
+# Per grouping: the joins that label a series `s`, and its label columns. The labels identify the group (handles
+# and slugs are unique) and are compared in byte order, so groups come out in the same order whatever the
+# database's collation. Series sent without an agent are division-level: under group_by=agent they form one group
+# per division, with agent and callsign null.
+_GROUP_SQL: dict[str, tuple[str, str]] = {
+    "agent": (
+        """
+        LEFT JOIN agents_agent a ON a.id = s.agent_id
+        JOIN agents_division d ON d.id = COALESCE(a.division_id, s.division_id)
+        """,
+        'a.handle COLLATE "C" AS l1, a.callsign AS l2, d.slug COLLATE "C" AS l3',
+    ),
+    "division": ("JOIN agents_division d ON d.id = s.division_id", 'd.slug COLLATE "C" AS l1, d.name AS l2'),
+    "domain": (
+        "JOIN agents_division d ON d.id = s.division_id JOIN agents_domain o ON o.id = d.domain_id",
+        'o.slug COLLATE "C" AS l1, o.name AS l2',
+    ),
+}
+
+
+def series_aggregate(
+    *,
+    metric_keys: Sequence[str],
+    start: datetime,
+    end: datetime,
+    group_by: GroupBy = "agent",
+    agg: Agg = "avg",
+    agent_ids: Sequence[int] | None = None,
+    division_ids: Sequence[int] | None = None,
+    domain_ids: Sequence[int] | None = None,
+    resolution: int | None = None,
+) -> pd.DataFrame:
+    """Aggregate the rollups of the chosen series over [start, end), one row per (metric, group, bucket).
+
+    Columns: `metric`, the label columns of GROUP_COLUMNS[group_by], `bucket` (UTC start of the bucket) and
+    `value`; rows ordered by metric, group and bucket. `frame.attrs["resolution_seconds"]` holds the bucket
+    width (`resolution`, or resolution_for(start, end) when not given). Buckets overlapping the range are
+    included whole, so the first may begin before `start`.
+
+    Filters combine (AND); `division_ids` and `domain_ids` apply to the division a series was posted for.
+    One SQL statement whatever the number of series: the series are chosen first (by metric, agent, division —
+    DESIGN §8: every point query filters by series first), their rollup rows are read by primary key
+    (series_id, resolution, bucket) and grouped in the database.
+    """
+    if group_by not in _GROUP_SQL:
+        raise ValueError(f"group_by must be one of {', '.join(GROUP_BY_CHOICES)}")
+    if agg not in _AGG_SQL:
+        raise ValueError(f"agg must be one of {', '.join(AGG_CHOICES)}")
+    width = resolution or resolution_for(start, end)
+    if width not in RollupResolution.values and width % DAY_SECONDS:
+        raise ValueError(f"resolution must be one of {RollupResolution.values} or a multiple of a day")
+    # Widths past a day are built from the daily rollups.
+    source = width if width in RollupResolution.values else DAY_SECONDS
+
+    params: dict[str, object] = {
+        "keys": list(metric_keys),
+        "width": width,
+        "source": source,
+        "origin": ROLLUP_ORIGIN,
+        "low": bucket_floor(start, width),
+        "end": end,
+    }
+    series_filters = ["s.metric_id = ANY(ARRAY(SELECT id FROM metrics_metric WHERE key = ANY(%(keys)s)))"]
+    if agent_ids is not None:
+        series_filters.append("s.agent_id = ANY(%(agent_ids)s)")
+        params["agent_ids"] = list(agent_ids)
+    if division_ids is not None:
+        series_filters.append("s.division_id = ANY(%(division_ids)s)")
+        params["division_ids"] = list(division_ids)
+    if domain_ids is not None:
+        series_filters.append(
+            "s.division_id = ANY(ARRAY(SELECT id FROM agents_division WHERE domain_id = ANY(%(domain_ids)s)))"
+        )
+        params["domain_ids"] = list(domain_ids)
+    joins, labels = _GROUP_SQL[group_by]
+    label_columns = ", ".join(f"p.l{n}" for n in range(1, len(GROUP_COLUMNS[group_by]) + 1))
+    # The series are chosen and labelled first (a few rows; materialised so that they drive the rollup reads by
+    # primary key), then their rollup rows are grouped by metric, labels and bucket; the sort that groups them
+    # also gives the output order, and nothing is joined per rollup row but the rollup itself.
+    sql = f"""
+        WITH picked AS MATERIALIZED (
+            SELECT s.id, m.key COLLATE "C" AS key, {labels}
+            FROM metrics_series s
+            JOIN metrics_metric m ON m.id = s.metric_id
+            {joins}
+            WHERE {" AND ".join(series_filters)}
+        )
+        SELECT p.key, {label_columns},
+               extract(epoch FROM date_bin(%(width)s * interval '1 second', r.bucket, %(origin)s))::bigint AS b,
+               {_AGG_SQL[agg]} AS value
+        FROM picked p
+        JOIN metrics_rollup r
+          ON r.series_id = p.id AND r.resolution = %(source)s AND r.bucket >= %(low)s AND r.bucket < %(end)s
+        GROUP BY p.key, {label_columns}, b
+        ORDER BY p.key, {label_columns}, b
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return _frame(rows, group_by=group_by, agg=agg, width=width)
+
+
+def _frame(rows: list[tuple], *, group_by: str, agg: str, width: int) -> pd.DataFrame:
+    labels = GROUP_COLUMNS[group_by]
+    columns = list(zip(*rows, strict=True)) if rows else [()] * (len(labels) + 3)
+    data: dict[str, pd.Series] = {"metric": pd.Series(columns[0], dtype=object)}
+    # object, not pandas' string dtype, so a division-level series keeps agent=None rather than NaN.
+    for position, name in enumerate(labels, start=1):
+        data[name] = pd.Series(columns[position], dtype=object)
+    # Epoch seconds from the database: one vectorised conversion instead of a timestamptz parse per row.
+    data["bucket"] = pd.Series(pd.to_datetime(pd.Series(columns[-2], dtype="int64"), unit="s", utc=True)).astype(
+        "datetime64[us, UTC]"
+    )
+    data["value"] = pd.Series(columns[-1], dtype="int64" if agg == "count" else "float64")
+    frame = pd.DataFrame(data)
+    frame.attrs["resolution_seconds"] = width
+    return frame

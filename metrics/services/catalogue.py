@@ -1,0 +1,54 @@
+"""Writes to the metric catalogue: create an entry, change its description fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from metrics.models import Metric
+from novaops.api import ApplicationError
+
+EDITABLE_FIELDS = frozenset({"name", "unit", "kind", "better", "description"})
+
+
+def metric_create(
+    *,
+    key: str,
+    name: str,
+    unit: str = "",
+    kind: str = Metric.Kind.GAUGE,
+    better: str = Metric.Direction.NEUTRAL,
+    description: str = "",
+) -> Metric:
+    """Add a metric to the catalogue; the caller has checked that the user may edit it.
+
+    A key already taken is a refused operation (ApplicationError, 409). The insert decides, not a lookup before
+    it, so two clients creating the same key at once cannot both succeed: the unique index raises for the second.
+    """
+    metric = Metric(key=key, name=name, unit=unit, kind=kind, better=better, description=description)
+    # Field validators (key format, choices, lengths); uniqueness is the insert's job and the check constraints
+    # stand behind the validators in the database.
+    metric.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            metric.save(force_insert=True)
+    except IntegrityError:
+        if Metric.objects.filter(key=key).exists():
+            raise ApplicationError(f"A metric with key {key} already exists.", status=409) from None
+        raise
+    return metric
+
+
+def metric_update(*, metric: Metric, **fields: Any) -> Metric:
+    """Change a metric's name, unit, kind, direction or description. The key is its identity at ingest (series
+    keys and every client refer to it), so it never changes."""
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
+    for name, value in fields.items():
+        setattr(metric, name, value)
+    metric.full_clean(validate_unique=False, validate_constraints=False)
+    if fields:
+        metric.save(update_fields=list(fields))
+    return metric

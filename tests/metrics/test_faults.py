@@ -1,0 +1,460 @@
+"""Fault tolerance of the ingest pipeline, with real processes: gunicorn, Celery workers, Valkey and PostgreSQL.
+
+What DESIGN.md §3, §4 and §9 promise, tried for real: a broker outage never costs an accepted batch nor answers
+500; a worker killed mid-batch (whole, or just its pool child) loses and duplicates nothing; a database outage
+answers 503 + Retry-After and the same web processes recover by themselves; the same batch posted twice, in a
+row or at once, lands each point once. Nothing of ours is mocked; every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from django.db import connection
+
+from agents.tokens import division_token_create
+from metrics.models import IngestBatch
+from metrics.services.ingest import batch_sweep
+from tests.conftest import database_url_for_subprocesses
+from tests.factories import AgentFactory, DivisionFactory
+from tests.metrics.conftest_faults import (
+    REQUEST_TIMEOUT,
+    Reply,
+    backend_alive,
+    backends_waiting_on_lock,
+    manage,
+    wait_until,
+)
+
+pytestmark = pytest.mark.worker
+
+# Recent enough for the retention window, old enough never to be "in the future"; whole seconds.
+BASE = (datetime.now(UTC) - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+
+
+def _points(case: str, n: int, *, start: int = 0, value: float = 0.0) -> list[dict]:
+    """n points of one series (tagged with the case), one a minute from BASE + start minutes."""
+    return [
+        {
+            "metric": "latency_p95_ms",
+            "agent": "ta_00008",
+            "ts": (BASE + timedelta(minutes=start + i)).isoformat(),
+            "value": value + start + i + 0.5,
+            "tags": {"case": case},
+        }
+        for i in range(n)
+    ]
+
+
+def _body(points: list[dict]) -> bytes:
+    return json.dumps({"points": points}).encode()
+
+
+def _expected(*batches: list[dict]) -> dict[datetime, float]:
+    """What metrics_point must hold after these batches landed in this order: the last value per timestamp."""
+    expected = {}
+    for points in batches:
+        for point in points:
+            expected[datetime.fromisoformat(point["ts"])] = point["value"]
+    return expected
+
+
+def _stored(case: str) -> dict[datetime, float]:
+    """The points of the case's series, failing on a duplicated timestamp (the primary key forbids one anyway)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT p.ts, p.value FROM metrics_point p JOIN metrics_series s ON s.id = p.series_id
+            WHERE s.tags = jsonb_build_object('case', %s::text) ORDER BY p.ts
+            """,
+            [case],
+        )
+        rows = cursor.fetchall()
+    stored = {ts.astimezone(UTC): value for ts, value in rows}
+    assert len(stored) == len(rows), f"duplicated points in {case}"
+    return stored
+
+
+def _rollup_totals(case: str) -> tuple[int, float]:
+    """(points counted, sum of values) over the case's 5-minute rollups: a point landed twice would show here."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT coalesce(sum(r.count), 0), coalesce(sum(r.sum), 0) FROM metrics_rollup r
+            JOIN metrics_series s ON s.id = r.series_id
+            WHERE r.resolution = 300 AND s.tags = jsonb_build_object('case', %s::text)
+            """,
+            [case],
+        )
+        count, total = cursor.fetchone()
+    return int(count), float(total)
+
+
+def _assert_landed_exactly(case: str, expected: dict[datetime, float]) -> None:
+    assert _stored(case) == expected
+    assert _rollup_totals(case) == (len(expected), pytest.approx(sum(expected.values())))
+
+
+def _statuses(ids) -> dict[int, str]:
+    return dict(IngestBatch.objects.filter(pk__in=list(ids)).values_list("pk", "status"))
+
+
+def _wait_done(ids, *, timeout: float = 30) -> None:
+    ids = set(ids)
+    wait_until(
+        lambda: set(_statuses(ids).values()) == {"done"},
+        timeout=timeout,
+        what=f"batches {sorted(ids)} to be done (now {_statuses(ids)})",
+    )
+
+
+def _assert_no_500_and_problem_503(reply: Reply) -> None:
+    assert reply.status != 500, reply.body[:500]
+    assert reply.elapsed < REQUEST_TIMEOUT
+    if reply.status == 503:
+        assert int(reply.headers["retry-after"]) > 0
+        assert reply.headers["content-type"].startswith("application/problem+json")
+        problem = json.loads(reply.body)
+        assert problem["status"] == 503 and problem["title"] and problem["detail"]
+
+
+@pytest.fixture
+def client_token(transactional_db, points_cleanup) -> str:
+    """A division with agent ta_00008 and a token, committed: the web and worker processes must see them."""
+    division = DivisionFactory(name="NovaCore Runtime", slug="novacore-runtime")
+    AgentFactory(handle="ta_00008", callsign="Core", division=division)
+    return division_token_create(division=division, name="collector")[1]
+
+
+# --- 1. Broker down while batches are posted ---------------------------------------------------------------------
+
+
+def test_batches_posted_while_the_broker_is_down_are_kept_and_land_once_it_is_back(
+    client_token, broker, gunicorn, workers, celery_on_broker
+):
+    """Every POST answers promptly — 202 (the batch is in PostgreSQL) or 503 + Retry-After, never 500 — and once
+    Valkey is back (its AOF kept its data), the sweeper hands the kept batches to a real worker.
+
+    The sweep runs here, in the test process, with the Celery app pointed at the private broker: it is the very
+    function beat's `metrics.batch_sweep` task calls, and calling it directly (with no grace period) keeps the
+    test deterministic instead of waiting for beat's 15 s tick plus the sweeper's 10 s grace.
+    """
+    web = gunicorn(database_url=database_url_for_subprocesses(), redis_url=broker.url)
+    sent: dict[int, list[dict]] = {}
+
+    def post(points: list[dict]) -> Reply:
+        reply = web.post_batch(_body(points), token=client_token)
+        _assert_no_500_and_problem_503(reply)
+        if reply.status == 202:
+            sent[reply.json()["id"]] = points
+        return reply
+
+    web_pids = web.worker_pids()
+    # Published before the outage, with no worker yet: these messages wait in Valkey, which must keep them.
+    before = [post(_points("broker-down", 5, start=10 * i)).json()["id"] for i in range(2)]
+    assert IngestBatch.objects.filter(pk__in=before, enqueued_at__isnull=False).count() == 2
+
+    broker.stop()
+    replies = [post(_points("broker-down", 5, start=20 + 10 * i)) for i in range(6)]
+    during = [reply.json()["id"] for reply in replies if reply.status == 202]
+    assert during, f"no batch was accepted while the broker was down: {[r.status for r in replies]}"
+    # Committed before the 202, though no message could be published.
+    assert set(_statuses(during).values()) == {"queued"}
+    assert IngestBatch.objects.filter(pk__in=during, enqueued_at__isnull=True).count() == len(during)
+
+    broker.start()
+    # The same web processes publish again without a restart (several posts, so both gunicorn workers likely).
+    after = [post(_points("broker-down", 5, start=90 + 10 * i)) for i in range(3)]
+    assert [reply.status for reply in after] == [202] * 3
+    after_ids = [reply.json()["id"] for reply in after]
+    assert IngestBatch.objects.filter(pk__in=after_ids, enqueued_at__isnull=False).count() == 3
+    assert web.worker_pids() == web_pids
+
+    workers()
+    # Only the batches whose message was never published need the sweeper; the others come from the queue the
+    # restarted Valkey read back from its append-only file.
+    assert sorted(batch_sweep(queued_grace=timedelta(0))) == sorted(during)
+
+    _wait_done(sent)
+    _assert_landed_exactly("broker-down", _expected(*sent.values()))
+    batches = IngestBatch.objects.filter(pk__in=list(sent))
+    assert all(b.points_written == b.point_count == 5 and b.payload is None for b in batches)
+
+
+# --- 2. A worker killed in the middle of a batch ----------------------------------------------------------------
+
+
+def _series_id(case: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM metrics_series WHERE tags = jsonb_build_object('case', %s::text)", [case])
+        return cursor.fetchone()[0]
+
+
+def test_a_worker_killed_inside_the_batch_transaction_loses_and_duplicates_nothing(
+    client_token, broker, gunicorn, workers, celery_on_broker, blocker
+):
+    """SIGKILL of the whole worker (main process and pool child) while it is inside the batch's transaction.
+
+    The batch is made to stop there deterministically: this test holds a row lock on one point the batch
+    updates, so the worker's INSERT … ON CONFLICT waits for it, with the batch row locked FOR UPDATE. The message
+    stays unacked in Valkey (back only after the 3600 s visibility timeout), so the sweeper is what brings the
+    batch back; it is run here with stalled_after=0 instead of waiting 30 s.
+    """
+    web = gunicorn(database_url=database_url_for_subprocesses(), redis_url=broker.url)
+    worker = workers()
+    first = _points("killed", 5)
+    reply = web.post_batch(_body(first), token=client_token)
+    assert reply.status == 202, reply.body
+    _wait_done([reply.json()["id"]])
+
+    # Hold the point at BASE+3 min; the next batch rewrites it (and 4 more).
+    blocker.execute(
+        "SELECT 1 FROM metrics_point WHERE series_id = %s AND ts = %s FOR UPDATE",
+        [_series_id("killed"), BASE + timedelta(minutes=3)],
+    ).fetchone()
+    second = _points("killed", 5, start=3, value=100)
+    reply = web.post_batch(_body(second), token=client_token)
+    assert reply.status == 202
+    batch_id = reply.json()["id"]
+
+    stuck = wait_until(
+        lambda: backends_waiting_on_lock("INSERT INTO metrics_point"),
+        timeout=20,
+        what="the worker to block inside the batch transaction",
+    )
+    assert len(stuck) == 1
+    assert _statuses([batch_id]) == {batch_id: "processing"}
+    # A live transaction holds the batch: the sweeper leaves it alone (SKIP LOCKED), however old it is.
+    assert batch_sweep(stalled_after=timedelta(0)) == []
+
+    worker.kill_group()
+    # PostgreSQL notices the dead client only when the blocked statement finishes and answers into a closed
+    # socket; until then the dead worker's backend still holds the batch row, and the sweeper still skips it.
+    assert backend_alive(stuck[0])
+    assert batch_sweep(stalled_after=timedelta(0)) == []
+    blocker.rollback()
+    wait_until(lambda: not backend_alive(stuck[0]), timeout=20, what="the dead worker's backend to end")
+
+    # Its transaction rolled back whole: the batch is still processing and not one of its points landed.
+    batch = IngestBatch.objects.get(pk=batch_id)
+    assert (batch.status, batch.payload is not None, batch.points_written) == ("processing", True, 0)
+    _assert_landed_exactly("killed", _expected(first))
+
+    workers()
+    assert batch_sweep(stalled_after=timedelta(0)) == [batch_id]
+    _wait_done([batch_id])
+    _assert_landed_exactly("killed", _expected(first, second))
+    batch.refresh_from_db()
+    assert (batch.points_written, batch.payload, batch.attempts) == (5, None, 1)
+
+
+def _partition_name(day) -> str:
+    return f"metrics_point_{day:%Y%m%d}"
+
+
+def test_a_killed_pool_child_gets_its_message_requeued_at_once(
+    client_token, broker, gunicorn, workers, celery_on_broker, blocker
+):
+    """SIGKILL of the prefork pool child only: acks_late + reject_on_worker_lost requeue the message at once, and
+    the same worker's next child runs it — no sweeper, no visibility timeout.
+
+    The child is stopped mid-batch (status processing, before the batch transaction) by a table lock that makes
+    the partition it must create wait. Then a second kill inside the batch transaction: the requeued copy finds
+    the row still locked by the dead child's backend and leaves it (SKIP LOCKED); the sweeper finishes it.
+    """
+    web = gunicorn(database_url=database_url_for_subprocesses(), redis_url=broker.url)
+    worker = workers()
+    day = (BASE - timedelta(days=3)).date()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {_partition_name(day)}")
+    early = [dict(p, ts=(datetime.fromisoformat(p["ts"]) - timedelta(days=3)).isoformat()) for p in _points("child", 5)]
+
+    # (a) Killed while waiting to create the partition: nothing of the batch is locked by the dead child.
+    blocker.execute("LOCK TABLE metrics_point IN ACCESS EXCLUSIVE MODE")
+    reply = web.post_batch(_body(early), token=client_token)
+    assert reply.status == 202
+    batch_id = reply.json()["id"]
+    first_try = wait_until(
+        lambda: backends_waiting_on_lock("CREATE TABLE"), timeout=20, what="the child to wait for its partition"
+    )
+    assert _statuses([batch_id]) == {batch_id: "processing"}
+    [child] = worker.pool_children()
+    os.kill(child, signal.SIGKILL)
+    # The same worker's new child takes the requeued message and waits for the same lock: a second backend.
+    second_try = wait_until(
+        lambda: [pid for pid in backends_waiting_on_lock("CREATE TABLE") if pid not in first_try],
+        timeout=20,
+        what="the requeued message to run again",
+    )
+    assert len(second_try) == 1 and worker.process.poll() is None
+    blocker.rollback()
+    _wait_done([batch_id])
+    _assert_landed_exactly("child", _expected(early))
+    assert IngestBatch.objects.get(pk=batch_id).attempts == 1
+
+    # (b) Killed inside the batch transaction, blocked on a point it rewrites.
+    blocker.execute(
+        "SELECT 1 FROM metrics_point WHERE series_id = %s AND ts = %s FOR UPDATE",
+        [_series_id("child"), datetime.fromisoformat(early[2]["ts"])],
+    ).fetchone()
+    again = [dict(p, value=p["value"] + 1000) for p in early]
+    reply = web.post_batch(_body(again), token=client_token)
+    assert reply.status == 202
+    batch_id = reply.json()["id"]
+    [stuck] = wait_until(
+        lambda: backends_waiting_on_lock("INSERT INTO metrics_point"), timeout=20, what="the child to block"
+    )
+    [child] = worker.pool_children()
+    os.kill(child, signal.SIGKILL)
+    wait_until(
+        lambda: "'locked elsewhere'" in worker.output(),
+        timeout=20,
+        what="the requeued copy to find the batch locked by the dead child's backend",
+    )
+    blocker.rollback()
+    wait_until(lambda: not backend_alive(stuck), timeout=20, what="the dead child's backend to end")
+    _assert_landed_exactly("child", _expected(early))  # nothing of the killed run landed
+    assert batch_sweep(stalled_after=timedelta(0)) == [batch_id]
+    _wait_done([batch_id])
+    _assert_landed_exactly("child", _expected(early, again))
+
+
+# --- 3. PostgreSQL down while batches are posted -----------------------------------------------------------------
+
+CREATE_CLIENT = """
+from agents.models import Agent, Division, Domain
+from agents.tokens import division_token_create
+domain = Domain.objects.create(slug="novaops", name="NovaOps")
+division = Division.objects.create(domain=domain, slug="novacore-runtime", name="NovaCore Runtime")
+Agent.objects.create(handle="ta_00008", callsign="Core", division=division)
+print(division_token_create(division=division, name="collector")[1])
+"""
+
+
+def _batches_in(database_url: str) -> dict[int, int]:
+    with psycopg.connect(database_url) as conn:
+        return dict(conn.execute("SELECT id, point_count FROM metrics_ingestbatch").fetchall())
+
+
+def test_the_database_down_answers_503_and_the_same_web_recovers(private_postgres, broker, gunicorn):
+    """A PostgreSQL of this test's own, stopped under a running gunicorn: every POST (and GET) answers 503 with
+    Retry-After and a problem body, never 500 and never a hang; started again, the same web processes answer 202
+    (CONN_HEALTH_CHECKS drops their dead persistent connections)."""
+    pg = private_postgres
+    manage("migrate", "--no-input", database_url=pg.url, redis_url=broker.url)
+    token = manage("shell", "-c", CREATE_CLIENT, database_url=pg.url, redis_url=broker.url).split()[-1]
+    web = gunicorn(database_url=pg.url, redis_url=broker.url)
+    web_pids = web.worker_pids()
+
+    accepted = {}
+    # Two rounds per gunicorn worker at least, so that each holds a persistent connection when the server stops.
+    for i in range(4):
+        points = _points("db-down", 3, start=3 * i)
+        reply = web.post_batch(_body(points), token=token)
+        assert reply.status == 202, reply.body
+        accepted[reply.json()["id"]] = len(points)
+
+    pg.stop()
+    for i in range(6):
+        reply = web.post_batch(_body(_points("db-down", 3, start=20 + 3 * i)), token=token)
+        assert reply.status == 503, reply.body[:500]
+        _assert_no_500_and_problem_503(reply)
+    batch_url = f"/api/v1/metrics/batches/{next(iter(accepted))}"
+    reply = web.request("GET", batch_url, None, {"Authorization": f"Bearer {token}"})
+    assert reply.status == 503, reply.body[:500]
+    _assert_no_500_and_problem_503(reply)
+
+    pg.start()
+    for i in range(6):
+        points = _points("db-down", 3, start=50 + 3 * i)
+        reply = web.post_batch(_body(points), token=token)
+        assert reply.status == 202, reply.body[:500]
+        accepted[reply.json()["id"]] = len(points)
+    assert web.worker_pids() == web_pids, "gunicorn respawned its workers"
+    # Exactly the accepted batches are stored: nothing of the refused ones.
+    assert _batches_in(pg.url) == accepted
+
+
+# --- 4. The same batch twice ------------------------------------------------------------------------------------
+
+
+def _post_at_once(web, body: bytes, *, token: str, key: str | None) -> list[Reply]:
+    """Two clients send the same request at the same moment (two threads, two gunicorn workers)."""
+    barrier = threading.Barrier(2)
+    replies: list[Reply | BaseException | None] = [None, None]
+
+    def send(slot: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            replies[slot] = web.post_batch(body, token=token, key=key)
+        except BaseException as exc:  # reported below, in the test's thread
+            replies[slot] = exc
+
+    threads = [threading.Thread(target=send, args=(slot,)) for slot in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=REQUEST_TIMEOUT + 15)
+    for reply in replies:
+        if not isinstance(reply, Reply):
+            pytest.fail(f"a concurrent POST did not answer: {reply!r}")
+    return replies
+
+
+def test_the_same_batch_twice_in_a_row_and_at_once_lands_each_point_once(client_token, broker, gunicorn, workers):
+    """Twice in a row and twice at once, without and with one Idempotency-Key; a worker with two pool children
+    processes duplicates side by side. Each point is stored once; with a key there is one batch only."""
+    web = gunicorn(database_url=database_url_for_subprocesses(), redis_url=broker.url)
+    workers("--concurrency", "2")
+    ids: set[int] = set()
+    expected: dict[str, dict[datetime, float]] = {}
+
+    def check(replies: list[Reply]) -> list[int]:
+        for reply in replies:
+            assert reply.status == 202, reply.body[:500]
+        batch_ids = [reply.json()["id"] for reply in replies]
+        ids.update(batch_ids)
+        return batch_ids
+
+    # In a row, no key: two batches, one copy of each point.
+    points = _points("row", 20)
+    body = _body(points)
+    first, second = check([web.post_batch(body, token=client_token), web.post_batch(body, token=client_token)])
+    assert first != second
+    expected["row"] = _expected(points)
+
+    # In a row, one key: the second answer is the first one again.
+    points = _points("row-key", 20)
+    body = _body(points)
+    replies = [web.post_batch(body, token=client_token, key="row-key") for _ in range(2)]
+    first, second = check(replies)
+    assert first == second and replies[1].headers.get("idempotent-replayed") == "true"
+    expected["row-key"] = _expected(points)
+
+    # At once, a few rounds each to give the races a chance.
+    for round_ in range(4):
+        case = f"once-{round_}"
+        points = _points(case, 20)
+        first, second = check(_post_at_once(web, _body(points), token=client_token, key=None))
+        assert first != second
+        expected[case] = _expected(points)
+
+        case = f"once-key-{round_}"
+        points = _points(case, 20)
+        replies = _post_at_once(web, _body(points), token=client_token, key=case)
+        first, second = check(replies)
+        assert first == second, "one Idempotency-Key, two batches"
+        assert sorted(r.headers.get("idempotent-replayed", "") for r in replies) == ["", "true"]
+        assert IngestBatch.objects.filter(idempotency_key=case).count() == 1
+        expected[case] = _expected(points)
+
+    _wait_done(ids)
+    for case, points in expected.items():
+        _assert_landed_exactly(case, points)
+    assert IngestBatch.objects.filter(pk__in=ids, points_written=20).count() == len(ids)
