@@ -6,11 +6,9 @@ of one path and hands each request to the class of its method, with that class's
 """
 
 import re
-from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 from django.db.models import Model
-from django.http import HttpRequest, HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -31,53 +29,14 @@ from agents.serializers import (
     DivisionFilterSerializer,
     DivisionOutputSerializer,
     DomainOutputSerializer,
-    ProblemSerializer,
 )
 from agents.services import agent_create, agent_update
 from novaops.api import Pagination
 from novaops.permissions import IsPerson
 from novaops.problems import PROBLEM_CONTENT_TYPE
+from novaops.serializers import ProblemSerializer
 
 # --- plumbing ---
-
-
-class MethodRoute(APIView):
-    """One path, one API class per HTTP method: `MethodRoute.of(AgentListApi, AgentCreateApi)`.
-
-    Each request runs the whole DRF cycle (authentication, permissions, parsing) of the class that owns its
-    method, so a GET class cannot lend its read permission to a POST. Methods no class handles come here and are
-    answered by APIView itself: 401/403 for who may not use the path at all, else 405 with the path's Allow.
-    """
-
-    views: ClassVar[dict[str, Callable[..., HttpResponseBase]]] = {}
-
-    @classmethod
-    def of(cls, *apis: type[APIView]) -> Callable[..., HttpResponseBase]:
-        by_method: dict[str, type[APIView]] = {}
-        for api in apis:
-            for method in api.http_method_names:
-                if method not in ("head", "options") and hasattr(api, method):
-                    assert method not in by_method, f"{method.upper()} is served by two APIs"
-                    by_method[method] = api
-        views = {method: api.as_view() for method, api in by_method.items()}
-        if "get" in views:
-            views["head"] = views["get"]
-        # The handlers are copied onto the route for drf-spectacular, which documents one class per path and
-        # reads each method's @extend_schema from it; at run time dispatch() never calls them on the route.
-        # No docstring of its own, so the schema describes each operation by its @extend_schema alone.
-        attrs: dict[str, Any] = {"views": views, "__doc__": None}
-        attrs.update({method: getattr(api, method) for method, api in by_method.items()})
-        route = type("".join(api.__name__.removesuffix("Api") for api in apis) + "Route", (cls,), attrs)
-        return route.as_view()
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        view = self.views.get((request.method or "").lower())
-        if view is None:
-            return super().dispatch(request, *args, **kwargs)
-        response = view(request, *args, **kwargs)
-        # The API class knows only its own method; Allow describes the path.
-        response["Allow"] = ", ".join(self.allowed_methods)
-        return response
 
 
 def _problems(*statuses: int, forbidden: str = "Signed in without a NovaOps role.") -> dict[Any, OpenApiResponse]:

@@ -11,8 +11,8 @@ from agents.api import (
     DivisionListApi,
     DomainDetailApi,
     DomainListApi,
-    MethodRoute,
 )
+from novaops.api import MethodRoute
 
 urlpatterns = [
     path("domains", DomainListApi.as_view(), name="domain-list"),

@@ -4,38 +4,16 @@ Output serializers read what the selectors annotate (counts) and join (division,
 only parse and validate, and hand plain values to the services.
 """
 
-from collections.abc import Mapping
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from agents.models import Agent, Division, Domain, handle_validator
+from novaops.serializers import StrictInputSerializer
 
 LIFECYCLE_STATES = ", ".join(Agent.Lifecycle.values)
 TIER_MESSAGE = "Tier must be 1, 2 or 3."
-
-
-# --- problems (documented here for the schema; the bodies come from novaops.api.problem_exception_handler) ---
-
-
-@extend_schema_serializer(component_name="ProblemItem")
-class ProblemItemSerializer(serializers.Serializer):
-    field = serializers.CharField(help_text="The input field or query parameter at fault; empty for the whole body.")
-    message = serializers.CharField()
-    index = serializers.IntegerField(required=False, help_text="Position in a list, for item-level problems.")
-
-
-@extend_schema_serializer(component_name="Problem")
-class ProblemSerializer(serializers.Serializer):
-    """RFC 9457 problem details, served as application/problem+json."""
-
-    type = serializers.CharField(default="about:blank")
-    title = serializers.CharField()
-    status = serializers.IntegerField()
-    detail = serializers.CharField()
-    errors = ProblemItemSerializer(many=True, required=False)
-    errors_not_listed = serializers.IntegerField(required=False, help_text="Problems beyond the listed ones.")
 
 
 # --- outputs ---
@@ -124,22 +102,6 @@ class AgentPageSerializer(serializers.Serializer):
 
 
 # --- inputs ---
-
-
-class StrictInputSerializer(serializers.Serializer):
-    # Refuses fields it does not know: a typo or a read-only field (handle, division on PATCH) must not be
-    # silently dropped, which would answer 200 for a change that did not happen. (A comment, not a docstring:
-    # drf-spectacular would publish a docstring as the description of every subclass.)
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                allowed = ", ".join(self.fields)
-                raise serializers.ValidationError(
-                    {name: [f"Unknown field; this request accepts {allowed}."] for name in unknown}
-                )
-        return super().to_internal_value(data)
 
 
 def _tier_field(**kwargs: Any) -> serializers.IntegerField:

@@ -18,9 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents.api import MethodRoute
 from agents.models import Person
-from agents.serializers import ProblemSerializer
 from agents.tokens import DivisionPrincipal, DivisionTokenAuthentication
 from metrics.models import IngestBatch, Metric
 from metrics.selectors import (
@@ -53,8 +51,9 @@ from metrics.services.ingest import (
     body_decode,
 )
 from metrics.sources.native import PayloadError
-from novaops.api import ApplicationError, Pagination
+from novaops.api import ApplicationError, MethodRoute, Pagination
 from novaops.problems import PROBLEM_CONTENT_TYPE, problem_body
+from novaops.serializers import ProblemSerializer
 
 
 class IsDivisionClient(permissions.BasePermission):

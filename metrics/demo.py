@@ -50,9 +50,7 @@ def _aligned(moment: datetime, step: timedelta) -> datetime:
     return datetime.fromtimestamp(int(moment.timestamp()) // seconds * seconds, tz=UTC)
 
 
-def division_points(
-    *, division_slug: str, handles: list[str], start: datetime, end: datetime
-) -> Iterator[dict]:
+def division_points(*, division_slug: str, handles: list[str], start: datetime, end: datetime) -> Iterator[dict]:
     """Every demo point of one division in [start, end): agent metrics every 30 min, division ones every 10."""
     moment = _aligned(start, AGENT_STEP) + (AGENT_STEP if _aligned(start, AGENT_STEP) < start else timedelta(0))
     while moment < end:

@@ -15,9 +15,9 @@ from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from agents.models import Agent, Division, Domain
-from agents.serializers import StrictInputSerializer
 from metrics.models import METRIC_KEY_PATTERN, IngestBatch, Metric, MetricDirection, MetricKind
 from metrics.selectors import AGG_CHOICES, GROUP_BY_CHOICES
+from novaops.serializers import StrictInputSerializer
 
 METRIC_KEY_MESSAGE = (
     "A metric key is a lower-case letter followed by 1 to 62 lower-case letters, digits or _, e.g. latency_p95_ms."

@@ -1,13 +1,15 @@
 """Shared API plumbing: ApplicationError, the problem-response exception handler and pagination."""
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponseBase
 from rest_framework import exceptions, pagination
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from novaops.middleware import RETRY_AFTER_SECONDS
 from novaops.problems import PROBLEM_CONTENT_TYPE, problem_body
@@ -123,3 +125,42 @@ class Pagination(pagination.PageNumberPagination):
         base["properties"]["page"] = {"type": "integer", "example": 1}
         base["properties"]["pages"] = {"type": "integer", "example": 3}
         return base
+
+
+class MethodRoute(APIView):
+    """One path, one API class per HTTP method: `MethodRoute.of(AgentListApi, AgentCreateApi)`.
+
+    Each request runs the whole DRF cycle (authentication, permissions, parsing) of the class that owns its
+    method, so a GET class cannot lend its read permission to a POST. Methods no class handles come here and are
+    answered by APIView itself: 401/403 for who may not use the path at all, else 405 with the path's Allow.
+    """
+
+    views: ClassVar[dict[str, Callable[..., HttpResponseBase]]] = {}
+
+    @classmethod
+    def of(cls, *apis: type[APIView]) -> Callable[..., HttpResponseBase]:
+        by_method: dict[str, type[APIView]] = {}
+        for api in apis:
+            for method in api.http_method_names:
+                if method not in ("head", "options") and hasattr(api, method):
+                    assert method not in by_method, f"{method.upper()} is served by two APIs"
+                    by_method[method] = api
+        views = {method: api.as_view() for method, api in by_method.items()}
+        if "get" in views:
+            views["head"] = views["get"]
+        # The handlers are copied onto the route for drf-spectacular, which documents one class per path and
+        # reads each method's @extend_schema from it; at run time dispatch() never calls them on the route.
+        # No docstring of its own, so the schema describes each operation by its @extend_schema alone.
+        attrs: dict[str, Any] = {"views": views, "__doc__": None}
+        attrs.update({method: getattr(api, method) for method, api in by_method.items()})
+        route = type("".join(api.__name__.removesuffix("Api") for api in apis) + "Route", (cls,), attrs)
+        return route.as_view()
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        view = self.views.get((request.method or "").lower())
+        if view is None:
+            return super().dispatch(request, *args, **kwargs)
+        response = view(request, *args, **kwargs)
+        # The API class knows only its own method; Allow describes the path.
+        response["Allow"] = ", ".join(self.allowed_methods)
+        return response

@@ -6,30 +6,48 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('agents', '0002_division_lead_in_division'),
+        ("agents", "0002_division_lead_in_division"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DivisionToken',
+            name="DivisionToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=80)),
-                ('prefix', models.CharField(max_length=12, unique=True)),
-                ('secret_sha256', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('division', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tokens', to='agents.division')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=80)),
+                ("prefix", models.CharField(max_length=12, unique=True)),
+                ("secret_sha256", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "division",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="tokens", to="agents.division"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['division__name', '-created_at'],
-                'constraints': [models.UniqueConstraint(fields=('division', 'name'), name='token_unique_name_in_division'), models.CheckConstraint(condition=models.Q(('secret_sha256__regex', '^[0-9a-f]{64}$')), name='token_hash_format')],
+                "ordering": ["division__name", "-created_at"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("division", "name"), name="token_unique_name_in_division"),
+                    models.CheckConstraint(
+                        condition=models.Q(("secret_sha256__regex", "^[0-9a-f]{64}$")), name="token_hash_format"
+                    ),
+                ],
             },
         ),
     ]

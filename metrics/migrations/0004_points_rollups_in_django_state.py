@@ -4,18 +4,17 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('metrics', '0003_default_catalogue'),
+        ("metrics", "0003_default_catalogue"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='point',
+            name="point",
             options={},
         ),
         migrations.AlterModelOptions(
-            name='rollup',
+            name="rollup",
             options={},
         ),
     ]
