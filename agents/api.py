@@ -31,29 +31,14 @@ from agents.serializers import (
     DomainOutputSerializer,
 )
 from agents.services import agent_create, agent_update
-from novaops.api import Pagination
+from novaops.api import Pagination, problem_responses
 from novaops.permissions import IsPerson
-from novaops.problems import PROBLEM_CONTENT_TYPE
-from novaops.serializers import ProblemSerializer
 
 # --- plumbing ---
 
 
 def _problems(*statuses: int, forbidden: str = "Signed in without a NovaOps role.") -> dict[Any, OpenApiResponse]:
-    """The problem responses of an operation, in the order of their status codes."""
-    descriptions = {
-        400: "Invalid input; `errors` lists every field at fault.",
-        401: "Not signed in (answered with WWW-Authenticate).",
-        403: forbidden,
-        404: "No such object, or no such page.",
-        409: "Refused: the registry already holds that name.",
-        413: "Body over the size limit.",
-        415: "Body is not application/json.",
-    }
-    return {
-        (status, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemSerializer, description=descriptions[status])
-        for status in sorted(statuses)
-    }
+    return problem_responses(*statuses, s403=forbidden, s409="Refused: the registry already holds that name.")
 
 
 SLUG_PARAMETER = OpenApiParameter("slug", OpenApiTypes.STR, OpenApiParameter.PATH)

@@ -51,9 +51,8 @@ from metrics.services.ingest import (
     body_decode,
 )
 from metrics.sources.native import PayloadError
-from novaops.api import ApplicationError, MethodRoute, Pagination
+from novaops.api import ApplicationError, MethodRoute, Pagination, problem_responses
 from novaops.problems import PROBLEM_CONTENT_TYPE, problem_body
-from novaops.serializers import ProblemSerializer
 
 
 class IsDivisionClient(permissions.BasePermission):
@@ -225,20 +224,7 @@ class MetricsRoute(MethodRoute):
 
 
 def _problems(*statuses: int, forbidden: str = "Signed in without a NovaOps role.") -> dict[Any, OpenApiResponse]:
-    descriptions = {
-        400: "Invalid input; `errors` lists every field or query parameter at fault.",
-        401: "Not signed in and no division token (answered with WWW-Authenticate: Bearer).",
-        403: forbidden,
-        404: "No such metric, or no such page.",
-        406: "Accept names a format this endpoint does not produce.",
-        409: "Refused: the catalogue already holds that key.",
-        413: "Body over the size limit.",
-        415: "Body is not application/json.",
-    }
-    return {
-        (status, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemSerializer, description=descriptions[status])
-        for status in sorted(statuses)
-    }
+    return problem_responses(*statuses, s403=forbidden, s409="Refused: the catalogue already holds that key.")
 
 
 # --- catalogue ---

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponseBase
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -164,3 +165,26 @@ class MethodRoute(APIView):
         # The API class knows only its own method; Allow describes the path.
         response["Allow"] = ", ".join(self.allowed_methods)
         return response
+
+
+PROBLEM_DESCRIPTIONS = {
+    400: "Invalid input; `errors` lists every field or query parameter at fault.",
+    401: "Not signed in and no division token (answered with WWW-Authenticate).",
+    403: "Signed in without a NovaOps role.",
+    404: "No such object, or no such page.",
+    406: "Accept names a format this endpoint does not produce.",
+    409: "Refused: that name is already taken.",
+    413: "Body over the size limit.",
+    415: "Body is not application/json.",
+}
+
+
+def problem_responses(*statuses: int, **described: str) -> dict[Any, OpenApiResponse]:
+    """The problem responses of an operation for drf-spectacular; `described` overrides by status, e.g. s403="…"."""
+    from novaops.serializers import ProblemSerializer
+
+    descriptions = {**PROBLEM_DESCRIPTIONS, **{int(key[1:]): text for key, text in described.items()}}
+    return {
+        (status, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemSerializer, description=descriptions[status])
+        for status in sorted(statuses)
+    }
