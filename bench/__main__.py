@@ -1,0 +1,22 @@
+"""`python -m bench [ingest] [options]`: dispatch to a benchmark (only `ingest` so far, the default)."""
+
+from __future__ import annotations
+
+import sys
+
+BENCHMARKS = ("ingest",)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    name = argv.pop(0) if argv and not argv[0].startswith("-") else "ingest"
+    if name not in BENCHMARKS:
+        print(f"Unknown benchmark {name!r}; choose from: {', '.join(BENCHMARKS)}.", file=sys.stderr)
+        return 2
+    from bench import ingest
+
+    return ingest.main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
