@@ -3,10 +3,11 @@
 One run, on private servers under a temporary directory (never var/, never ports 5432/6379):
 
 1. embedded PostgreSQL + Valkey, `manage.py migrate`, a division with 200 agents and a token;
-2. gunicorn (2 workers × 4 threads, as `make run`) and ONE Celery worker (prefork, `--concurrency 1` by default:
-   one batch at a time, so its RSS shows what one batch costs; `--concurrency 2`, as `make run`, processes two
-   batches at once, and the verification below then also catches rollup updates lost between them);
-3. end to end: N points (8 metrics × 200 agents, timestamps spread over the last few days, tags on two metrics)
+2. gunicorn (2 workers × 4 threads, as `make run`) and ONE Celery worker (prefork, `--concurrency 2` by default,
+   as `make run`: two batches at once, and the verification below then also catches rollup updates lost between
+   them; `--concurrency 1` processes one batch at a time, so its RSS shows what one batch costs);
+3. end to end: N points (8 metrics × 200 agents, timestamps over the last 5 hours by default — `--span-hours 72`
+   for the sparse worst case — tags on two metrics)
    posted in batches of 50,000 by 2 keep-alive HTTP clients, timed from the first POST until every batch is
    `done` — the points are then committed and their 5-minute/hour/day rollups recomputed, which is verified
    (count of points = distinct (series, ts) posted = sum of the rollup counts at every resolution);
@@ -864,9 +865,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--batch-size", type=int, default=50_000)
     parser.add_argument("--clients", type=int, default=2, help="concurrent HTTP clients (default 2)")
-    parser.add_argument("--concurrency", type=int, default=1, help="celery worker pool size (default 1)")
+    parser.add_argument("--concurrency", type=int, default=2, help="celery worker pool size (default 2, as `make run`)")
     parser.add_argument("--agents", type=int, default=200)
-    parser.add_argument("--span-hours", type=float, default=72, help="time range the points cover (default 72)")
+    parser.add_argument(
+        "--span-hours",
+        type=float,
+        default=5,
+        help="time range the points cover (default 5: a live fleet reporting every ~30 s; 72 spreads one point per "
+        "series every ~7 minutes, the worst case for rollups, which then write about as many rows as points)",
+    )
     parser.add_argument("--naive-points", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=20261127)
     args = parser.parse_args(argv)

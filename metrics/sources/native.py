@@ -114,7 +114,15 @@ def parse_native(body: bytes, *, known_metrics: set[str], now_us: int, min_us: i
     add_ts, add_value, add_tags = parsed.ts_us.append, parsed.values.append, parsed.tags.append
     add_position = parsed.positions.append
     ts_cache: dict[object, tuple[int | None, str | None]] = {}
-    tags_cache: dict[bytes, str] = {}
+    tags_cache: dict[tuple, tuple[str, str | None]] = {}
+    good_handles: set[str | None] = {None}
+
+    def _good(handle: str) -> bool:
+        if HANDLE_RE.match(handle):
+            good_handles.add(handle)
+            return True
+        return False
+
     allowed = {"metric", "agent", "ts", "value", "tags"}
 
     for index, point in enumerate(points):
@@ -136,7 +144,7 @@ def parse_native(body: bytes, *, known_metrics: set[str], now_us: int, min_us: i
             ok = False
 
         handle = point.get("agent")
-        if handle is not None and (type(handle) is not str or not HANDLE_RE.match(handle)):
+        if handle is not None and handle.__class__ is not str or handle not in good_handles and not _good(handle):
             errors.append({"index": index, "field": "agent", "message": "Expected a handle like ta_00008."})
             ok = False
 
@@ -174,13 +182,17 @@ def parse_native(body: bytes, *, known_metrics: set[str], now_us: int, min_us: i
                 errors.append({"index": index, "field": "tags", "message": "Expected an object of strings."})
                 ok = False
             elif tags:
-                problem = _tags_problem(tags)
+                # Points of one series repeat the same tags: validate and canonicalise each distinct set once.
+                try:
+                    key = tuple(tags.items())
+                    canonical, problem = tags_cache[key]
+                except KeyError:
+                    canonical, problem = tags_cache.setdefault(key, _tags_canonical(tags))
+                except TypeError:  # an unhashable value: certainly not a string
+                    canonical, problem = _tags_canonical(tags)
                 if problem:
                     errors.append({"index": index, "field": "tags", "message": problem})
                     ok = False
-                else:
-                    raw = orjson.dumps(tags, option=orjson.OPT_SORT_KEYS)
-                    canonical = tags_cache.get(raw) or tags_cache.setdefault(raw, raw.decode())
 
         if ok:
             add_metric(metric)
@@ -190,6 +202,14 @@ def parse_native(body: bytes, *, known_metrics: set[str], now_us: int, min_us: i
             add_tags(canonical)
             add_position(index)
     return parsed
+
+
+def _tags_canonical(tags: dict) -> tuple[str, str | None]:
+    """(sorted-key JSON, None) for valid tags, ("", problem) otherwise."""
+    problem = _tags_problem(tags)
+    if problem:
+        return "", problem
+    return orjson.dumps(tags, option=orjson.OPT_SORT_KEYS).decode(), None
 
 
 def _tags_problem(tags: dict) -> str | None:
