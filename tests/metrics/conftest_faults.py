@@ -357,17 +357,17 @@ def blocker(transactional_db):
         conn.close()
 
 
-def backends_waiting_on_lock(query_prefix: str) -> list[int]:
-    """Backend pids of the test database currently waiting for a lock while running a statement like this."""
+def backends_waiting_on_lock(query_part: str) -> list[int]:
+    """Backend pids of the test database currently waiting for a lock while running a statement containing this."""
     with connection.cursor() as cursor:
         cursor.execute(
             r"""
             SELECT pid FROM pg_stat_activity
             WHERE datname = current_database() AND pid <> pg_backend_pid()
-              AND wait_event_type = 'Lock' AND state = 'active' AND regexp_replace(query, '^\s+', '') ILIKE %s
+              AND wait_event_type = 'Lock' AND state = 'active' AND query ILIKE %s
             ORDER BY backend_start
             """,
-            [query_prefix + "%"],
+            ["%" + query_part + "%"],
         )
         return [row[0] for row in cursor.fetchall()]
 
