@@ -1,9 +1,11 @@
 """Shared API plumbing: ApplicationError, the problem-response exception handler and pagination."""
 
+import logging
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponseBase
@@ -14,6 +16,8 @@ from rest_framework.views import APIView
 
 from novaops.middleware import RETRY_AFTER_SECONDS
 from novaops.problems import PROBLEM_CONTENT_TYPE, problem_body
+
+logger = logging.getLogger(__name__)
 
 
 class ApplicationError(Exception):
@@ -80,8 +84,14 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    if isinstance(exc, RequestDataTooBig):
+        body = problem_body(status=413, title=_TITLES[413], detail=str(exc))
+        return Response(body, status=413, content_type=PROBLEM_CONTENT_TYPE)
     if not isinstance(exc, exceptions.APIException):
-        return None
+        # A bug: log it with its traceback, answer a problem body, never an HTML page (not even with DEBUG on).
+        logger.error("Unhandled API exception", exc_info=exc)
+        body = problem_body(status=500, title="Internal error", detail="Something went wrong on our side.")
+        return Response(body, status=500, content_type=PROBLEM_CONTENT_TYPE)
 
     status = exc.status_code
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from novaops import views
@@ -9,6 +9,8 @@ api_v1 = [
     path("metrics/", include(("metrics.api_urls", "metrics"))),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # Last: anything else under /api/v1/ is a JSON 404, also with DEBUG on (Django's debug 404 page is HTML).
+    re_path(r"^.*$", views.api_not_found, name="not-found"),
 ]
 
 urlpatterns = [

@@ -53,6 +53,10 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return response
 
 
+def api_not_found(request: HttpRequest) -> HttpResponse:
+    return problem_response(status=404, title="Not found", detail=f"No API endpoint at {request.path}.")
+
+
 def _wants_json(request: HttpRequest) -> bool:
     return request.path.startswith("/api/") or "json" in request.headers.get("Accept", "")
 

@@ -115,7 +115,7 @@ def test_anonymous_is_401_with_www_authenticate(api_client, cast):
 def test_unknown_api_path_is_a_json_404(lead):
     body = assert_problem(lead.get("/api/v1/nothing-here"), 404)
 
-    assert body["detail"] == "Nothing at /api/v1/nothing-here."
+    assert body["detail"] == "No API endpoint at /api/v1/nothing-here."
 
 
 def test_trailing_slash_is_not_an_alias(lead, cast):
@@ -166,6 +166,20 @@ def test_unexpected_error_is_a_json_500_without_a_traceback(cast, monkeypatch):
     body = assert_problem(response, 500)
     assert "secret internals" not in response.content.decode()
     assert body["detail"] == "Something went wrong on our side."
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_errors_stay_json_with_debug_on(cast, monkeypatch, settings, debug):
+    # `make run` runs with DEBUG on, where Django's own 404 and 500 pages are HTML with tracebacks.
+    settings.DEBUG = debug
+    monkeypatch.setattr("agents.api.domain_list", lambda: 1 / 0)
+    client = APIClient(raise_request_exception=False)
+    client.force_authenticate(cast.lead)
+
+    assert assert_problem(client.get("/api/v1/no-such-endpoint"), 404)["detail"].startswith("No API endpoint")
+    broken = client.get("/api/v1/domains")
+    assert assert_problem(broken, 500)["detail"] == "Something went wrong on our side."
+    assert "ZeroDivisionError" not in broken.content.decode()
 
 
 # --- pagination ---
