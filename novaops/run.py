@@ -7,6 +7,7 @@ NOVAOPS_DATA_DIR for the next run.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -42,7 +43,6 @@ def _wait_until_up(url: str, processes: list[subprocess.Popen], timeout: float =
 
 
 def main() -> int:
-    os.environ.setdefault("DEBUG", "true")
     root = Path(os.environ.get("NOVAOPS_DATA_DIR") or BASE_DIR / "var").resolve()
     os.environ["NOVAOPS_DATA_DIR"] = str(root)
     port = os.environ.get("PORT", "8000")
@@ -51,7 +51,19 @@ def main() -> int:
     (root / "staticfiles").mkdir(parents=True, exist_ok=True)
     dev_env = root / "dev.env"
     if not dev_env.exists():
-        dev_env.write_text("# Written by `make run`: development settings shared with manage.py.\nDEBUG=true\n")
+        # The demo runs as it would in production (DEBUG off: our own error pages, no debug tracebacks), over plain
+        # HTTP on localhost, with a secret key of its own; manage.py in another terminal reads the same file.
+        dev_env.write_text(
+            "# Written by `make run`: settings shared by its processes and manage.py. The environment wins.\n"
+            f"SECRET_KEY={secrets.token_urlsafe(50)}\n"
+            "DEBUG=false\n"
+            "NOVAOPS_DEMO=true\n"
+            "SECURE_SSL_REDIRECT=false\n"
+            "SECURE_COOKIES=false\n"
+            "SECURE_HSTS_SECONDS=0\n"
+            "STATICFILES_BACKEND=django.contrib.staticfiles.storage.StaticFilesStorage\n"
+            "WHITENOISE_USE_FINDERS=true\n"
+        )
     was_running = embedded.status(root)
     env = {**os.environ, **embedded.up(root)}
     started = [name for name, running in was_running.items() if not running]
@@ -61,9 +73,9 @@ def main() -> int:
     manage = [str(BIN / "python"), str(BASE_DIR / "manage.py")]
     try:
         subprocess.run([*manage, "migrate", "--no-input"], env=env, check=True)
-        subprocess.run([*manage, "seed_demo"], env=env, check=True)
+        subprocess.run([*manage, "seed_demo", "--force"], env=env, check=True)
         # The last 14 days of DEMO metrics, through the ingest pipeline; resumes where the previous run stopped.
-        subprocess.run([*manage, "metrics_demo_backfill", "--days", "14"], env=env, check=True)
+        subprocess.run([*manage, "metrics_demo_backfill", "--days", "14", "--force"], env=env, check=True)
     except subprocess.CalledProcessError:
         embedded.down(root, only=started)
         return 1
@@ -97,7 +109,15 @@ def main() -> int:
     }
     if os.environ.get("NOVAOPS_SIMULATOR", "on") != "off":
         # Live DEMO points for every division through the real HTTP API with real division tokens.
-        commands["sim"] = [*manage, "metrics_demo_simulate", "--url", f"http://{host}:{port}", "--interval", "5"]
+        commands["sim"] = [
+            *manage,
+            "metrics_demo_simulate",
+            "--url",
+            f"http://{host}:{port}",
+            "--interval",
+            "5",
+            "--force",
+        ]
     lock = threading.Lock()
     processes: list[subprocess.Popen] = []
     for name, command in commands.items():

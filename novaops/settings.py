@@ -16,6 +16,8 @@ if (NOVAOPS_DATA_DIR / "dev.env").is_file():
     env.read_env(NOVAOPS_DATA_DIR / "dev.env")
 
 DEBUG = env.bool("DEBUG", default=False)
+# A demo installation (`make run`): the sign-in page lists the demo logins.
+NOVAOPS_DEMO = env.bool("NOVAOPS_DEMO", default=DEBUG)
 # A fixed development key is tolerable only in DEBUG; production must say its own (ImproperlyConfigured otherwise).
 SECRET_KEY = env("SECRET_KEY") if not DEBUG else env("SECRET_KEY", default="novaops-insecure-development-key")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])

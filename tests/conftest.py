@@ -163,8 +163,19 @@ def celery_worker_process(transactional_db, private_redis):
 
     def start(*extra_args: str) -> subprocess.Popen:
         process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "celery"), "-A", "novaops", "worker", "--loglevel", "INFO",
-             "--concurrency", "1", "--without-gossip", "--without-mingle", *extra_args],
+            [
+                str(Path(sys.executable).parent / "celery"),
+                "-A",
+                "novaops",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "1",
+                "--without-gossip",
+                "--without-mingle",
+                *extra_args,
+            ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -18,12 +18,12 @@ LIFECYCLE_BADGES: dict[str, str] = {
 
 @register.simple_tag
 def demo_mode() -> bool:
-    """True when settings.DEBUG is on: the sign-in page shows the demo logins only then.
+    """True on a demo install (NOVAOPS_DEMO, which `make run` sets): the sign-in page shows the demo logins only then.
 
     A tag rather than a context processor: the sign-in view comes from django.contrib.auth and the debug context
     processor also depends on INTERNAL_IPS.
     """
-    return bool(settings.DEBUG)
+    return bool(settings.NOVAOPS_DEMO)
 
 
 @register.filter

@@ -233,10 +233,10 @@ def test_sign_in_through_the_form_lands_on_the_domains(client, registry):
     assertContains(response, "Sign out")
 
 
-def test_sign_in_page_shows_the_demo_logins_only_in_debug(client, settings, db):
-    settings.DEBUG = False
+def test_sign_in_page_shows_the_demo_logins_only_on_a_demo_install(client, settings, db):
+    settings.NOVAOPS_DEMO = False
     assertNotContains(client.get(reverse("login")), "Demo logins")
-    settings.DEBUG = True
+    settings.NOVAOPS_DEMO = True
     assertContains(client.get(reverse("login")), "Demo logins:</strong> core, meridian, member, viewer — password")
 
 
