@@ -4,10 +4,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from agents.models import Agent, Division, Domain, Person
-from novaops.api import ApplicationError
+from novaops.api import insert_or_conflict
 
 DEMO_PASSWORD = "novaops-demo"
 
@@ -223,14 +223,4 @@ def agent_create(
         role_title=role_title,
         lifecycle_state=lifecycle_state,
     )
-    # Field validators (handle format, tier range, state choice); uniqueness is left to the insert below and the
-    # check constraints stand behind the validators in the database.
-    agent.full_clean(validate_unique=False, validate_constraints=False)
-    try:
-        with transaction.atomic():
-            agent.save(force_insert=True)
-    except IntegrityError:
-        if Agent.objects.filter(handle=handle).exists():
-            raise ApplicationError(f"An agent with handle {handle} already exists.", status=409) from None
-        raise
-    return agent
+    return insert_or_conflict(agent, unique_field="handle", conflict=f"An agent with handle {handle} already exists.")

@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponseBase
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, pagination
@@ -198,3 +199,21 @@ def problem_responses(*statuses: int, **described: str) -> dict[Any, OpenApiResp
         (status, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemSerializer, description=descriptions[status])
         for status in sorted(statuses)
     }
+
+
+def insert_or_conflict(instance: Model, *, unique_field: str, conflict: str) -> Model:
+    """Validate fields, then INSERT; a taken unique value becomes ApplicationError 409 with `conflict` as detail.
+
+    The insert decides, not a lookup before it, so two clients creating the same name at once cannot both
+    succeed. Uniqueness and check constraints are left to the database (they stand behind the field validators).
+    """
+    instance.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            instance.save(force_insert=True)
+    except IntegrityError:
+        value = getattr(instance, unique_field)
+        if type(instance)._default_manager.filter(**{unique_field: value}).exists():
+            raise ApplicationError(conflict, status=409) from None
+        raise
+    return instance

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
-
 from metrics.models import Metric
-from novaops.api import ApplicationError
+from novaops.api import insert_or_conflict
 
 EDITABLE_FIELDS = frozenset({"name", "unit", "kind", "better", "description"})
 
@@ -27,17 +25,7 @@ def metric_create(
     it, so two clients creating the same key at once cannot both succeed: the unique index raises for the second.
     """
     metric = Metric(key=key, name=name, unit=unit, kind=kind, better=better, description=description)
-    # Field validators (key format, choices, lengths); uniqueness is the insert's job and the check constraints
-    # stand behind the validators in the database.
-    metric.full_clean(validate_unique=False, validate_constraints=False)
-    try:
-        with transaction.atomic():
-            metric.save(force_insert=True)
-    except IntegrityError:
-        if Metric.objects.filter(key=key).exists():
-            raise ApplicationError(f"A metric with key {key} already exists.", status=409) from None
-        raise
-    return metric
+    return insert_or_conflict(metric, unique_field="key", conflict=f"A metric with key {key} already exists.")
 
 
 def metric_update(*, metric: Metric, **fields: Any) -> Metric:
