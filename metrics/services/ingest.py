@@ -267,15 +267,22 @@ def _series_upsert(rows: list[tuple]) -> dict[str, int]:
 
 
 def batch_enqueue(*, batch_id: int) -> bool:
-    """Hand the batch to Celery; a broker outage is logged, not raised: the sweeper enqueues it later."""
+    """Hand the batch to Celery; a broker outage is logged, not raised: the sweeper enqueues it later.
+
+    enqueued_at is written before the message is published: written after, its UPDATE could hold the batch row
+    at the very moment a fast worker takes it with SKIP LOCKED, and that worker would leave the batch to the
+    sweeper. When publishing fails, the mark is taken back so the sweeper sees a batch the broker never got.
+    """
     from metrics.tasks import batch_ingest
 
+    batches = IngestBatch.objects.filter(pk=batch_id)
+    batches.update(enqueued_at=timezone.now())
     try:
         batch_ingest.apply_async(args=[batch_id])
     except Exception as exc:
         logger.warning("Could not enqueue batch %s (%s); the sweeper will retry.", batch_id, exc)
+        batches.update(enqueued_at=None)
         return False
-    IngestBatch.objects.filter(pk=batch_id).update(enqueued_at=timezone.now())
     return True
 
 

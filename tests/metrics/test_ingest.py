@@ -5,10 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from celery.signals import task_prerun
 from django.utils import timezone
 
 from metrics.models import IngestBatch, Point, Rollup
-from metrics.services.ingest import batch_accept, batch_process, batch_sweep, payload_encode
+from metrics.services.ingest import batch_accept, batch_enqueue, batch_process, batch_sweep, payload_encode
 
 # A fixed hour in the recent past keeps bucket arithmetic readable: 10:00 UTC today-1.
 BASE = (datetime.now(UTC) - timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
@@ -97,6 +98,26 @@ def _payload_of(batch: IngestBatch) -> bytes:
         ts_us=[int(p.ts.timestamp() * 1_000_000) for p in points],
         values=[p.value for p in points],
     )
+
+
+def test_a_batch_is_marked_enqueued_before_its_task_can_run(division, token, agent):
+    # Marked after publishing, the UPDATE could hold the row just as a fast worker takes it with SKIP LOCKED, and
+    # that worker would leave the batch processing for the sweeper (seen in CI). Eager Celery runs the task inside
+    # apply_async, so the prerun handler sees what a worker would see.
+    seen = []
+
+    def record(task_id, task, args, **kwargs):
+        seen.append(IngestBatch.objects.values_list("enqueued_at", flat=True).get(pk=args[0]))
+
+    batch = _accept(division, token, _body((0, 1.0)))
+    task_prerun.connect(record)
+    try:
+        assert batch_enqueue(batch_id=batch.pk)
+    finally:
+        task_prerun.disconnect(record)
+    assert len(seen) == 1 and seen[0] is not None
+    batch.refresh_from_db()
+    assert batch.status == "done"
 
 
 def test_the_sweeper_enqueues_batches_the_broker_never_got(division, token, agent):
