@@ -25,6 +25,8 @@ from metrics.selectors import (
     AGG_CHOICES,
     GROUP_BY_CHOICES,
     GROUP_COLUMNS,
+    MAX_SERIES,
+    TooManySeries,
     metric_get,
     metric_list,
     resolution_for,
@@ -415,7 +417,7 @@ class SeriesAggregateApi(APIView):
             "`?format=csv` or `Accept: text/csv`. People with any role read every series; a division token reads "
             "its own division's, and naming another division's agent, division or domain is a 403 problem. "
             "Unknown metrics, agents, divisions or domains, bad times and bad agg or group_by are 400 problems "
-            "naming the parameter."
+            f"naming the parameter, and so is a query matching more than {MAX_SERIES} series (metric × group)."
         ),
         parameters=[
             _list_parameter(
@@ -464,17 +466,28 @@ class SeriesAggregateApi(APIView):
         if isinstance(request.user, DivisionPrincipal):
             division_ids = _division_scope(request.user, query)
         start, end = query["start"], query["end"]
-        frame = series_aggregate(
-            metric_keys=query["metric"],
-            start=start,
-            end=end,
-            group_by=query["group_by"],
-            agg=query["agg"],
-            agent_ids=[agent.pk for agent in query["agents"]] if query["agents"] is not None else None,
-            division_ids=division_ids,
-            domain_ids=[domain.pk for domain in query["domains"]] if query["domains"] is not None else None,
-            resolution=resolution_for(start, end),
-        )
+        try:
+            frame = series_aggregate(
+                metric_keys=query["metric"],
+                start=start,
+                end=end,
+                group_by=query["group_by"],
+                agg=query["agg"],
+                agent_ids=[agent.pk for agent in query["agents"]] if query["agents"] is not None else None,
+                division_ids=division_ids,
+                domain_ids=[domain.pk for domain in query["domains"]] if query["domains"] is not None else None,
+                resolution=resolution_for(start, end),
+            )
+        except TooManySeries as exc:
+            raise exceptions.ValidationError(
+                {
+                    "metric": [
+                        f"This query matches {exc.found} series (metric × {query['group_by']}); at most "
+                        f"{exc.limit} per request. Ask for fewer metrics, filter by agent, division or domain, "
+                        "or group by division or domain."
+                    ]
+                }
+            ) from exc
         payload = {
             "metric": query["metric"],
             "start": _rfc3339(start),

@@ -30,11 +30,21 @@ GROUP_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 MAX_POINTS = 1000
+# Series (metric × group) one aggregation may return: about 500,000 points, ~10 MB of JSON, at the most.
+MAX_SERIES = 500
 DAY_SECONDS = 86400
 # Rollup buckets are aligned with date_bin on this origin (metrics.services.ingest.ORIGIN); re-bucketing into
 # several days must use the same origin, or a 2-day bucket would straddle the daily ones it is built from.
 ROLLUP_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+
+
+class TooManySeries(ValueError):
+    """The query matches more than `limit` (metric, group) series; `found` says how many."""
+
+    def __init__(self, *, found: int, limit: int) -> None:
+        super().__init__(f"{found} series match; at most {limit} per query.")
+        self.found, self.limit = found, limit
 
 
 # --- catalogue ---
@@ -127,6 +137,7 @@ def series_aggregate(
     division_ids: Sequence[int] | None = None,
     domain_ids: Sequence[int] | None = None,
     resolution: int | None = None,
+    max_series: int | None = MAX_SERIES,
 ) -> pd.DataFrame:
     """Aggregate the rollups of the chosen series over [start, end), one row per (metric, group, bucket).
 
@@ -138,7 +149,8 @@ def series_aggregate(
     Filters combine (AND); `division_ids` and `domain_ids` apply to the division a series was posted for.
     One SQL statement whatever the number of series: the series are chosen first (by metric, agent, division —
     DESIGN §8: every point query filters by series first), their rollup rows are read by primary key
-    (series_id, resolution, bucket) and grouped in the database.
+    (series_id, resolution, bucket) and grouped in the database. Past `max_series` (metric, group) pairs it
+    raises TooManySeries before reading any rollup.
     """
     if group_by not in _GROUP_SQL:
         raise ValueError(f"group_by must be one of {', '.join(GROUP_BY_CHOICES)}")
@@ -175,7 +187,7 @@ def series_aggregate(
     # The series are chosen and labelled first (a few rows; materialised so that they drive the rollup reads by
     # primary key), then their rollup rows are grouped by metric, labels and bucket; the sort that groups them
     # also gives the output order, and nothing is joined per rollup row but the rollup itself.
-    sql = f"""
+    picked = f"""
         WITH picked AS MATERIALIZED (
             SELECT s.id, m.key COLLATE "C" AS key, {labels}
             FROM metrics_series s
@@ -183,6 +195,9 @@ def series_aggregate(
             {joins}
             WHERE {" AND ".join(series_filters)}
         )
+    """
+    sql = f"""
+        {picked}
         SELECT p.key, {label_columns},
                extract(epoch FROM date_bin(%(width)s * interval '1 second', r.bucket, %(origin)s))::bigint AS b,
                {_AGG_SQL[agg]} AS value
@@ -193,6 +208,12 @@ def series_aggregate(
         ORDER BY p.key, {label_columns}, b
     """
     with connection.cursor() as cursor:
+        if max_series is not None:
+            # The series table is small next to the rollups: counting the pairs first is cheap.
+            cursor.execute(f"{picked} SELECT count(DISTINCT (p.key, {label_columns})) FROM picked p", params)
+            found = cursor.fetchone()[0]
+            if found > max_series:
+                raise TooManySeries(found=found, limit=max_series)
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return _frame(rows, group_by=group_by, agg=agg, width=width)

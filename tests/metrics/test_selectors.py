@@ -14,6 +14,7 @@ from metrics.models import IngestBatch, Metric, Point, Rollup
 from metrics.selectors import (
     MAX_POINTS,
     ROLLUP_ORIGIN,
+    TooManySeries,
     bucket_count,
     bucket_floor,
     metric_get,
@@ -219,6 +220,21 @@ def test_metrics_are_separate_series_and_division_level_series_group_per_divisio
     ]  # fmt: skip
 
 
+def test_past_max_series_pairs_nothing_is_read(fleet, land, django_assert_num_queries):
+    # Four (metric, group) pairs, two of them division-level (no agent) and told apart by their division.
+    land(fleet["runtime"], [("latency_p95_ms", "ta_00001", T0, 5.0), ("queue_backlog", None, T0, 7.0),
+                            ("queue_backlog", "ta_00002", T0, 2.0)])  # fmt: skip
+    land(fleet["tools"], [("queue_backlog", None, T0, 9.0)])
+    window = {"metric_keys": ["queue_backlog", "latency_p95_ms"], "start": T0, "end": T0 + timedelta(minutes=5)}
+
+    assert len(series_aggregate(max_series=4, **window)) == 4
+    with django_assert_num_queries(1), pytest.raises(TooManySeries) as raised:
+        series_aggregate(max_series=3, **window)
+    assert (raised.value.found, raised.value.limit) == (4, 3)
+    assert len(series_aggregate(max_series=2, group_by="domain", **window)) == 2  # one domain, two metrics
+    assert len(series_aggregate(max_series=None, **window)) == 4
+
+
 def test_tags_of_one_agent_merge_into_its_group(fleet, land, django_capture_on_commit_callbacks):
     body = {"points": [
         {"metric": "latency_p95_ms", "agent": "ta_00001", "ts": T0.isoformat(), "value": 4.0, "tags": {"r": "eu"}},
@@ -326,13 +342,14 @@ def test_the_answer_comes_from_rollups_alone(dense):
 
 
 @pytest.mark.parametrize("agents", [2, 40])
-def test_one_query_whatever_the_number_of_series(fleet, land, django_assert_num_queries, agents):
+def test_two_queries_whatever_the_number_of_series(fleet, land, django_assert_num_queries, agents):
     handles = [f"ta_{100 + n:05d}" for n in range(agents)]
     for handle in handles:
         AgentFactory(handle=handle, division=fleet["runtime"])
     land(fleet["runtime"], [("uptime_pct", h, T0 + timedelta(hours=i), 99.0) for h in handles for i in range(24)])
 
-    with django_assert_num_queries(1):
+    # the series count, then the aggregate
+    with django_assert_num_queries(2):
         frame = series_aggregate(metric_keys=["uptime_pct"], start=T0, end=T0 + timedelta(days=1))
 
     assert frame["agent"].nunique() == agents and len(frame) == agents * 24

@@ -5,12 +5,14 @@ import io
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
+import factory
 import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from agents.tokens import division_token_create, division_token_revoke
 from metrics.models import IngestBatch
+from metrics.selectors import MAX_SERIES
 from metrics.services.ingest import batch_accept
 from tests.factories import AgentFactory, DivisionFactory, DomainFactory, UserFactory
 
@@ -351,6 +353,21 @@ def test_several_bad_parameters_are_listed_together(api_as, fleet):
     assert sorted(error["field"] for error in body["errors"]) == ["agg", "metric", "start"]
 
 
+def test_a_query_matching_too_many_series_is_a_400_naming_the_count(api_as, cast, land):
+    handles = [f"ta_{1000 + n:05d}" for n in range(MAX_SERIES // 2 + 1)]
+    AgentFactory.create_batch(len(handles), handle=factory.Iterator(handles), division=cast.division)
+    land(cast.division, [(metric, h, T0, 1.0) for h in handles for metric in ("uptime_pct", "error_rate_pct")])
+    client = api_as("viewer")
+
+    body = assert_problem(client.get(URL, {"metric": "uptime_pct,error_rate_pct"}), 400, "metric")
+    assert f"matches {2 * len(handles)} series (metric × agent); at most {MAX_SERIES}" in json.dumps(
+        body["errors"], ensure_ascii=False
+    )
+    # The way out the message names: one metric, or coarser groups.
+    assert len(client.get(URL, {"metric": "uptime_pct"}).json()["series"]) == len(handles)
+    assert len(client.get(URL, {"metric": "uptime_pct,error_rate_pct", "group_by": "division"}).json()["series"]) == 2
+
+
 def test_other_methods_are_405(api_as, fleet):
     assert_problem(api_as("lead").post(URL, {}, format="json"), 405)
 
@@ -366,8 +383,9 @@ def test_query_budget_holds_whatever_the_number_of_series(api_as, cast, land, dj
     land(cast.division, [("uptime_pct", h, T0 - timedelta(minutes=5 * i), 99.0) for h in handles for i in range(12)])
     client = api_as("lead")
 
-    # user's person (1), metric keys (1), agents, divisions and domains (1 each), the aggregate (1).
-    with django_assert_max_num_queries(6):
+    # user's person (1), metric keys (1), agents, divisions and domains (1 each), the series count and the
+    # aggregate (2).
+    with django_assert_max_num_queries(7):
         response = client.get(
             URL,
             {"metric": "uptime_pct", "agent": ",".join(handles), "division": "novacore-runtime", "domain": "novaops"},
@@ -381,8 +399,8 @@ def test_query_budget_holds_whatever_the_number_of_series(api_as, cast, land, dj
 def test_query_budget_for_a_division_token(token_client, cast, fleet, django_assert_max_num_queries):
     client = token_client()
     # token lookup with its division and domain (1), last_used_at (1, at most once a minute), metric keys (1),
-    # the aggregate (1).
-    with django_assert_max_num_queries(4):
+    # the series count and the aggregate (2).
+    with django_assert_max_num_queries(5):
         assert client.get(URL, {"metric": "latency_p95_ms", "group_by": "division"}).status_code == 200
 
 
