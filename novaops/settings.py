@@ -154,7 +154,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 3,
     # Unacked messages come back after this; every task's hard time limit stays well below it.
     "visibility_timeout": 3600,
-    "max_retries": 2,
+    # Publishing never retries a lost connection (each retry costs another timeout inside a request): a batch
+    # whose publish fails stays queued in PostgreSQL for the sweeper. The worker reconnects on its own terms
+    # (broker_connection_max_retries).
+    "max_retries": 0,
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

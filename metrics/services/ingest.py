@@ -278,7 +278,8 @@ def batch_enqueue(*, batch_id: int) -> bool:
     batches = IngestBatch.objects.filter(pk=batch_id)
     batches.update(enqueued_at=timezone.now())
     try:
-        batch_ingest.apply_async(args=[batch_id])
+        # No publish retries: they would hold the request for another socket timeout, and the sweeper retries.
+        batch_ingest.apply_async(args=[batch_id], retry=False)
     except Exception as exc:
         logger.warning("Could not enqueue batch %s (%s); the sweeper will retry.", batch_id, exc)
         batches.update(enqueued_at=None)

@@ -209,6 +209,18 @@ class Broker:
     def start(self) -> None:
         assert embedded.valkey_up(self.root) == self.url
 
+    def freeze(self) -> None:
+        """SIGSTOP: the socket still accepts connections, but nothing answers (a hung or swapped-out server)."""
+        os.kill(self._pid(), signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self._pid(), signal.SIGCONT)
+
+    def _pid(self) -> int:
+        pid = embedded._valkey_pid(self.root)
+        assert pid is not None, "Valkey is not running"
+        return pid
+
 
 @pytest.fixture
 def broker() -> Iterator[Broker]:
@@ -218,6 +230,9 @@ def broker() -> Iterator[Broker]:
         url = embedded.valkey_up(root)
         yield Broker(root, url)
     finally:
+        pid = embedded._valkey_pid(root)
+        if pid is not None:
+            os.kill(pid, signal.SIGCONT)  # a frozen server would not act on the SIGTERM that stops it
         embedded.valkey_down(root)
         shutil.rmtree(root, ignore_errors=True)
 

@@ -187,6 +187,39 @@ def test_batches_posted_while_the_broker_is_down_are_kept_and_land_once_it_is_ba
     assert all(b.points_written == b.point_count == 5 and b.payload is None for b in batches)
 
 
+def test_batches_posted_while_the_broker_is_frozen_answer_promptly_and_land_once_it_thaws(
+    client_token, broker, gunicorn, workers, celery_on_broker
+):
+    """A broker that accepts connections but never answers (SIGSTOP) must not hang a POST: the publish gives up
+    after one socket timeout (no publish or reconnect retries in the request), the batch stays in PostgreSQL,
+    and once the broker is back the worker that was running all along recovers and the sweeper publishes what
+    is still queued."""
+    web = gunicorn(database_url=database_url_for_subprocesses(), redis_url=broker.url)
+    workers()
+    sent: dict[int, list[dict]] = {}
+    warm = web.post_batch(_body(_points("frozen", 1, start=0)), token=client_token)
+    _wait_done([warm.json()["id"]])  # the web's and the worker's connections are open
+    broker.freeze()
+    try:
+        for i in range(3):
+            points = _points("frozen", 5, start=10 + 10 * i)
+            reply = web.post_batch(_body(points), token=client_token)
+            _assert_no_500_and_problem_503(reply)
+            print(f"POST with the broker frozen: {reply.status} after {reply.elapsed:.1f} s")
+            if reply.status == 202:
+                sent[reply.json()["id"]] = points
+    finally:
+        broker.thaw()
+    assert sent, "no batch was accepted while the broker was frozen"
+    assert IngestBatch.objects.filter(pk__in=list(sent), enqueued_at__isnull=True).count() == len(sent)
+
+    # A publish that timed out may still have reached the socket, and the thawed broker then delivers it: the
+    # sweeper publishes what is still queued, and a message twice is harmless (the second finds the batch done).
+    assert set(batch_sweep(queued_grace=timedelta(0))) <= set(sent)
+    _wait_done(sent)
+    _assert_landed_exactly("frozen", _expected(_points("frozen", 1, start=0), *sent.values()))
+
+
 # --- 2. A worker killed in the middle of a batch ----------------------------------------------------------------
 
 
