@@ -2,7 +2,7 @@
 
 Accept: decode, validate fully, upsert the batch's series, store the batch with its points as a binary COPY stream,
 commit, then enqueue on commit. Nothing is in the points table yet, but nothing accepted can be lost either.
-Process: COPY the payload into a temporary staging table and merge it into metrics_point with one
+Process: COPY the payload (sorted, one row per key) into a temporary table and merge it into metrics_point with one
 INSERT … ON CONFLICT, then bring exactly the rollup buckets the batch touched up to date — in one transaction that
 also marks the batch done, so a batch's effects land once, whole, or not at all.
 """
@@ -239,13 +239,25 @@ PG_EPOCH_US = 946_684_800_000_000
 
 
 def payload_encode(*, series_ids: np.ndarray, ts_us: list[int], values: list[float]) -> bytes:
-    """The batch's points as a binary COPY stream for (series_id, ts, value), built without a Python loop."""
-    rows = np.empty(len(series_ids), dtype=COPY_ROW)
+    """The batch's points as a binary COPY stream for (series_id, ts, value), built without a Python loop.
+
+    The rows come out sorted by (series_id, ts) with one row per pair, the one posted last: the worker's single
+    INSERT … ON CONFLICT may not meet a key twice, and rows in key order go into the primary key's index fastest.
+    Doing it here, in numpy, spares the worker a sort in SQL.
+    """
+    series_ids = np.asarray(series_ids, dtype=np.int64)
+    ts = np.asarray(ts_us, dtype=np.int64)
+    # lexsort: the last key is the primary one; the position breaks ties, so the last posted ends each run.
+    order = np.lexsort((np.arange(len(ts)), ts, series_ids))
+    series_ids, ts, value_column = series_ids[order], ts[order], np.asarray(values, dtype=np.float64)[order]
+    last = np.ones(len(ts), dtype=bool)
+    last[:-1] = (series_ids[1:] != series_ids[:-1]) | (ts[1:] != ts[:-1])
+    rows = np.empty(int(last.sum()), dtype=COPY_ROW)
     rows["fields"] = 3
     rows["series_len"] = rows["ts_len"] = rows["value_len"] = 8
-    rows["series_id"] = series_ids
-    rows["ts"] = np.array(ts_us, dtype=np.int64) - PG_EPOCH_US
-    rows["value"] = values
+    rows["series_id"] = series_ids[last]
+    rows["ts"] = ts[last] - PG_EPOCH_US
+    rows["value"] = value_column[last]
     return COPY_HEADER + rows.tobytes() + COPY_TRAILER
 
 
@@ -318,7 +330,7 @@ def batch_process(*, batch_id: int) -> str:
         _rollups_refresh()
         with connection.cursor() as cursor:
             # ON COMMIT DROP covers normal runs; dropping now also frees the names inside an outer transaction.
-            cursor.execute("DROP TABLE ingest_staging, ingest_points, ingest_changes")
+            cursor.execute("DROP TABLE ingest_points, ingest_changes")
         IngestBatch.objects.filter(pk=batch.pk).update(
             status=IngestBatch.Status.DONE, finished_at=timezone.now(), points_written=written, payload=None, error=""
         )
@@ -343,31 +355,22 @@ INCREMENTAL_MIN_SERVER = 180000
 
 
 def _points_merge(payload: bytes) -> int:
-    """COPY the payload into staging, upsert it into metrics_point, and record what changed in ingest_changes."""
+    """COPY the payload into ingest_points, upsert it into metrics_point, record what changed in ingest_changes."""
     with connection.cursor() as cursor:
+        # payload_encode left one row per (series, ts), in key order: no DISTINCT ON or sort is needed here.
         cursor.execute(
             """
-            CREATE TEMP TABLE ingest_staging (
+            CREATE TEMP TABLE ingest_points (
                 series_id bigint NOT NULL,
                 ts timestamptz NOT NULL,
-                value double precision NOT NULL,
-                ord bigint GENERATED ALWAYS AS IDENTITY
+                value double precision NOT NULL
             ) ON COMMIT DROP
             """
         )
-        with cursor.copy("COPY ingest_staging (series_id, ts, value) FROM STDIN (FORMAT binary)") as copy:
+        with cursor.copy("COPY ingest_points (series_id, ts, value) FROM STDIN (FORMAT binary)") as copy:
             view = memoryview(payload)
             for start in range(0, len(view), 1 << 20):
                 copy.write(view[start : start + (1 << 20)])
-        # DISTINCT ON: the same (series, ts) twice in one statement would make ON CONFLICT fail; the later wins.
-        cursor.execute(
-            """
-            CREATE TEMP TABLE ingest_points ON COMMIT DROP AS
-            SELECT DISTINCT ON (series_id, ts) series_id, ts, value
-            FROM ingest_staging
-            ORDER BY series_id, ts, ord DESC
-            """
-        )
         # Two batches touching the same series would each rebuild a rollup bucket without the other's uncommitted
         # points, and the later upsert would drop the earlier one's share. Locking the batch's series slots (in one
         # sorted order, so two batches cannot deadlock) before writing makes such batches take turns; batches of
@@ -400,8 +403,7 @@ def _points_merge(payload: bytes) -> int:
             INSERT INTO ingest_changes SELECT * FROM upserted
             """
         )
-        cursor.execute("SELECT count(*) FROM ingest_points")
-        return cursor.fetchone()[0]
+    return (len(payload) - len(COPY_HEADER) - len(COPY_TRAILER)) // COPY_ROW.itemsize
 
 
 def _rollups_refresh() -> None:
@@ -430,19 +432,28 @@ def _rollups_refresh() -> None:
     with connection.cursor() as cursor:
         below = None
         for resolution, width in LEVELS:
+            # What the batch changed, per bucket: the 5-minute buckets from the changed points, each coarser level
+            # from the level below it (buckets nest, on one origin), so only the first pass reads every point.
+            source_rows = (
+                "SELECT series_id, ts AS at, fresh, 1 AS count, value AS sum, value AS min, value AS max,"
+                " value AS last, ts AS last_ts FROM ingest_changes"
+                if below is None
+                else f"SELECT series_id, bucket AS at, fresh, count, sum, min, max, last, last_ts FROM touched_{below}"
+            )
             cursor.execute(
                 f"""
-                CREATE TEMP TABLE touched ON COMMIT DROP AS
-                SELECT series_id, date_bin('{width}', ts, {ORIGIN}) AS bucket, bool_and(fresh) AS fresh,
-                       count(*) AS count, sum(value) AS sum, min(value) AS min, max(value) AS max,
-                       (array_agg(value ORDER BY ts DESC))[1] AS last, max(ts) AS last_ts
-                FROM ingest_changes GROUP BY 1, 2
+                CREATE TEMP TABLE touched_{resolution} ON COMMIT DROP AS
+                SELECT series_id, date_bin('{width}', at, {ORIGIN}) AS bucket, bool_and(fresh) AS fresh,
+                       sum(count)::bigint AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max,
+                       (array_agg(last ORDER BY last_ts DESC))[1] AS last, max(last_ts) AS last_ts
+                FROM ({source_rows}) c GROUP BY 1, 2
                 """
             )
             cursor.execute(
                 f"""
                 {columns}
-                SELECT series_id, {resolution}, bucket, count, sum, min, max, last, last_ts FROM touched WHERE fresh
+                SELECT series_id, {resolution}, bucket, count, sum, min, max, last, last_ts
+                FROM touched_{resolution} WHERE fresh
                 {merge}
                 """
             )
@@ -461,13 +472,13 @@ def _rollups_refresh() -> None:
                 f"""
                 {columns}
                 SELECT t.series_id, {resolution}, t.bucket, a.count, a.sum, a.min, a.max, a.last, a.last_ts
-                FROM touched t CROSS JOIN LATERAL ({source} HAVING count(*) > 0) a
+                FROM touched_{resolution} t CROSS JOIN LATERAL ({source} HAVING count(*) > 0) a
                 WHERE NOT t.fresh
                 {replace}
                 """
             )
-            cursor.execute("DROP TABLE touched")
             below = resolution
+        cursor.execute(f"DROP TABLE {', '.join(f'touched_{resolution}' for resolution, _ in LEVELS)}")
 
 
 def batch_sweep(

@@ -6,7 +6,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 from celery.signals import task_prerun
+from django.db import connection
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from metrics.models import IngestBatch, Point, Rollup
 from metrics.services.ingest import batch_accept, batch_enqueue, batch_process, batch_sweep, payload_encode
@@ -214,3 +217,50 @@ def test_concurrent_batches_on_the_same_series_keep_every_point_in_the_rollups(d
         rollups = Rollup.objects.filter(resolution=resolution)
         assert sum(r.count for r in rollups) == points, resolution
         assert sum(r.sum for r in rollups) == pytest.approx(sum(Point.objects.values_list("value", flat=True)))
+
+
+# Offsets (seconds after BASE) that share 5-minute, hour and day buckets, straddle midnight, and repeat often
+# enough that batches overwrite each other's points and their own.
+OFFSETS = [-11 * 3600, -10 * 3600 - 1, -10 * 3600, -3599, -60, 0, 1, 30, 299, 300, 301, 1800, 3599, 3600, 7300]
+_point = st.tuples(
+    st.sampled_from(OFFSETS), st.integers(-50, 50).map(float), st.sampled_from(["latency_p95_ms", "uptime_pct"])
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(st.lists(_point, min_size=1, max_size=12), min_size=1, max_size=4))
+def test_rollups_always_equal_a_recount_of_the_points(ingest, batches):
+    """Whatever the batches (duplicates inside one, corrections, late points, identical replays), every rollup
+    row is what recounting the stored points gives, at every level. Integer values keep the sums exact."""
+    Point.objects.all().delete()
+    Rollup.objects.all().delete()
+    IngestBatch.objects.all().delete()  # the batch-rate quota counts these
+    for points in batches:
+        by_metric: dict[str, list[tuple[int, float]]] = {}
+        for offset, value, metric in points:
+            by_metric.setdefault(metric, []).append((offset, value))
+        body = {
+            "points": [
+                {"metric": metric, "agent": "ta_00008", "ts": (BASE + timedelta(seconds=s)).isoformat(), "value": v}
+                for metric, pairs in by_metric.items()
+                for s, v in pairs
+            ]
+        }
+        assert ingest(json.dumps(body).encode()).status == "done"
+
+    with connection.cursor() as cursor:
+        for resolution, width in ((300, "5 minutes"), (3600, "1 hour"), (86400, "1 day")):
+            cursor.execute(
+                f"""
+                SELECT series_id, date_bin('{width}', ts, timestamptz '2000-01-01 00:00:00+00') AS bucket,
+                       count(*), sum(value), min(value), max(value), (array_agg(value ORDER BY ts DESC))[1]
+                FROM metrics_point GROUP BY 1, 2 ORDER BY 1, 2
+                """
+            )
+            recount = cursor.fetchall()
+            stored = list(
+                Rollup.objects.filter(resolution=resolution)
+                .order_by("series_id", "bucket")
+                .values_list("series_id", "bucket", "count", "sum", "min", "max", "last")
+            )
+            assert stored == recount, resolution
