@@ -147,10 +147,10 @@ def series_aggregate(
     included whole, so the first may begin before `start`.
 
     Filters combine (AND); `division_ids` and `domain_ids` apply to the division a series was posted for.
-    One SQL statement whatever the number of series: the series are chosen first (by metric, agent, division —
-    DESIGN §8: every point query filters by series first), their rollup rows are read by primary key
-    (series_id, resolution, bucket) and grouped in the database. Past `max_series` (metric, group) pairs it
-    raises TooManySeries before reading any rollup.
+    Two SQL statements whatever the number of series, a count of the (metric, group) pairs and the aggregate:
+    the series are chosen first (by metric, agent, division — DESIGN §8: every point query filters by series
+    first), their rollup rows are read by primary key (series_id, resolution, bucket) and grouped in the database.
+    Past `max_series` pairs it raises TooManySeries before reading any rollup.
     """
     if group_by not in _GROUP_SQL:
         raise ValueError(f"group_by must be one of {', '.join(GROUP_BY_CHOICES)}")

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
@@ -287,16 +287,24 @@ def batch_enqueue(*, batch_id: int) -> bool:
     """
     from metrics.tasks import batch_ingest
 
-    batches = IngestBatch.objects.filter(pk=batch_id)
-    batches.update(enqueued_at=timezone.now())
+    _enqueued_mark(batch_id, timezone.now())
     try:
         # No publish retries: they would hold the request for another socket timeout, and the sweeper retries.
         batch_ingest.apply_async(args=[batch_id], retry=False)
     except Exception as exc:
         logger.warning("Could not enqueue batch %s (%s); the sweeper will retry.", batch_id, exc)
-        batches.update(enqueued_at=None)
+        _enqueued_mark(batch_id, None)
         return False
     return True
+
+
+def _enqueued_mark(batch_id: int, moment: datetime | None) -> None:
+    """Best effort: the batch is committed already, so a lost mark must not fail the request that accepted it.
+    A wrong mark only changes when the sweeper publishes the batch (again), and a second message is harmless."""
+    try:
+        IngestBatch.objects.filter(pk=batch_id).update(enqueued_at=moment)
+    except DatabaseError as exc:
+        logger.warning("Could not mark batch %s enqueued (%s).", batch_id, exc)
 
 
 def batch_process(*, batch_id: int) -> str:
