@@ -17,10 +17,24 @@ class MetricAdmin(admin.ModelAdmin):
         return ["key"] if obj is not None else []
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Lists and shows rows that only the ingest pipeline writes: no add, change or delete."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Series)
-class SeriesAdmin(admin.ModelAdmin):
+class SeriesAdmin(ReadOnlyAdmin):
     """Series are created by ingest only: their key encodes metric, agent, division and tags, so editing any of
-    them here would split one series from the data still posted for it. The admin lists and shows them."""
+    them here would split one series from the data still posted for it, and deleting one would orphan its points
+    and rollups (they refer to it without a foreign key, see migration 0002). The admin lists and shows them."""
 
     list_display = ["id", "metric", "agent", "division", "tags", "created_at"]
     list_filter = ["metric", "division"]
@@ -30,19 +44,9 @@ class SeriesAdmin(admin.ModelAdmin):
     readonly_fields = fields
     show_full_result_count = False  # no COUNT(*) over a large table on every page
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Points and rollups refer to series without a foreign key (see migration 0002): deleting would orphan them.
-        return False
-
 
 @admin.register(IngestBatch)
-class IngestBatchAdmin(admin.ModelAdmin):
+class IngestBatchAdmin(ReadOnlyAdmin):
     """Read-only: batches move through the pipeline by compare-and-swap, never by hand. The payload is hidden."""
 
     list_display = ["id", "division", "status", "source", "point_count", "points_written", "created_at", "finished_at"]
@@ -75,12 +79,3 @@ class IngestBatchAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> Any:
         # The payload can be megabytes a batch; never load it for the admin.
         return super().get_queryset(request).defer("payload")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

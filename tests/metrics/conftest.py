@@ -1,6 +1,10 @@
+import json
+
 import pytest
 
 from agents.tokens import division_token_create
+from metrics.models import IngestBatch
+from metrics.services.ingest import batch_accept
 from tests.factories import AgentFactory, DivisionFactory
 
 
@@ -18,6 +22,26 @@ def agent(division):
 def token(division):
     """(DivisionToken, secret) for the division."""
     return division_token_create(division=division, name="collector")
+
+
+@pytest.fixture
+def land(django_capture_on_commit_callbacks):
+    """land(division, [(metric, handle or None, ts, value), …]) → the batch, accepted and processed eagerly."""
+
+    def run(division, points) -> IngestBatch:
+        body = {
+            "points": [
+                {"metric": metric, "ts": ts.isoformat(), "value": value, **({"agent": handle} if handle else {})}
+                for metric, handle, ts, value in points
+            ]
+        }
+        with django_capture_on_commit_callbacks(execute=True):
+            accepted = batch_accept(division=division, token=None, body=json.dumps(body).encode())
+        batch = IngestBatch.objects.get(pk=accepted.batch.pk)
+        assert batch.status == IngestBatch.Status.DONE, batch.error
+        return batch
+
+    return run
 
 
 @pytest.fixture

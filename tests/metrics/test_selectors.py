@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
 
-from metrics.models import IngestBatch, Metric, Point, Rollup
+from metrics.models import Metric, Point, Rollup
 from metrics.selectors import (
     MAX_POINTS,
     ROLLUP_ORIGIN,
@@ -28,26 +28,6 @@ from tests.factories import AgentFactory, DivisionFactory, DomainFactory
 # Midnight UTC 40 days ago: inside the 90-day retention, and every bucket boundary below is a round number.
 DAY0 = (datetime.now(UTC) - timedelta(days=40)).replace(hour=0, minute=0, second=0, microsecond=0)
 T0 = DAY0 + timedelta(hours=10)
-
-
-@pytest.fixture
-def land(django_capture_on_commit_callbacks):
-    """land(division, [(metric, handle or None, ts, value), …]) → the batch, accepted and processed eagerly."""
-
-    def run(division, points) -> IngestBatch:
-        body = {
-            "points": [
-                {"metric": metric, "ts": ts.isoformat(), "value": value, **({"agent": handle} if handle else {})}
-                for metric, handle, ts, value in points
-            ]
-        }
-        with django_capture_on_commit_callbacks(execute=True):
-            accepted = batch_accept(division=division, token=None, body=json.dumps(body).encode())
-        batch = IngestBatch.objects.get(pk=accepted.batch.pk)
-        assert batch.status == IngestBatch.Status.DONE, batch.error
-        return batch
-
-    return run
 
 
 # --- resolution ---

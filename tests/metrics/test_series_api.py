@@ -11,9 +11,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from agents.tokens import division_token_create, division_token_revoke
-from metrics.models import IngestBatch
 from metrics.selectors import MAX_SERIES
-from metrics.services.ingest import batch_accept
 from tests.factories import AgentFactory, DivisionFactory, DomainFactory, UserFactory
 
 URL = "/api/v1/metrics/series"
@@ -25,24 +23,6 @@ Z = "%Y-%m-%dT%H:%M:%SZ"
 
 def _z(moment: datetime) -> str:
     return moment.strftime(Z)
-
-
-@pytest.fixture
-def land(django_capture_on_commit_callbacks):
-    """land(division, [(metric, handle or None, ts, value), …]): accept and process a batch eagerly."""
-
-    def run(division, points) -> None:
-        body = {
-            "points": [
-                {"metric": metric, "ts": ts.isoformat(), "value": value, **({"agent": handle} if handle else {})}
-                for metric, handle, ts, value in points
-            ]
-        }
-        with django_capture_on_commit_callbacks(execute=True):
-            accepted = batch_accept(division=division, token=None, body=json.dumps(body).encode())
-        assert IngestBatch.objects.get(pk=accepted.batch.pk).status == IngestBatch.Status.DONE
-
-    return run
 
 
 @pytest.fixture
