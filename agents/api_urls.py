@@ -1,6 +1,4 @@
-"""Registry API routes, included under /api/v1/ with the namespace api:agents (no trailing slashes)."""
-
-from django.urls import path
+"""Registry API routes under /api/v1/, namespace api:agents; each path also answers with a trailing slash."""
 
 from agents.api import (
     AgentCreateApi,
@@ -13,13 +11,14 @@ from agents.api import (
     DomainListApi,
 )
 from novaops.api import MethodRoute
+from novaops.routing import api_path
 
 urlpatterns = [
-    path("domains", DomainListApi.as_view(), name="domain-list"),
-    path("domains/<str:slug>", DomainDetailApi.as_view(), name="domain-detail"),
-    path("divisions", DivisionListApi.as_view(), name="division-list"),
-    path("divisions/<str:slug>", DivisionDetailApi.as_view(), name="division-detail"),
+    *api_path("domains", DomainListApi.as_view(), name="domain-list"),
+    *api_path("domains/<str:slug>", DomainDetailApi.as_view(), name="domain-detail"),
+    *api_path("divisions", DivisionListApi.as_view(), name="division-list"),
+    *api_path("divisions/<str:slug>", DivisionDetailApi.as_view(), name="division-detail"),
     # GET lists, POST creates; GET reads one, PATCH changes it.
-    path("agents", MethodRoute.of(AgentListApi, AgentCreateApi), name="agent-list"),
-    path("agents/<str:handle>", MethodRoute.of(AgentDetailApi, AgentUpdateApi), name="agent-detail"),
+    *api_path("agents", MethodRoute.of(AgentListApi, AgentCreateApi), name="agent-list"),
+    *api_path("agents/<str:handle>", MethodRoute.of(AgentDetailApi, AgentUpdateApi), name="agent-detail"),
 ]

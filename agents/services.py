@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from agents.models import Agent, Division, Domain, Person
-from novaops.api import insert_or_conflict
+from novaops.db import insert_or_conflict
 
 DEMO_PASSWORD = "novaops-demo"
 

@@ -1,4 +1,5 @@
-"""Shared API plumbing: ApplicationError, the problem-response exception handler and pagination."""
+"""Shared API plumbing: the problem-response exception handler, pagination, one API class per method on a path,
+and the problem responses of the OpenAPI schema."""
 
 import logging
 from collections.abc import Callable
@@ -7,44 +8,17 @@ from typing import Any, ClassVar
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import Model
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponseBase
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from novaops.middleware import RETRY_AFTER_SECONDS
-from novaops.problems import PROBLEM_CONTENT_TYPE, problem_body
+from novaops.errors import TITLES, ApplicationError, PayloadTooLarge, ServiceUnavailable
+from novaops.problems import PROBLEM_CONTENT_TYPE, error_body, problem_body
 
 logger = logging.getLogger(__name__)
-
-
-class ApplicationError(Exception):
-    """A refused operation: the input was understood, but the rules forbid it (answered 409 unless told)."""
-
-    def __init__(self, message: str, *, status: int = 409, extra: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.extra = extra or {}
-
-
-_TITLES = {
-    400: "Invalid request",
-    401: "Authentication required",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    406: "Not acceptable",
-    409: "Conflict",
-    413: "Payload too large",
-    415: "Unsupported media type",
-    422: "Unprocessable request",
-    429: "Too many requests",
-    503: "Service unavailable",
-}
 
 
 def _flatten(detail: Any, prefix: str = "") -> list[dict[str, Any]]:
@@ -68,32 +42,26 @@ def _flatten(detail: Any, prefix: str = "") -> list[dict[str, Any]]:
 
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Every API error as application/problem+json; unknown exceptions fall through to the middleware/500 view."""
-    headers: dict[str, str] = {}
+    """Every API error as application/problem+json: refused operations (novaops.errors), validation errors, lost
+    databases, DRF's own exceptions, and bugs (a 500 problem, never an HTML page, not even with DEBUG on)."""
     if isinstance(exc, (OperationalError, InterfaceError)):
-        body = problem_body(status=503, title=_TITLES[503], detail="The database is unreachable; retry shortly.")
-        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return Response(body, status=503, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
-    if isinstance(exc, ApplicationError):
-        body = problem_body(
-            status=exc.status, title=_TITLES.get(exc.status, "Refused"), detail=exc.message, **exc.extra
-        )
-        return Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE)
-    if isinstance(exc, Http404):
+        exc = ServiceUnavailable("The database is unreachable; retry shortly.")
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge(str(exc))
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or None)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
-    if isinstance(exc, RequestDataTooBig):
-        body = problem_body(status=413, title=_TITLES[413], detail=str(exc))
-        return Response(body, status=413, content_type=PROBLEM_CONTENT_TYPE)
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc), status=exc.status, headers=exc.headers, content_type=PROBLEM_CONTENT_TYPE)
     if not isinstance(exc, exceptions.APIException):
-        # A bug: log it with its traceback, answer a problem body, never an HTML page (not even with DEBUG on).
         logger.error("Unhandled API exception", exc_info=exc)
-        body = problem_body(status=500, title="Internal error", detail="Something went wrong on our side.")
+        body = problem_body(status=500, detail="Something went wrong on our side.")
         return Response(body, status=500, content_type=PROBLEM_CONTENT_TYPE)
 
+    headers: dict[str, str] = {}
     status = exc.status_code
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         request = context.get("request")
@@ -107,9 +75,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     if isinstance(exc, exceptions.ValidationError):
         errors = _flatten(exc.detail)
         detail = errors[0]["message"] if len(errors) == 1 else f"{len(errors)} problems in the request."
-        body = problem_body(status=status, title=_TITLES[400], detail=detail, errors=errors)
+        body = problem_body(status=status, title=TITLES[400], detail=detail, errors=errors)
     else:
-        body = problem_body(status=status, title=_TITLES.get(status, "Error"), detail=str(exc.detail))
+        body = problem_body(status=status, detail=str(exc.detail))
     return Response(body, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
@@ -199,21 +167,3 @@ def problem_responses(*statuses: int, **described: str) -> dict[Any, OpenApiResp
         (status, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemSerializer, description=descriptions[status])
         for status in sorted(statuses)
     }
-
-
-def insert_or_conflict(instance: Model, *, unique_field: str, conflict: str) -> Model:
-    """Validate fields, then INSERT; a taken unique value becomes ApplicationError 409 with `conflict` as detail.
-
-    The insert decides, not a lookup before it, so two clients creating the same name at once cannot both
-    succeed. Uniqueness and check constraints are left to the database (they stand behind the field validators).
-    """
-    instance.full_clean(validate_unique=False, validate_constraints=False)
-    try:
-        with transaction.atomic():
-            instance.save(force_insert=True)
-    except IntegrityError:
-        value = getattr(instance, unique_field)
-        if type(instance)._default_manager.filter(**{unique_field: value}).exists():
-            raise ApplicationError(conflict, status=409) from None
-        raise
-    return instance

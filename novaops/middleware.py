@@ -1,19 +1,19 @@
-"""Map infrastructure failures and oversized bodies to precise JSON answers instead of Django's HTML pages."""
+"""Turn what a view raises but does not answer into precise answers instead of Django's HTML 400 and 500 pages:
+a lost database (503 + Retry-After: clients retry 503 and drop on 500), an oversized body (413) and a refused
+operation (novaops.errors.ApplicationError: problem JSON for the API, the error page for pages)."""
 
 from collections.abc import Callable
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
-from novaops.problems import problem_response
+from novaops.errors import ApplicationError, PayloadTooLarge, ServiceUnavailable
+from novaops.problems import error_response
 
-RETRY_AFTER_SECONDS = 5
 
-
-class DatabaseUnavailableMiddleware:
-    """Turn a lost database into 503 + Retry-After (clients retry 503 and drop on 500, DESIGN.md §3)."""
-
+class ErrorMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
@@ -24,7 +24,9 @@ class DatabaseUnavailableMiddleware:
         if isinstance(exception, (OperationalError, InterfaceError)) or _is_connection_error(exception):
             return database_unavailable_response()
         if isinstance(exception, RequestDataTooBig):
-            return problem_response(status=413, title="Payload too large", detail=str(exception))
+            return error_response(PayloadTooLarge(str(exception)))
+        if isinstance(exception, ApplicationError):
+            return application_error_response(request, exception)
         return None
 
 
@@ -32,11 +34,19 @@ def _is_connection_error(exception: Exception) -> bool:
     return isinstance(exception, DatabaseError) and "connection" in str(exception).lower()
 
 
-def database_unavailable_response() -> HttpResponse:
-    response = problem_response(
-        status=503,
-        title="Service unavailable",
-        detail="The database is unreachable; retry shortly.",
-    )
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+def wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/") or "json" in request.headers.get("Accept", "")
+
+
+def application_error_response(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
+    if wants_json(request):
+        return error_response(exc)
+    context = {"status": exc.status, "title": exc.title, "detail": exc.message, "errors": exc.errors}
+    response = render(request, "errors/refused.html", context, status=exc.status)
+    for name, value in exc.headers.items():
+        response[name] = value
     return response
+
+
+def database_unavailable_response() -> HttpResponse:
+    return error_response(ServiceUnavailable("The database is unreachable; retry shortly."))

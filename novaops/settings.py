@@ -44,7 +44,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "novaops.middleware.DatabaseUnavailableMiddleware",
+    "novaops.middleware.ErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -143,6 +143,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Every API path also answers with a trailing slash (novaops.routing); the schema shows one form.
+    "PREPROCESSING_HOOKS": ["novaops.routing.canonical_paths_only"],
 }
 
 # Celery: see DESIGN.md §4 and §9 for why each of these matters.

@@ -4,11 +4,17 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from novaops import views
 
+schema_view = SpectacularAPIView.as_view()
+docs_view = SpectacularSwaggerView.as_view(url_name="api:schema")
+
 api_v1 = [
     path("", include(("agents.api_urls", "agents"))),
     path("metrics/", include(("metrics.api_urls", "metrics"))),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # The schema and its Swagger UI keep their trailing slash as the canonical form; both forms answer.
+    path("schema/", schema_view, name="schema"),
+    path("schema", schema_view),
+    path("docs/", docs_view, name="docs"),
+    path("docs", docs_view),
     # Last: anything else under /api/v1/ is a JSON 404, also with DEBUG on (Django's debug 404 page is HTML).
     re_path(r"^.*$", views.api_not_found, name="not-found"),
 ]

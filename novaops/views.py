@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
-from novaops.middleware import database_unavailable_response
+from novaops.middleware import database_unavailable_response, wants_json
 from novaops.problems import problem_response
 
 
@@ -57,25 +57,21 @@ def api_not_found(request: HttpRequest) -> HttpResponse:
     return problem_response(status=404, title="Not found", detail=f"No API endpoint at {request.path}.")
 
 
-def _wants_json(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/") or "json" in request.headers.get("Accept", "")
-
-
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    if _wants_json(request):
+    if wants_json(request):
         return problem_response(status=400, title="Invalid request", detail="The request could not be understood.")
     return render(request, "errors/400.html", status=400)
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     detail = str(exception) if exception and str(exception) else "You do not have permission to do this."
-    if _wants_json(request):
+    if wants_json(request):
         return problem_response(status=403, title="Forbidden", detail=detail)
     return render(request, "errors/403.html", {"detail": detail}, status=403)
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    if _wants_json(request):
+    if wants_json(request):
         return problem_response(status=404, title="Not found", detail=f"Nothing at {request.path}.")
     return render(request, "errors/404.html", status=404)
 
@@ -85,6 +81,6 @@ def server_error(request: HttpRequest) -> HttpResponse:
     exc = sys.exc_info()[1]
     if isinstance(exc, (OperationalError, InterfaceError)):
         return database_unavailable_response()
-    if _wants_json(request):
+    if wants_json(request):
         return problem_response(status=500, title="Internal error", detail="Something went wrong on our side.")
     return render(request, "errors/500.html", status=500)

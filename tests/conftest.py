@@ -127,6 +127,36 @@ def api_as(cast):
 
 
 @pytest.fixture
+def superuser(db):
+    return UserFactory(username="root", is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
+def client_as(client, cast, superuser):
+    """client_as("member") → the test client signed in as that member of the cast, or as a superuser ("superuser");
+    not signed in at all for "anonymous"."""
+
+    def make(name: str):
+        user = superuser if name == "superuser" else cast.by_name(name)
+        if user.is_authenticated:
+            client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def token_client(cast) -> APIClient:
+    """An API client with a token of the cast's division (NovaCore Runtime)."""
+    from agents.tokens import division_token_create
+
+    _, secret = division_token_create(division=cast.division, name="collector")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client
+
+
+@pytest.fixture
 def private_redis(tmp_path_factory):
     """A Valkey of the test's own (Unix socket, AOF on): a worker and a broker no other test shares."""
     root = tmp_path_factory.mktemp("redis")

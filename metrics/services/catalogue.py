@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from metrics.models import Metric
-from novaops.api import insert_or_conflict
+from novaops.db import insert_or_conflict
 
 EDITABLE_FIELDS = frozenset({"name", "unit", "kind", "better", "description"})
 

@@ -25,7 +25,7 @@ from agents.models import Agent, Division, DivisionToken
 from metrics.models import IngestBatch, Metric
 from metrics.services.partitions import partitions_ensure
 from metrics.sources.native import PayloadError, parse_native
-from novaops.api import ApplicationError
+from novaops.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -12,20 +12,9 @@ from rest_framework.test import APIClient
 
 from agents.models import Agent
 from tests.factories import AgentFactory
+from tests.helpers import PROBLEM, assert_problem
 
-PROBLEM = "application/problem+json"
 AGENTS = "/api/v1/agents"
-
-
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == PROBLEM
-    body = response.json()
-    assert body["type"] == "about:blank"
-    assert body["status"] == status
-    assert body["title"] and body["detail"]
-    assert "Traceback" not in response.content.decode()
-    return body
 
 
 @pytest.fixture
@@ -116,10 +105,6 @@ def test_unknown_api_path_is_a_json_404(lead):
     body = assert_problem(lead.get("/api/v1/nothing-here"), 404)
 
     assert body["detail"] == "No API endpoint at /api/v1/nothing-here."
-
-
-def test_trailing_slash_is_not_an_alias(lead, cast):
-    assert_problem(lead.get(f"{AGENTS}/"), 404)
 
 
 def test_validation_errors_list_field_and_message(lead, cast):
