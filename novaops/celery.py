@@ -1,4 +1,5 @@
-"""The Celery app and its beat schedule. Reliability settings follow DESIGN.md §4 and §9."""
+"""The Celery app; its settings and beat schedule live in novaops/settings.py (CELERY_*), and
+docs/architecture.md ("Reliability") says why each matters."""
 
 import os
 from importlib import import_module

@@ -147,7 +147,7 @@ def valkey_up(root: Path) -> str:
                     f"pidfile {vdir / 'valkey.pid'}",
                     f"dir {vdir}",
                     "logfile valkey.log",
-                    # The broker queue must survive a restart (DESIGN.md §4).
+                    # The broker queue must survive a restart (docs/architecture.md, "Reliability").
                     "appendonly yes",
                     "appendfsync everysec",
                     'save ""',

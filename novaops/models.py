@@ -2,7 +2,8 @@ from django.db import models
 
 
 class Heartbeat(models.Model):
-    """Last time a background component (the Celery worker, beat) proved it was alive; one row per component."""
+    """Last time a background component (the Celery worker, beat) proved it was alive; one row per component,
+    written by novaops.tasks.worker_heartbeat and reported by /readyz."""
 
     component = models.CharField(max_length=60, unique=True)
     seen_at = models.DateTimeField()

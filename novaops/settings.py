@@ -128,7 +128,6 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["novaops.permissions.IsPerson"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "novaops.api.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "novaops.api.problem_exception_handler",
@@ -147,7 +146,7 @@ SPECTACULAR_SETTINGS = {
     "PREPROCESSING_HOOKS": ["novaops.routing.canonical_paths_only"],
 }
 
-# Celery: see DESIGN.md §4 and §9 for why each of these matters.
+# Celery: docs/architecture.md ("Reliability") says why each of these matters.
 CELERY_BROKER_URL = REDIS_URL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -179,7 +178,7 @@ CELERY_BEAT_SCHEDULE = {
     "metrics-partitions": {"task": "metrics.partitions_maintain", "schedule": 3600.0},
 }
 
-# Metric ingestion (DESIGN.md §3, §5).
+# Metric ingestion (docs/architecture.md, "Contracts" and "Performance").
 METRICS_MAX_BODY_BYTES = env.int("METRICS_MAX_BODY_BYTES", default=20 * 1024 * 1024)
 METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=90)
 METRICS_PARTITIONS_AHEAD_DAYS = 7

@@ -2,11 +2,12 @@ from celery import shared_task
 from django.utils import timezone
 
 from novaops.models import Heartbeat
+from novaops.selectors import WORKER_COMPONENT
 
 
 @shared_task(name="novaops.tasks.worker_heartbeat")
-def worker_heartbeat(component: str = "celery-worker") -> str:
-    """Record that a worker is consuming the queue (beat enqueues it every 30 s).
+def worker_heartbeat(component: str = WORKER_COMPONENT) -> str:
+    """Record that a worker is consuming the queue (beat enqueues it every 30 s; /readyz reports it).
 
     Idempotent: an upsert on the component's unique key; running it twice only moves `seen_at` forward.
     """

@@ -9,8 +9,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
+from novaops.errors import RETRY_AFTER_SECONDS
 from novaops.middleware import database_unavailable_response, wants_json
 from novaops.problems import problem_response
+from novaops.selectors import background_status
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -31,7 +33,12 @@ def _redis_client() -> redis.Redis:
 
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: the database and the broker both answer; 503 + Retry-After naming what is down otherwise."""
+    """Readiness: the database and the broker both answer; 503 + Retry-After naming what is down otherwise.
+
+    `background` reports the last heartbeat of the Celery worker (sent by beat, recorded by a worker) but never
+    makes a web process unready: a load balancer would take every web process out for a dead worker, and the
+    accepted batches wait durably in PostgreSQL until a worker is back.
+    """
     checks: dict[str, str] = {}
     try:
         with connection.cursor() as cursor:
@@ -45,11 +52,12 @@ def readyz(request: HttpRequest) -> JsonResponse:
     except (redis.RedisError, OSError) as exc:
         checks["broker"] = f"unavailable: {str(exc)[:200]}"
     ready = all(value == "ok" for value in checks.values())
-    response = JsonResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
-    )
+    body: dict[str, object] = {"status": "ok" if ready else "unavailable", "checks": checks}
+    if checks["database"] == "ok":
+        body["background"] = background_status()
+    response = JsonResponse(body, status=200 if ready else 503)
     if not ready:
-        response["Retry-After"] = "5"
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 

@@ -1,6 +1,10 @@
+from datetime import timedelta
+
 import pytest
 from django.db import connection
+from django.utils import timezone
 
+from novaops.models import Heartbeat
 from tests.factories import PersonFactory
 
 
@@ -14,7 +18,28 @@ def test_healthz_answers_without_touching_anything(db, client, django_assert_num
 def test_readyz_reports_database_and_broker(db, client):
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["checks"] == {"database": "ok", "broker": "ok"}
+    assert body["background"] == {"celery-worker": {"status": "never seen"}}
+
+
+def test_readyz_reports_a_recent_worker_heartbeat(db, client):
+    Heartbeat.objects.create(component="celery-worker", seen_at=timezone.now(), detail="celery@host-1")
+    worker = client.get("/readyz").json()["background"]["celery-worker"]
+    assert worker["status"] == "ok"
+    assert worker["detail"] == "celery@host-1"
+    assert worker["age_seconds"] <= 5
+
+
+def test_readyz_reports_a_late_worker_but_stays_ready(db, client):
+    """Three missed heartbeats (3 × 30 s) make the worker late; the web process itself is still ready."""
+    Heartbeat.objects.create(component="celery-worker", seen_at=timezone.now() - timedelta(seconds=91))
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    worker = response.json()["background"]["celery-worker"]
+    assert worker["status"] == "late"
+    assert worker["age_seconds"] >= 91
 
 
 def test_readyz_names_an_unreachable_broker(db, client, settings, tmp_path):
