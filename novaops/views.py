@@ -4,10 +4,12 @@ import sys
 
 import redis
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 
 from novaops.errors import RETRY_AFTER_SECONDS
 from novaops.middleware import database_unavailable_response, wants_json
@@ -61,6 +63,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return response
 
 
+# Exempt: it changes nothing, and a client POSTing to a mistyped API path must learn that the path is wrong (a JSON
+# 404), not meet Django's CSRF failure page first.
+@csrf_exempt
 def api_not_found(request: HttpRequest) -> HttpResponse:
     return problem_response(status=404, title="Not found", detail=f"No API endpoint at {request.path}.")
 
@@ -92,3 +97,9 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if wants_json(request):
         return problem_response(status=500, title="Internal error", detail="Something went wrong on our side.")
     return render(request, "errors/500.html", status=500)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a problem for API clients, our 403 page for browsers (never Django's debug page)."""
+    detail = "The CSRF check failed: reload the page and try again (API clients: send the CSRF token with the session)."
+    return permission_denied(request, PermissionDenied(detail))

@@ -2,10 +2,12 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
 
 from novaops.models import Heartbeat
 from tests.factories import PersonFactory
+from tests.helpers import assert_problem
 
 
 def test_healthz_answers_without_touching_anything(db, client, django_assert_num_queries):
@@ -94,3 +96,17 @@ def test_unknown_api_path_is_a_json_404(client):
     response = client.get("/api/v1/nothing-here")
     assert response.status_code == 404
     assert response["Content-Type"] == "application/problem+json"
+
+
+def test_a_post_to_an_unknown_api_path_is_a_json_404_not_a_csrf_page(db):
+    response = Client(enforce_csrf_checks=True).post("/api/v1/nothing-here", "{}", content_type="application/json")
+    assert_problem(response, 404)
+
+
+def test_a_csrf_failure_on_a_page_is_our_403_page(db, cast):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(cast.lead)
+    response = browser.post("/accounts/logout/")
+    assert response.status_code == 403
+    assert response["Content-Type"].startswith("text/html")
+    assert b"CSRF check failed" in response.content
