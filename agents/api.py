@@ -5,7 +5,6 @@ operations on one path (GET and POST /agents, GET and PATCH /agents/<handle>), s
 of one path and hands each request to the class of its method, with that class's own permissions.
 """
 
-import re
 from typing import Any
 
 from django.db.models import Model
@@ -18,7 +17,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents.models import HANDLE_PATTERN, Agent, Division, Domain, Person
+from agents.constants import HANDLE_EXAMPLE, HANDLE_FORMAT, is_handle
+from agents.models import Agent, Division, Domain, Person
 from agents.selectors import agent_get, agent_list_filtered, division_get, division_list, domain_get, domain_list
 from agents.serializers import (
     AgentCreateInputSerializer,
@@ -43,7 +43,7 @@ def _problems(*statuses: int, forbidden: str = "Signed in without a NovaOps role
 
 SLUG_PARAMETER = OpenApiParameter("slug", OpenApiTypes.STR, OpenApiParameter.PATH)
 HANDLE_PARAMETER = OpenApiParameter(
-    "handle", OpenApiTypes.STR, OpenApiParameter.PATH, description="'ta_' followed by five digits, e.g. ta_00008."
+    "handle", OpenApiTypes.STR, OpenApiParameter.PATH, description=f"{HANDLE_FORMAT}, e.g. {HANDLE_EXAMPLE}."
 )
 
 
@@ -52,8 +52,8 @@ def _person(request: Request) -> Person | None:
 
 
 def _agent_or_404(handle: str) -> Agent:
-    if not re.fullmatch(HANDLE_PATTERN, handle):
-        raise NotFound(f"'{handle[:40]}' is not an agent handle: a handle is 'ta_' followed by five digits.")
+    if not is_handle(handle):
+        raise NotFound(f"'{handle[:40]}' is not an agent handle: a handle is {HANDLE_FORMAT}.")
     try:
         return agent_get(handle=handle)
     except Agent.DoesNotExist:

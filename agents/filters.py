@@ -3,6 +3,7 @@
 import django_filters
 from django.db.models import Q, QuerySet
 
+from agents.constants import TIER_CHOICES
 from agents.models import Agent, Division, Domain
 
 
@@ -16,7 +17,7 @@ class AgentFilter(django_filters.FilterSet):
     domain = django_filters.ModelChoiceFilter(
         field_name="division__domain", queryset=Domain.objects.all(), to_field_name="slug"
     )
-    tier = django_filters.TypedChoiceFilter(choices=[(1, "Tier 1"), (2, "Tier 2"), (3, "Tier 3")], coerce=int)
+    tier = django_filters.TypedChoiceFilter(choices=TIER_CHOICES, coerce=int)
     lifecycle_state = django_filters.ChoiceFilter(choices=Agent.Lifecycle.choices, label="Lifecycle state")
 
     class Meta:

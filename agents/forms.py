@@ -9,9 +9,8 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 
+from agents.constants import TIER_CHOICES
 from agents.models import Agent, Division, DivisionToken
-
-TIER_CHOICES = [(1, "Tier 1"), (2, "Tier 2"), (3, "Tier 3")]
 
 
 def _max_length(field_name: str) -> int | None:

@@ -5,8 +5,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 
-HANDLE_PATTERN = r"^ta_[0-9]{5}$"
-handle_validator = RegexValidator(HANDLE_PATTERN, message="A handle is 'ta_' followed by five digits, e.g. ta_00008.")
+from agents.constants import HANDLE_EXAMPLE, HANDLE_FORMAT, HANDLE_PATTERN
+
+handle_validator = RegexValidator(HANDLE_PATTERN, message=f"A handle is {HANDLE_FORMAT}, e.g. {HANDLE_EXAMPLE}.")
 TIER_VALIDATORS = [MinValueValidator(1), MaxValueValidator(3)]
 
 

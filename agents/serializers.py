@@ -9,6 +9,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from agents.constants import HANDLE_EXAMPLE, HANDLE_FORMAT
 from agents.models import Agent, Division, Domain, handle_validator
 from novaops.serializers import StrictInputSerializer
 
@@ -120,9 +121,7 @@ class AgentCreateInputSerializer(StrictInputSerializer):
     """A new agent; fields not listed here are refused."""
 
     # The pattern fixes the length too; a max_length as well would answer a long handle with two messages.
-    handle = serializers.CharField(
-        validators=[handle_validator], help_text="'ta_' followed by five digits, e.g. ta_00008."
-    )
+    handle = serializers.CharField(validators=[handle_validator], help_text=f"{HANDLE_FORMAT}, e.g. {HANDLE_EXAMPLE}.")
     callsign = serializers.CharField(max_length=60)
     division = serializers.SlugRelatedField(
         slug_field="slug",

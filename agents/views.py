@@ -4,7 +4,6 @@ Views stay thin: they parse input, call the selectors (reads) or agent_update (t
 is answered precisely: form errors with 400, unknown slugs, handles and page numbers with 404, never a 500.
 """
 
-import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -23,6 +22,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from agents import selectors
+from agents.constants import HANDLE_FORMAT, is_handle
 from agents.filters import AgentFilter
 from agents.forms import AgentEditForm, agent_filter_form, bootstrap_form
 from agents.models import Agent, Division, Domain
@@ -35,8 +35,6 @@ NO_ROLE_MESSAGE = (
     "Your account has no NovaOps role yet. Ask an administrator to give you one "
     "(Tier 1 lead, division member or viewer); until then the registry stays closed to you."
 )
-# fullmatch, not the model's ^…$ pattern: "$" also matches before a trailing newline.
-_HANDLE = re.compile(r"ta_[0-9]{5}")
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -89,8 +87,8 @@ def _page(request: HttpRequest, queryset: QuerySet[Agent]) -> Page:
 
 
 def _agent_or_404(handle: str) -> Agent:
-    if not _HANDLE.fullmatch(handle):
-        raise Http404("A handle is 'ta_' followed by five digits.")
+    if not is_handle(handle):
+        raise Http404(f"A handle is {HANDLE_FORMAT}.")
     try:
         return selectors.agent_get(handle=handle)
     except Agent.DoesNotExist as exc:
