@@ -30,7 +30,7 @@ from agents.serializers import (
     DivisionOutputSerializer,
     DomainOutputSerializer,
 )
-from agents.services import agent_create, agent_update
+from agents.services.agents import agent_create, agent_update
 from novaops.api import Pagination, problem_responses
 from novaops.permissions import IsPerson
 

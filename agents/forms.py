@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from agents.constants import TIER_CHOICES
@@ -209,16 +209,8 @@ class TokenCreateForm(_DivisionPickerForm):
             cleaned["expires_at"] = timezone.now() + timedelta(days=int(choice))
         return cleaned
 
-    def add_duplicate_name_error(self) -> None:
-        division, name = self.cleaned_data["division"], self.cleaned_data["name"]
-        self.add_error("name", f"{division.name} already has a token named “{name}”. Pick another name.")
-
     def add_service_errors(self, exc: ValidationError) -> None:
         """Put the errors division_token_create() raised next to the fields they concern."""
         for field, errors in exc.error_dict.items() if hasattr(exc, "error_dict") else [(None, exc.error_list)]:
             for error in errors:
-                # token_unique_name_in_division, checked by full_clean(): a two-field constraint, hence non-field.
-                if field == NON_FIELD_ERRORS and error.code == "unique_together":
-                    self.add_duplicate_name_error()
-                else:
-                    self.add_error(field if field in self.fields else None, error)
+                self.add_error(field if field in self.fields else None, error)

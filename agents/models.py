@@ -1,5 +1,7 @@
 """Domains, divisions, agents and the people who sign in."""
 
+import hashlib
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -153,6 +155,11 @@ class DivisionToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.division} · {self.name} (nvo_{self.prefix}_…)"
+
+    @staticmethod
+    def hash_secret(secret: str) -> str:
+        """What is stored of a secret, and compared when a client presents one: its SHA-256, in hex."""
+        return hashlib.sha256(secret.encode()).hexdigest()
 
     @property
     def state(self) -> str:

@@ -51,6 +51,12 @@ def division_token_get(*, token_id: int) -> DivisionToken:
     return division_token_list().get(pk=token_id)
 
 
+def division_token_by_prefix(*, prefix: str) -> DivisionToken | None:
+    """The token a client presents, by its public prefix, with the secret hash to check and the division and domain
+    it acts for; None for an unknown prefix."""
+    return DivisionToken.objects.select_related("division__domain").filter(prefix=prefix).first()
+
+
 def agent_list() -> QuerySet[Agent]:
     """Every agent with its division and domain joined (one query per page, whatever the page size)."""
     return Agent.objects.select_related("division", "division__domain")

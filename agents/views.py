@@ -26,7 +26,7 @@ from agents.constants import HANDLE_FORMAT, is_handle
 from agents.filters import AgentFilter
 from agents.forms import AgentEditForm, agent_filter_form, bootstrap_form
 from agents.models import Agent, Division, Domain
-from agents.services import agent_update
+from agents.services.agents import agent_update
 
 AGENTS_PER_PAGE = 50
 # The id of the element the live search swaps; only requests aimed at it get the partial.

@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -25,14 +24,13 @@ from django.views.decorators.http import require_http_methods, require_safe
 from agents import selectors
 from agents.forms import TokenCreateForm, TokenFilterForm, bootstrap_form
 from agents.models import Division, DivisionToken
-from agents.tokens import division_token_create, division_token_revoke
+from agents.services.tokens import division_token_create, division_token_revoke
 from agents.views import View, person_required
+from novaops.errors import Conflict
 
 NOT_A_LEAD_MESSAGE = (
     "API tokens are managed by the Tier 1 leads. Ask your lead for a token for your division's clients."
 )
-# The constraint that refuses a second token of the same name in a division (see DivisionToken.Meta).
-UNIQUE_NAME_CONSTRAINT = "token_unique_name_in_division"
 _SLUG = re.compile(r"[-a-zA-Z0-9_]+")
 
 
@@ -133,11 +131,8 @@ def token_create(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as exc:
             form.add_service_errors(exc)
-        except IntegrityError as exc:
-            # Two leads submitting the same name at once both pass full_clean(); the constraint refuses the second.
-            if UNIQUE_NAME_CONSTRAINT not in str(exc):
-                raise
-            form.add_duplicate_name_error()
+        except Conflict as exc:  # a name the division already uses
+            form.add_error("name", exc.message)
         else:
             agent = selectors.agent_list().filter(division=token.division).values_list("handle", flat=True).first()
             url = request.build_absolute_uri(reverse("api:metrics:batch-create"))

@@ -14,7 +14,7 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 from rest_framework.test import APIClient
 
 from agents.models import DivisionToken
-from agents.tokens import division_token_create, division_token_revoke
+from agents.services.tokens import division_token_create, division_token_revoke
 from metrics.catalogue import DEFAULT_METRICS
 from metrics.models import Metric
 from tests.factories import AgentFactory, DivisionFactory, DomainFactory, UserFactory

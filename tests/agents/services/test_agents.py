@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from agents.services import agent_update
+from agents.services.agents import agent_update
 from tests.factories import AgentFactory
 
 pytestmark = pytest.mark.django_db

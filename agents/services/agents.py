@@ -1,4 +1,4 @@
-"""Writes for the registry: agent edits."""
+"""Agent writes: register an agent, change one."""
 
 from typing import Any
 
