@@ -17,8 +17,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents.constants import HANDLE_EXAMPLE, HANDLE_FORMAT, is_handle
-from agents.models import Agent, Division, Domain, Person
+from agents.constants import HANDLE_EXAMPLE, HANDLE_FORMAT, READ_ONLY_MESSAGE, is_handle
+from agents.models import Agent, Division, Domain
 from agents.selectors import agent_get, agent_list_filtered, division_get, division_list, domain_get, domain_list
 from agents.serializers import (
     AgentCreateInputSerializer,
@@ -31,8 +31,9 @@ from agents.serializers import (
     DomainOutputSerializer,
 )
 from agents.services.agents import agent_create, agent_update
+from novaops import policies
 from novaops.api import Pagination, problem_responses
-from novaops.permissions import IsPerson
+from novaops.permissions import IsLead, IsPerson
 
 # --- plumbing ---
 
@@ -47,10 +48,6 @@ HANDLE_PARAMETER = OpenApiParameter(
 )
 
 
-def _person(request: Request) -> Person | None:
-    return getattr(request.user, "person", None)
-
-
 def _agent_or_404(handle: str) -> Agent:
     if not is_handle(handle):
         raise NotFound(f"'{handle[:40]}' is not an agent handle: a handle is {HANDLE_FORMAT}.")
@@ -63,29 +60,21 @@ def _agent_or_404(handle: str) -> Agent:
 # --- permissions ---
 
 
-class CanCreateAgents(permissions.BasePermission):
+class CanCreateAgents(IsLead):
     message = "Only Tier 1 leads can create agents."
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        person = _person(request)
-        return request.user.is_superuser or (person is not None and person.is_lead)
 
 
 class CanEditAgents(permissions.BasePermission):
-    """Leads edit every agent, division members the agents of their own division (Person.can_edit_division)."""
+    """Leads edit every agent, division members the agents of their own division (the predicates of the edit page)."""
 
-    message = "Your role can read the registry but not change it."
+    message = READ_ONLY_MESSAGE
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        person = _person(request)
-        return request.user.is_superuser or (
-            person is not None and person.role in (Person.Role.TIER1_LEAD, Person.Role.DIVISION_MEMBER)
-        )
+        return policies.can_edit_some_agents(request.user)
 
     def has_object_permission(self, request: Request, view: APIView, obj: Model) -> bool:
         assert isinstance(obj, Agent)
-        person = _person(request)
-        if request.user.is_superuser or (person is not None and person.can_edit_division(obj.division_id)):
+        if policies.can_edit_division(request.user, obj.division_id):
             return True
         self.message = (
             f"You can edit the agents of your own division only; {obj.handle} belongs to {obj.division.name}."

@@ -18,6 +18,9 @@ HANDLE_EXAMPLE = "ta_00008"
 
 TIER_CHOICES = [(1, "Tier 1"), (2, "Tier 2"), (3, "Tier 3")]
 
+# The refusal a viewer gets for any change, on the pages and from the API.
+READ_ONLY_MESSAGE = "Your role can read the registry but not change it."
+
 # Division API tokens read `nvo_<prefix>_<secret>`.
 TOKEN_PREFIX = "nvo"
 
