@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from agents.constants import TIER_CHOICES
+from agents.filters import UNKNOWN_DIVISION, form_message
 from agents.models import Agent, Division, DivisionToken
 
 
@@ -68,13 +69,6 @@ def agent_filter_form(form: forms.BaseForm) -> forms.BaseForm:
     search.widget.input_type = "search"
     search.widget.attrs.update({"placeholder": "e.g. ta_00008 or Core", "autocomplete": "off", "spellcheck": "false"})
     search.help_text = "Handles match from the start; callsigns and role titles anywhere."
-    # Name what was wrong, in the API's words, rather than Django's generic "Select a valid choice".
-    form.fields["domain"].error_messages["invalid_choice"] = "No domain with slug “%(value)s”."
-    form.fields["division"].error_messages["invalid_choice"] = "No division with slug “%(value)s”."
-    form.fields["tier"].error_messages["invalid_choice"] = "Tier must be 1, 2 or 3, not “%(value)s”."
-    form.fields["lifecycle_state"].error_messages["invalid_choice"] = (
-        "Lifecycle state must be one of " + ", ".join(Agent.Lifecycle.values) + "; not “%(value)s”."
-    )
     form.fields["domain"].label = "Domain"
     form.fields["domain"].empty_label = "Any domain"
     form.fields["division"].empty_label = "Any division"
@@ -100,7 +94,6 @@ EXPIRY_CHOICES = [
     (EXPIRY_NEVER, "Never"),
     (EXPIRY_ON_DATE, "On a date…"),
 ]
-UNKNOWN_DIVISION = "No division with slug “%(value)s”."
 
 
 def _division_choices(divisions: Sequence[Division]) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -116,7 +109,7 @@ class DivisionChoiceField(forms.ChoiceField):
 
     def __init__(self, *, empty_label: str, **kwargs: Any) -> None:
         self.empty_label = empty_label
-        kwargs.setdefault("error_messages", {}).setdefault("invalid_choice", UNKNOWN_DIVISION)
+        kwargs.setdefault("error_messages", {}).setdefault("invalid_choice", form_message(UNKNOWN_DIVISION))
         super().__init__(**kwargs)
 
 

@@ -10,10 +10,10 @@ from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from agents.constants import HANDLE_EXAMPLE, HANDLE_FORMAT
+from agents.filters import INVALID_LIFECYCLE_STATE, UNKNOWN_DIVISION, UNKNOWN_DOMAIN
 from agents.models import Agent, Division, Domain, handle_validator
 from novaops.serializers import StrictInputSerializer
 
-LIFECYCLE_STATES = ", ".join(Agent.Lifecycle.values)
 TIER_MESSAGE = "Tier must be 1, 2 or 3."
 
 
@@ -111,8 +111,8 @@ def _tier_field(**kwargs: Any) -> serializers.IntegerField:
 
 
 def _lifecycle_field(**kwargs: Any) -> serializers.ChoiceField:
-    message = f"Lifecycle state must be one of {LIFECYCLE_STATES}; not '{{input}}'."
-    messages = {"invalid_choice": message}
+    # DRF's ChoiceField names the value {input}.
+    messages = {"invalid_choice": INVALID_LIFECYCLE_STATE.format(value="{input}")}
     return serializers.ChoiceField(choices=Agent.Lifecycle.choices, error_messages=messages, **kwargs)
 
 
@@ -126,7 +126,7 @@ class AgentCreateInputSerializer(StrictInputSerializer):
     division = serializers.SlugRelatedField(
         slug_field="slug",
         queryset=Division.objects.all(),
-        error_messages={"does_not_exist": "No division with slug '{value}'.", "invalid": "A division slug is text."},
+        error_messages={"does_not_exist": UNKNOWN_DIVISION, "invalid": "A division slug is text."},
         help_text="Slug of the division the agent belongs to.",
     )
     tier = _tier_field(default=3)
@@ -157,5 +157,5 @@ class DivisionFilterSerializer(serializers.Serializer):
         queryset=Domain.objects.all(),
         required=False,
         allow_null=True,
-        error_messages={"does_not_exist": "No domain with slug '{value}'."},
+        error_messages={"does_not_exist": UNKNOWN_DOMAIN},
     )

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.apis import SLUG_PARAMETER, problems
+from agents.filters import UNKNOWN_DIVISION
 from agents.models import Division
 from agents.selectors import division_get, division_list
 from agents.serializers import DivisionFilterSerializer, DivisionOutputSerializer
@@ -44,5 +45,5 @@ class DivisionDetailApi(APIView):
         try:
             division = division_get(slug=slug)
         except Division.DoesNotExist:
-            raise NotFound(f"No division with slug '{slug[:60]}'.") from None
+            raise NotFound(UNKNOWN_DIVISION.format(value=slug[:60])) from None
         return Response(DivisionOutputSerializer(division).data)

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.apis import SLUG_PARAMETER, problems
+from agents.filters import UNKNOWN_DOMAIN
 from agents.models import Domain
 from agents.selectors import domain_get, domain_list
 from agents.serializers import DomainOutputSerializer
@@ -35,5 +36,5 @@ class DomainDetailApi(APIView):
         try:
             domain = domain_get(slug=slug)
         except Domain.DoesNotExist:
-            raise NotFound(f"No domain with slug '{slug[:60]}'.") from None
+            raise NotFound(UNKNOWN_DOMAIN.format(value=slug[:60])) from None
         return Response(DomainOutputSerializer(domain).data)

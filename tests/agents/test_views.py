@@ -1,6 +1,7 @@
 """The registry pages: who sees what, search and filters, precise 400/404 answers, empty states, query budgets."""
 
 import re
+from html import escape
 from types import SimpleNamespace
 
 import pytest
@@ -418,15 +419,15 @@ def test_pagination_links_keep_the_filters(client_as, cast):
     ("query", "field", "message"),
     [
         pytest.param(
-            "division=no-such-division", "division", "No division with slug “no-such-division”.", id="division"
+            "division=no-such-division", "division", "No division with slug 'no-such-division'.", id="division"
         ),
-        pytest.param("domain=atlantis", "domain", "No domain with slug “atlantis”.", id="unknown-domain"),
-        pytest.param("tier=9", "tier", "Tier must be 1, 2 or 3, not “9”.", id="tier-out-of-range"),
-        pytest.param("tier=one", "tier", "Tier must be 1, 2 or 3, not “one”.", id="tier-not-a-number"),
+        pytest.param("domain=atlantis", "domain", "No domain with slug 'atlantis'.", id="unknown-domain"),
+        pytest.param("tier=9", "tier", "Tier must be 1, 2 or 3, not '9'.", id="tier-out-of-range"),
+        pytest.param("tier=one", "tier", "Tier must be 1, 2 or 3, not 'one'.", id="tier-not-a-number"),
         pytest.param(
             "lifecycle_state=zombie",
             "lifecycle_state",
-            "Lifecycle state must be one of provisioning, active, suspended, retired; not “zombie”.",
+            "Lifecycle state must be one of provisioning, active, suspended, retired; not 'zombie'.",
             id="unknown-state",
         ),
         pytest.param(f"q={'x' * 61}", "q", "at most 60 characters", id="search-too-long"),
@@ -439,7 +440,7 @@ def test_bad_filters_answer_400_with_the_error_next_to_the_field(client_as, regi
     html = response.content.decode()
 
     assert response.status_code == 400
-    assert re.search(rf'id="id_{field}_error">.*?{re.escape(message)}', html, re.S)
+    assert re.search(rf'id="id_{field}_error">.*?{re.escape(escape(message))}', html, re.S)
     assert re.search(rf'<(?:input|select)[^>]*class="[^"]*is-invalid[^"]*"[^>]*id="id_{field}"', html)
     assert re.search(rf'<(?:input|select)[^>]*aria-invalid="true"[^>]*id="id_{field}"', html)
     assert _rows(response) == []  # no silently widened list
@@ -452,7 +453,8 @@ def test_bad_filter_in_the_live_search_answers_400_with_the_errors(client_as, re
 
     assert response.status_code == 400
     assertContains(response, "Check the filters", status_code=400)
-    assertContains(response, '<a href="#id_division">Division</a>: No division with slug “nope”.', status_code=400)
+    summary = '<a href="#id_division">Division</a>: ' + escape("No division with slug 'nope'.")
+    assertContains(response, summary, status_code=400)
     assertNotContains(response, "<html", status_code=400)
 
 
