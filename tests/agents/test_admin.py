@@ -1,18 +1,12 @@
 """The admin of the registry: division tokens are minted (secret shown once) and revoked, never edited."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from agents.models import DivisionToken
+from tests.agents import bearer_client
 from tests.factories import DivisionFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def _reader(secret: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    return client
 
 
 def test_admin_mints_shows_once_and_revokes(client, superuser):
@@ -25,7 +19,7 @@ def test_admin_mints_shows_once_and_revokes(client, superuser):
     shown = [str(m) for m in response.context["messages"]]
     assert any(f"nvo_{token.prefix}_" in m for m in shown)
     secret = next(m for m in shown if "nvo_" in m).split()[-1]
-    assert _reader(secret).get("/api/v1/metrics/batches/1").status_code == 404
+    assert bearer_client(secret).get("/api/v1/metrics/batches/1").status_code == 404
     client.post("/admin/agents/divisiontoken/", {"action": "revoke", "_selected_action": [token.pk]})
     assert DivisionToken.objects.get(pk=token.pk).revoked_at is not None
-    assert _reader(secret).get("/api/v1/metrics/batches/1").status_code == 403
+    assert bearer_client(secret).get("/api/v1/metrics/batches/1").status_code == 403

@@ -4,26 +4,20 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from agents.authentication import DivisionPrincipal
 from agents.models import DivisionToken
 from agents.services.tokens import division_token_create
 from novaops import policies
+from tests.agents import bearer_client
 from tests.factories import DivisionFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def _reader(secret: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    return client
-
-
 def test_a_token_authenticates_and_records_last_use_at_most_once_a_minute(django_assert_max_num_queries):
     token, secret = division_token_create(division=DivisionFactory(), name="collector")
-    client = _reader(secret)
+    client = bearer_client(secret)
     assert client.get("/api/v1/metrics/batches/1").status_code == 404  # authenticated, then no such batch
     first = DivisionToken.objects.get(pk=token.pk).last_used_at
     assert first is not None

@@ -5,19 +5,13 @@ from datetime import timedelta
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from agents.models import DivisionToken
 from agents.services.tokens import division_token_create
+from tests.agents import bearer_client
 from tests.factories import DivisionFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def _reader(secret: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    return client
 
 
 def test_token_create_command_prints_the_token_last(capsys):
@@ -27,7 +21,7 @@ def test_token_create_command_prints_the_token_last(capsys):
     token = DivisionToken.objects.get(division=division, name="ci")
     assert secret.startswith(f"nvo_{token.prefix}_")
     assert timedelta(days=29) < token.expires_at - timezone.now() <= timedelta(days=30)
-    assert _reader(secret).get("/api/v1/metrics/batches/1").status_code == 404
+    assert bearer_client(secret).get("/api/v1/metrics/batches/1").status_code == 404
 
 
 @pytest.mark.parametrize(
