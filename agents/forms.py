@@ -63,7 +63,8 @@ def agent_filter_form(form: forms.BaseForm) -> forms.BaseForm:
     """Dress the AgentFilter form for the page: labels, help, readable "any …" choices, a search box.
 
     Call it before the form is validated: bound fields copy labels and help texts when they are first built.
-    AgentFilter is shared with the API, so the page-only presentation lives here rather than in the FilterSet.
+    AgentFilter is shared with the API, so the page-only presentation lives here rather than in the FilterSet; the
+    error messages are AgentFilter's own, the API's words.
     """
     search = form.fields["q"]
     search.widget.input_type = "search"
