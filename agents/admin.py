@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from agents.models import Agent, Division, DivisionToken, Domain, Person
-from agents.tokens import division_token_create, division_token_revoke
+from agents.services.tokens import division_token_create, division_token_revoke
 
 
 class DivisionInline(admin.TabularInline):

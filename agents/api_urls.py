@@ -1,15 +1,8 @@
 """Registry API routes under /api/v1/, namespace api:agents; each path also answers with a trailing slash."""
 
-from agents.api import (
-    AgentCreateApi,
-    AgentDetailApi,
-    AgentListApi,
-    AgentUpdateApi,
-    DivisionDetailApi,
-    DivisionListApi,
-    DomainDetailApi,
-    DomainListApi,
-)
+from agents.apis.agents import AgentCreateApi, AgentDetailApi, AgentListApi, AgentUpdateApi
+from agents.apis.divisions import DivisionDetailApi, DivisionListApi
+from agents.apis.domains import DomainDetailApi, DomainListApi
 from novaops.api import MethodRoute
 from novaops.routing import api_path
 

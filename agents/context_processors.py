@@ -3,6 +3,8 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+from novaops import policies
+
 
 def person(request: HttpRequest) -> dict[str, Any]:
     """The signed-in user's NovaOps role for the layout (user menu, role badge).
@@ -11,7 +13,6 @@ def person(request: HttpRequest) -> dict[str, Any]:
     """
 
     def load() -> Any:
-        user = getattr(request, "user", None)
-        return getattr(user, "person", None) if user is not None and user.is_authenticated else None
+        return policies.person_of(getattr(request, "user", None))
 
     return {"person": SimpleLazyObject(load)}

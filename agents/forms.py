@@ -6,12 +6,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from agents.constants import TIER_CHOICES
+from agents.filters import UNKNOWN_DIVISION, form_message
 from agents.models import Agent, Division, DivisionToken
-
-TIER_CHOICES = [(1, "Tier 1"), (2, "Tier 2"), (3, "Tier 3")]
 
 
 def _max_length(field_name: str) -> int | None:
@@ -63,19 +63,13 @@ def agent_filter_form(form: forms.BaseForm) -> forms.BaseForm:
     """Dress the AgentFilter form for the page: labels, help, readable "any …" choices, a search box.
 
     Call it before the form is validated: bound fields copy labels and help texts when they are first built.
-    AgentFilter is shared with the API, so the page-only presentation lives here rather than in the FilterSet.
+    AgentFilter is shared with the API, so the page-only presentation lives here rather than in the FilterSet; the
+    error messages are AgentFilter's own, the API's words.
     """
     search = form.fields["q"]
     search.widget.input_type = "search"
     search.widget.attrs.update({"placeholder": "e.g. ta_00008 or Core", "autocomplete": "off", "spellcheck": "false"})
     search.help_text = "Handles match from the start; callsigns and role titles anywhere."
-    # Name what was wrong, in the API's words, rather than Django's generic "Select a valid choice".
-    form.fields["domain"].error_messages["invalid_choice"] = "No domain with slug “%(value)s”."
-    form.fields["division"].error_messages["invalid_choice"] = "No division with slug “%(value)s”."
-    form.fields["tier"].error_messages["invalid_choice"] = "Tier must be 1, 2 or 3, not “%(value)s”."
-    form.fields["lifecycle_state"].error_messages["invalid_choice"] = (
-        "Lifecycle state must be one of " + ", ".join(Agent.Lifecycle.values) + "; not “%(value)s”."
-    )
     form.fields["domain"].label = "Domain"
     form.fields["domain"].empty_label = "Any domain"
     form.fields["division"].empty_label = "Any division"
@@ -101,7 +95,6 @@ EXPIRY_CHOICES = [
     (EXPIRY_NEVER, "Never"),
     (EXPIRY_ON_DATE, "On a date…"),
 ]
-UNKNOWN_DIVISION = "No division with slug “%(value)s”."
 
 
 def _division_choices(divisions: Sequence[Division]) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -117,7 +110,7 @@ class DivisionChoiceField(forms.ChoiceField):
 
     def __init__(self, *, empty_label: str, **kwargs: Any) -> None:
         self.empty_label = empty_label
-        kwargs.setdefault("error_messages", {}).setdefault("invalid_choice", UNKNOWN_DIVISION)
+        kwargs.setdefault("error_messages", {}).setdefault("invalid_choice", form_message(UNKNOWN_DIVISION))
         super().__init__(**kwargs)
 
 
@@ -210,16 +203,8 @@ class TokenCreateForm(_DivisionPickerForm):
             cleaned["expires_at"] = timezone.now() + timedelta(days=int(choice))
         return cleaned
 
-    def add_duplicate_name_error(self) -> None:
-        division, name = self.cleaned_data["division"], self.cleaned_data["name"]
-        self.add_error("name", f"{division.name} already has a token named “{name}”. Pick another name.")
-
     def add_service_errors(self, exc: ValidationError) -> None:
         """Put the errors division_token_create() raised next to the fields they concern."""
         for field, errors in exc.error_dict.items() if hasattr(exc, "error_dict") else [(None, exc.error_list)]:
             for error in errors:
-                # token_unique_name_in_division, checked by full_clean(): a two-field constraint, hence non-field.
-                if field == NON_FIELD_ERRORS and error.code == "unique_together":
-                    self.add_duplicate_name_error()
-                else:
-                    self.add_error(field if field in self.fields else None, error)
+                self.add_error(field if field in self.fields else None, error)

@@ -1,12 +1,15 @@
 """Domains, divisions, agents and the people who sign in."""
 
+import hashlib
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
-HANDLE_PATTERN = r"^ta_[0-9]{5}$"
-handle_validator = RegexValidator(HANDLE_PATTERN, message="A handle is 'ta_' followed by five digits, e.g. ta_00008.")
+from agents.constants import HANDLE_EXAMPLE, HANDLE_FORMAT, HANDLE_PATTERN
+
+handle_validator = RegexValidator(HANDLE_PATTERN, message=f"A handle is {HANDLE_FORMAT}, e.g. {HANDLE_EXAMPLE}.")
 TIER_VALIDATORS = [MinValueValidator(1), MaxValueValidator(3)]
 
 
@@ -152,6 +155,11 @@ class DivisionToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.division} · {self.name} (nvo_{self.prefix}_…)"
+
+    @staticmethod
+    def hash_secret(secret: str) -> str:
+        """What is stored of a secret, and compared when a client presents one: its SHA-256, in hex."""
+        return hashlib.sha256(secret.encode()).hexdigest()
 
     @property
     def state(self) -> str:

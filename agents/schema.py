@@ -4,7 +4,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
 class DivisionTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "agents.tokens.DivisionTokenAuthentication"
+    target_class = "agents.authentication.DivisionTokenAuthentication"
     name = "divisionToken"
 
     def get_security_definition(self, auto_schema):

@@ -51,6 +51,12 @@ def division_token_get(*, token_id: int) -> DivisionToken:
     return division_token_list().get(pk=token_id)
 
 
+def division_token_by_prefix(*, prefix: str) -> DivisionToken | None:
+    """The token a client presents, by its public prefix, with the secret hash to check and the division and domain
+    it acts for; None for an unknown prefix."""
+    return DivisionToken.objects.select_related("division__domain").filter(prefix=prefix).first()
+
+
 def agent_list() -> QuerySet[Agent]:
     """Every agent with its division and domain joined (one query per page, whatever the page size)."""
     return Agent.objects.select_related("division", "division__domain")
@@ -60,31 +66,22 @@ def agent_get(*, handle: str) -> Agent:
     return agent_list().select_related("person__user", "led_division", "led_domain").get(handle=handle)
 
 
-# Precise messages for the filter values that name nothing: the API answers them as 400 errors per field.
-_INVALID_FILTER_MESSAGES = {
-    "division": "No division with slug '{value}'.",
-    "domain": "No domain with slug '{value}'.",
-    "tier": "Tier must be 1, 2 or 3, not '{value}'.",
-    "lifecycle_state": "Lifecycle state must be one of " + ", ".join(Agent.Lifecycle.values) + "; not '{value}'.",
-}
-
-
 def agent_list_filtered(*, filters: Mapping[str, Any]) -> QuerySet[Agent]:
     """agent_list() narrowed by AgentFilter (q, domain, division, tier, lifecycle_state; other keys are ignored).
 
-    An unknown slug, tier or state raises ValidationError keyed by the parameter: a filter that silently
-    dropped a bad value would answer with the whole registry, which reads as a valid (and wrong) result.
+    An unknown slug, tier or state raises ValidationError keyed by the parameter, in AgentFilter's words: a filter
+    that silently dropped a bad value would answer with the whole registry, which reads as a valid (and wrong) result.
     """
     filterset = AgentFilter(filters, queryset=agent_list())
     if not filterset.is_valid():
-        errors: dict[str, list[str]] = {}
-        for field, field_errors in filterset.form.errors.as_data().items():
-            value = str(filters.get(field, ""))[:60]
-            errors[field] = [
-                _INVALID_FILTER_MESSAGES[field].format(value=value)
-                if error.code == "invalid_choice" and field in _INVALID_FILTER_MESSAGES
-                else " ".join(error.messages)
-                for error in field_errors
-            ]
-        raise ValidationError(errors)
+        errors = filterset.form.errors.as_data()
+        raise ValidationError({field: [_message(error) for error in errors[field]] for field in errors})
     return filterset.qs
+
+
+def _message(error: ValidationError) -> str:
+    """The error's message (AgentFilter's words), with the value it echoes cut to 60 characters."""
+    params = dict(error.params or {})
+    if "value" in params:
+        params["value"] = str(params["value"])[:60]
+    return str(error.message % params if params else error.message)

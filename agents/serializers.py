@@ -9,10 +9,11 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from agents.constants import HANDLE_EXAMPLE, HANDLE_FORMAT
+from agents.filters import INVALID_LIFECYCLE_STATE, UNKNOWN_DIVISION, UNKNOWN_DOMAIN
 from agents.models import Agent, Division, Domain, handle_validator
 from novaops.serializers import StrictInputSerializer
 
-LIFECYCLE_STATES = ", ".join(Agent.Lifecycle.values)
 TIER_MESSAGE = "Tier must be 1, 2 or 3."
 
 
@@ -110,8 +111,8 @@ def _tier_field(**kwargs: Any) -> serializers.IntegerField:
 
 
 def _lifecycle_field(**kwargs: Any) -> serializers.ChoiceField:
-    message = f"Lifecycle state must be one of {LIFECYCLE_STATES}; not '{{input}}'."
-    messages = {"invalid_choice": message}
+    # DRF's ChoiceField names the value {input}.
+    messages = {"invalid_choice": INVALID_LIFECYCLE_STATE.format(value="{input}")}
     return serializers.ChoiceField(choices=Agent.Lifecycle.choices, error_messages=messages, **kwargs)
 
 
@@ -120,14 +121,12 @@ class AgentCreateInputSerializer(StrictInputSerializer):
     """A new agent; fields not listed here are refused."""
 
     # The pattern fixes the length too; a max_length as well would answer a long handle with two messages.
-    handle = serializers.CharField(
-        validators=[handle_validator], help_text="'ta_' followed by five digits, e.g. ta_00008."
-    )
+    handle = serializers.CharField(validators=[handle_validator], help_text=f"{HANDLE_FORMAT}, e.g. {HANDLE_EXAMPLE}.")
     callsign = serializers.CharField(max_length=60)
     division = serializers.SlugRelatedField(
         slug_field="slug",
         queryset=Division.objects.all(),
-        error_messages={"does_not_exist": "No division with slug '{value}'.", "invalid": "A division slug is text."},
+        error_messages={"does_not_exist": UNKNOWN_DIVISION, "invalid": "A division slug is text."},
         help_text="Slug of the division the agent belongs to.",
     )
     tier = _tier_field(default=3)
@@ -158,5 +157,5 @@ class DivisionFilterSerializer(serializers.Serializer):
         queryset=Domain.objects.all(),
         required=False,
         allow_null=True,
-        error_messages={"does_not_exist": "No domain with slug '{value}'."},
+        error_messages={"does_not_exist": UNKNOWN_DOMAIN},
     )

@@ -27,7 +27,7 @@ def seed(*, agents: int, first_handle: int) -> dict:
     from django.db import transaction
 
     from agents.models import Agent, Division, Domain
-    from agents.tokens import division_token_create
+    from agents.services.tokens import division_token_create
 
     with transaction.atomic():
         domain = Domain.objects.create(slug="bench", name="Bench")

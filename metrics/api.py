@@ -18,8 +18,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agents.authentication import DivisionPrincipal, DivisionTokenAuthentication
 from agents.models import Person
-from agents.tokens import DivisionPrincipal, DivisionTokenAuthentication
 from metrics.models import IngestBatch, Metric
 from metrics.selectors import (
     AGG_CHOICES,

@@ -137,7 +137,7 @@ def test_bad_filter_in_the_address_shows_the_error_next_to_the_field(signed_in: 
     response = page.goto(f"{live_server.url}/agents/?division=atlantis")
 
     assert response is not None and response.status == 400
-    expect(page.locator("#id_division_error")).to_have_text("No division with slug “atlantis”.")
+    expect(page.locator("#id_division_error")).to_have_text("No division with slug 'atlantis'.")
     expect(page.get_by_label("Division", exact=True)).to_have_attribute("aria-invalid", "true")
 
 

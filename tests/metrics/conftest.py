@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from agents.tokens import division_token_create
+from agents.services.tokens import division_token_create
 from metrics.models import IngestBatch
 from metrics.services.ingest import batch_accept
 from tests.factories import AgentFactory, DivisionFactory

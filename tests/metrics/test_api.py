@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from rest_framework.test import APIClient
 
-from agents.tokens import division_token_create, division_token_revoke
+from agents.services.tokens import division_token_create, division_token_revoke
 from metrics.models import IngestBatch, Point, Series
 from tests.factories import AgentFactory, DivisionFactory, PersonFactory
 

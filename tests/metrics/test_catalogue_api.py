@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from agents.tokens import division_token_create
+from agents.services.tokens import division_token_create
 from metrics.catalogue import DEFAULT_METRICS
 from metrics.models import Metric, Series
 from tests.factories import AgentFactory, UserFactory

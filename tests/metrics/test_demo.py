@@ -3,8 +3,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import CommandError, call_command
 
+from agents.demo import demo_organisation_seed
 from agents.models import DivisionToken
-from agents.services import demo_organisation_seed
 from metrics.demo import AGENT_METRICS, live_points, value_at
 from metrics.models import IngestBatch, Point, Rollup
 

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from agents.tokens import division_token_create
+from agents.services.tokens import division_token_create
 from metrics.models import IngestBatch
 from metrics.services.ingest import batch_sweep
 from tests.conftest import database_url_for_subprocesses
@@ -362,7 +362,7 @@ def test_a_killed_pool_child_gets_its_message_requeued_at_once(
 
 CREATE_CLIENT = """
 from agents.models import Agent, Division, Domain
-from agents.tokens import division_token_create
+from agents.services.tokens import division_token_create
 domain = Domain.objects.create(slug="novaops", name="NovaOps")
 division = Division.objects.create(domain=domain, slug="novacore-runtime", name="NovaCore Runtime")
 Agent.objects.create(handle="ta_00008", callsign="Core", division=division)

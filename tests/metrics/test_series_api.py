@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from agents.tokens import division_token_create, division_token_revoke
+from agents.services.tokens import division_token_create, division_token_revoke
 from metrics.selectors import MAX_SERIES
 from tests.factories import AgentFactory, DivisionFactory, DomainFactory, UserFactory
 

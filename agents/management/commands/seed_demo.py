@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from agents.services import DEMO_PASSWORD, demo_organisation_seed
+from agents.demo import DEMO_PASSWORD, demo_organisation_seed
 
 
 class Command(BaseCommand):

@@ -5,7 +5,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from agents.models import Division
-from agents.tokens import division_token_create
+from agents.services.tokens import division_token_create
+from novaops.errors import Conflict
 
 
 def _expiry(value: str | None) -> datetime | None:
@@ -34,8 +35,12 @@ class Command(BaseCommand):
         if found is None:
             slugs = ", ".join(Division.objects.order_by("slug").values_list("slug", flat=True))
             raise CommandError(f"No division {division!r}. Known: {slugs}.")
+        taken = f"{found.name} already has a token named {name!r}; pick another name."
         if found.tokens.filter(name=name).exists():
-            raise CommandError(f"{found.name} already has a token named {name!r}; pick another name.")
-        token, secret = division_token_create(division=found, name=name, expires_at=_expiry(expires))
+            raise CommandError(taken)
+        try:
+            token, secret = division_token_create(division=found, name=name, expires_at=_expiry(expires))
+        except Conflict:
+            raise CommandError(taken) from None  # the same name, created since the check above
         expiry = f", expires {token.expires_at:%Y-%m-%d %H:%M} UTC" if token.expires_at else ""
         self.stdout.write(f"Token {token.prefix} for {found.name} ({name}{expiry}). Shown once: {secret}")

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from agents.models import Agent, Division, DivisionToken
-from agents.tokens import division_token_create
+from agents.services.tokens import division_token_create
 from metrics.demo import live_points
 
 TOKEN_NAME = "demo-simulator"

@@ -4,14 +4,7 @@ Views stay thin: they parse input, call the selectors (reads) or agent_update (t
 is answered precisely: form errors with 400, unknown slugs, handles and page numbers with 404, never a 500.
 """
 
-import re
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
 from django.contrib import messages
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import InvalidPage, Page, Paginator
 from django.db.models import QuerySet
@@ -19,64 +12,26 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from agents import selectors
+from agents.constants import HANDLE_FORMAT, READ_ONLY_MESSAGE, is_handle
 from agents.filters import AgentFilter
 from agents.forms import AgentEditForm, agent_filter_form, bootstrap_form
 from agents.models import Agent, Division, Domain
-from agents.services import agent_update
+from agents.services.agents import agent_update
+from novaops import policies
+from novaops.decorators import person_required
 
 AGENTS_PER_PAGE = 50
 # The id of the element the live search swaps; only requests aimed at it get the partial.
 RESULTS_TARGET = "agent-results"
-NO_ROLE_MESSAGE = (
-    "Your account has no NovaOps role yet. Ask an administrator to give you one "
-    "(Tier 1 lead, division member or viewer); until then the registry stays closed to you."
-)
-# fullmatch, not the model's ^…$ pattern: "$" also matches before a trailing newline.
-_HANDLE = re.compile(r"ta_[0-9]{5}")
 
 
 class HtmxHttpRequest(HttpRequest):
     """HttpRequest as seen behind django-htmx's middleware (for the type checker)."""
 
     htmx: HtmxDetails
-
-
-View = Callable[..., HttpResponse]
-
-
-def person_required(view: View) -> View:
-    """Require a signed-in user with a NovaOps role (a Person row), or a superuser.
-
-    Anonymous users go to the sign-in page; for an htmx request that is an HX-Redirect, so the whole page moves to
-    the sign-in form instead of the form being swapped into the results. A user without a role gets a 403 page that
-    says how to get one.
-    """
-
-    @wraps(view)
-    def wrapped(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
-        if not user.is_authenticated:
-            response = redirect_to_login(request.get_full_path())
-            return HttpResponseClientRedirect(response.url) if request.htmx else response
-        if not user.is_superuser and not hasattr(user, "person"):
-            raise PermissionDenied(NO_ROLE_MESSAGE)
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
-def can_edit_agent(user: AbstractBaseUser | AnonymousUser, agent: Agent) -> bool:
-    """Superusers and Tier 1 leads edit any agent; a division member only the agents of their own division."""
-    if not user.is_authenticated:
-        return False
-    if user.is_superuser:
-        return True
-    person = getattr(user, "person", None)
-    return person is not None and person.can_edit_division(agent.division_id)
 
 
 def _page(request: HttpRequest, queryset: QuerySet[Agent]) -> Page:
@@ -89,8 +44,8 @@ def _page(request: HttpRequest, queryset: QuerySet[Agent]) -> Page:
 
 
 def _agent_or_404(handle: str) -> Agent:
-    if not _HANDLE.fullmatch(handle):
-        raise Http404("A handle is 'ta_' followed by five digits.")
+    if not is_handle(handle):
+        raise Http404(f"A handle is {HANDLE_FORMAT}.")
     try:
         return selectors.agent_get(handle=handle)
     except Agent.DoesNotExist as exc:
@@ -173,7 +128,7 @@ def agent_detail(request: HttpRequest, handle: str) -> HttpResponse:
         "led_division": getattr(agent, "led_division", None),
         "led_domain": getattr(agent, "led_domain", None),
         "linked_person": getattr(agent, "person", None),
-        "can_edit": can_edit_agent(request.user, agent),
+        "can_edit": policies.can_edit_division(request.user, agent.division_id),
         "section": "agents",
     }
     return render(request, "agents/agent_detail.html", context)
@@ -183,11 +138,11 @@ def agent_detail(request: HttpRequest, handle: str) -> HttpResponse:
 @person_required
 def agent_edit(request: HttpRequest, handle: str) -> HttpResponse:
     agent = _agent_or_404(handle)
-    if not can_edit_agent(request.user, agent):
-        person = getattr(request.user, "person", None)
-        if person is not None and person.role == person.Role.DIVISION_MEMBER:
-            raise PermissionDenied(f"You can edit the agents of your own division only; {agent.handle} is not one.")
-        raise PermissionDenied("Your role can read the registry but not change it.")
+    # The same predicates, in the same order, as the API's CanEditAgents.
+    if not policies.can_edit_some_agents(request.user):
+        raise PermissionDenied(READ_ONLY_MESSAGE)
+    if not policies.can_edit_division(request.user, agent.division_id):
+        raise PermissionDenied(f"You can edit the agents of your own division only; {agent.handle} is not one.")
     form = AgentEditForm(request.POST if request.method == "POST" else None, agent=agent)
     status = 200
     if form.is_bound:

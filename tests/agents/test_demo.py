@@ -1,11 +1,10 @@
+"""The demo organisation seed (agents.demo)."""
+
 import pytest
-from django.core.exceptions import ValidationError
-from django.core.management import CommandError, call_command
 from django.db.models import Max
 
+from agents.demo import DEMO_PASSWORD, demo_organisation_seed
 from agents.models import Agent, Division, Domain, Person
-from agents.services import DEMO_PASSWORD, agent_update, demo_organisation_seed
-from tests.factories import AgentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -50,22 +49,3 @@ def test_demo_seed_twice_changes_nothing():
     demo_organisation_seed()
     after = (Agent.objects.count(), Agent.objects.aggregate(Max("updated_at"))["updated_at__max"])
     assert before == after
-
-
-def test_seed_command_refuses_with_debug_off(settings):
-    settings.DEBUG = False
-    with pytest.raises(CommandError, match="Refusing"):
-        call_command("seed_demo")
-    call_command("seed_demo", "--force")
-    assert Agent.objects.count() > 150
-
-
-def test_agent_update_validates_and_saves():
-    agent = AgentFactory(callsign="Old")
-    agent_update(agent=agent, callsign="New", tier=2)
-    agent.refresh_from_db()
-    assert (agent.callsign, agent.tier) == ("New", 2)
-    with pytest.raises(ValidationError):
-        agent_update(agent=agent, tier=7)
-    with pytest.raises(ValueError, match="handle"):
-        agent_update(agent=agent, handle="ta_99999")

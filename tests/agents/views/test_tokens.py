@@ -1,4 +1,5 @@
-"""The API tokens page: leads only, the secret shown once (and working), precise 400/404 answers, query budget."""
+"""The API tokens page (agents/views/tokens.py): leads only, the secret shown once (and working), precise 400/404
+answers, query budget."""
 
 import html
 import json
@@ -11,13 +12,13 @@ from django.contrib.sessions.models import Session
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects, assertTemplateUsed
-from rest_framework.test import APIClient
 
 from agents.models import DivisionToken
-from agents.tokens import division_token_create, division_token_revoke
+from agents.services.tokens import division_token_create, division_token_revoke
 from metrics.catalogue import DEFAULT_METRICS
 from metrics.models import Metric
-from tests.factories import AgentFactory, DivisionFactory, DomainFactory, UserFactory
+from tests.agents import bearer_client
+from tests.factories import AgentFactory, DivisionFactory, DomainFactory
 
 ROLES = ["lead", "superuser", "member", "other_member", "viewer", "no_role", "anonymous"]
 # The page is for those who hand out credentials: Tier 1 leads and superusers.
@@ -26,24 +27,6 @@ REFUSED = {"member": 403, "other_member": 403, "viewer": 403, "no_role": 403, "a
 
 LIST_URL = reverse("agents:token_list")
 CREATE_URL = reverse("agents:token_create")
-
-
-@pytest.fixture
-def superuser(db):
-    return UserFactory(username="root", is_superuser=True, is_staff=True)
-
-
-@pytest.fixture
-def client_as(client, cast, superuser):
-    """client_as("member") → the test client signed in as that member of the cast, or as a superuser ("superuser")."""
-
-    def make(name: str):
-        user = superuser if name == "superuser" else cast.by_name(name)
-        if user.is_authenticated:
-            client.force_login(user)
-        return client
-
-    return make
 
 
 def _revoke_url(token: DivisionToken) -> str:
@@ -55,12 +38,6 @@ def _secret(response) -> str:
     match = re.search(r'id="new-token-secret"[^>]* value="([^"]+)"', response.content.decode())
     assert match, "no secret on the page"
     return match.group(1)
-
-
-def _bearer(secret: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    return client
 
 
 def _create(client, cast, **data):
@@ -185,7 +162,7 @@ def test_unknown_division_filter_is_400_and_lists_nothing(client_as, cast):
 
     assert response.status_code == 400
     assert response.context["tokens"] is None
-    assertContains(response, "No division with slug “atlantis”.", status_code=400)
+    assertContains(response, html.escape("No division with slug 'atlantis'."), status_code=400)
     assertNotContains(response, "app-token-prefix", status_code=400)
 
 
@@ -215,7 +192,7 @@ def test_created_secret_is_shown_once_and_works_as_a_bearer_token(client_as, cas
     assertContains(response, 'data-copy="#new-token-secret"', status_code=201)
     assert "no-store" in response["Cache-Control"]
 
-    answer = _bearer(secret).get("/api/v1/metrics/batches/1")  # authenticated, then no such batch
+    answer = bearer_client(secret).get("/api/v1/metrics/batches/1")  # authenticated, then no such batch
     assert answer.status_code == 404
     assert answer["Content-Type"].startswith("application/problem+json")
 
@@ -249,7 +226,7 @@ def test_created_page_offers_a_ready_to_run_curl_example(client_as, cast):
     assert (point["metric"], point["agent"], point["value"]) == ("latency_p95_ms", "ta_00008", 41.5)
 
     # It runs: the same request from a client is accepted.
-    answer = _bearer(secret).post("/api/v1/metrics/batches", body, content_type="application/json")
+    answer = bearer_client(secret).post("/api/v1/metrics/batches", body, content_type="application/json")
     assert answer.status_code == 202, answer.content
 
 
@@ -307,7 +284,7 @@ def _today() -> str:
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [
-        pytest.param({"division": "atlantis"}, "division", "No division with slug “atlantis”.", id="unknown-division"),
+        pytest.param({"division": "atlantis"}, "division", "No division with slug 'atlantis'.", id="unknown-division"),
         pytest.param({"division": ""}, "division", "Choose the division the token acts for.", id="no-division"),
         pytest.param({"name": "  "}, "name", "Name the token after what uses it", id="blank-name"),
         pytest.param({"name": "x" * 81}, "name", "at most 80 characters", id="long-name"),
@@ -326,7 +303,7 @@ def test_bad_input_is_a_form_error_with_400(client_as, cast, data, field, messag
     page = response.content.decode()
 
     assert response.status_code == 400
-    assert re.search(rf'id="id_{field}_error">.*?{re.escape(html.escape(message, quote=False))}', page, re.S), page
+    assert re.search(rf'id="id_{field}_error">.*?{re.escape(html.escape(message))}', page, re.S), page
     assert re.search(rf'<(?:input|select)[^>]*aria-invalid="true"[^>]*id="id_{field}"', page)
     assert "No token was created" in page
     assert "new-token-secret" not in page
@@ -372,7 +349,7 @@ def test_revoke_confirmation_page_and_revoke(client_as, cast):
     response = client.post(_revoke_url(token), follow=True)
     assertContains(response, "Revoked “collector” (NovaCore Runtime)")
     assertContains(response, 'token-state--revoked">Revoked')
-    assert _bearer(secret).get("/api/v1/metrics/batches/1").status_code == 403
+    assert bearer_client(secret).get("/api/v1/metrics/batches/1").status_code == 403
 
 
 def test_revoking_twice_is_harmless_and_says_so(client_as, cast):

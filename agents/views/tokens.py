@@ -8,13 +8,10 @@ cookie or in the database. Views stay thin: they parse a form, call division_tok
 
 import re
 import shlex
-from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -25,37 +22,14 @@ from django.views.decorators.http import require_http_methods, require_safe
 from agents import selectors
 from agents.forms import TokenCreateForm, TokenFilterForm, bootstrap_form
 from agents.models import Division, DivisionToken
-from agents.tokens import division_token_create, division_token_revoke
-from agents.views import View, person_required
+from agents.services.tokens import division_token_create, division_token_revoke
+from novaops.decorators import lead_required
+from novaops.errors import Conflict
 
 NOT_A_LEAD_MESSAGE = (
     "API tokens are managed by the Tier 1 leads. Ask your lead for a token for your division's clients."
 )
-# The constraint that refuses a second token of the same name in a division (see DivisionToken.Meta).
-UNIQUE_NAME_CONSTRAINT = "token_unique_name_in_division"
 _SLUG = re.compile(r"[-a-zA-Z0-9_]+")
-
-
-def can_manage_tokens(user: AbstractBaseUser | AnonymousUser) -> bool:
-    """Superusers and Tier 1 leads; division members and viewers may not see or mint credentials."""
-    if not user.is_authenticated:
-        return False
-    if user.is_superuser:
-        return True
-    person = getattr(user, "person", None)
-    return person is not None and person.is_lead
-
-
-def lead_required(view: View) -> View:
-    """person_required (sign-in, then a NovaOps role), then a Tier 1 lead or a superuser: 403 for everyone else."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if not can_manage_tokens(request.user):
-            raise PermissionDenied(NOT_A_LEAD_MESSAGE)
-        return view(request, *args, **kwargs)
-
-    return person_required(wrapped)
 
 
 def _token_or_404(token_id: int) -> DivisionToken:
@@ -101,7 +75,7 @@ def _render(
 
 
 @require_safe
-@lead_required
+@lead_required(NOT_A_LEAD_MESSAGE)
 def token_list(request: HttpRequest) -> HttpResponse:
     """Every division's tokens, newest first within each division, filterable by division (?division=<slug>)."""
     divisions = list(selectors.division_choice_list())
@@ -117,7 +91,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 # no-store (never_cache sets it with no-cache and max-age=0): no browser cache, proxy or Back button keeps the secret.
 @never_cache
-@lead_required
+@lead_required(NOT_A_LEAD_MESSAGE)
 def token_create(request: HttpRequest) -> HttpResponse:
     """Create a token and show its secret once, in this response (201); a GET goes back to the list."""
     if request.method != "POST":
@@ -133,11 +107,8 @@ def token_create(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as exc:
             form.add_service_errors(exc)
-        except IntegrityError as exc:
-            # Two leads submitting the same name at once both pass full_clean(); the constraint refuses the second.
-            if UNIQUE_NAME_CONSTRAINT not in str(exc):
-                raise
-            form.add_duplicate_name_error()
+        except Conflict as exc:  # a name the division already uses
+            form.add_error("name", exc.message)
         else:
             agent = selectors.agent_list().filter(division=token.division).values_list("handle", flat=True).first()
             url = request.build_absolute_uri(reverse("api:metrics:batch-create"))
@@ -154,7 +125,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-@lead_required
+@lead_required(NOT_A_LEAD_MESSAGE)
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     """GET: the confirmation page (the list opens the same form in a dialog); POST: revoke, then back to the list.
 

@@ -1,6 +1,5 @@
-"""The registry API (agents/api.py): permissions per role, filters, pagination, precise problems, query budgets."""
-
-from typing import Any
+"""The agents API (agents/apis/agents.py): who may change what, filters, pagination, precise problems, the
+browser's session path, query budgets."""
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -8,135 +7,11 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from agents.models import Agent
-from tests.factories import AgentFactory, DivisionFactory, DomainFactory, PersonFactory, UserFactory
+from tests.agents.apis import NEW_AGENT, handles, url
+from tests.factories import PersonFactory
+from tests.helpers import assert_problem
 
-PROBLEM = "application/problem+json"
-ROLES = ["lead", "member", "other_member", "viewer", "no_role", "anonymous"]
-
-
-def url(name: str, **kwargs: str) -> str:
-    return reverse(f"api:agents:{name}", kwargs=kwargs or None)
-
-
-def assert_problem(response: Any, status: int, detail: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == PROBLEM
-    body = response.json()
-    assert body["status"] == status
-    assert body["type"] == "about:blank"
-    assert body["title"]
-    if detail is not None:
-        assert body["detail"] == detail
-    return body
-
-
-def handles(response: Any) -> list[str]:
-    assert response.status_code == 200, response.content
-    return [agent["handle"] for agent in response.json()["results"]]
-
-
-@pytest.fixture
-def registry(cast):
-    """Two domains, three divisions with leads, seven agents in every tier and lifecycle state."""
-    novaops = cast.division.domain
-    orchops = DomainFactory(name="OrchOps", slug="orchops")
-    workflow = DivisionFactory(domain=orchops, name="Workflow Engineering", slug="workflow-engineering")
-    runtime, tools = cast.division, cast.other_division
-    rows = [
-        ("ta_00008", "Core", 1, runtime, "NovaOps Tier 1 Lead", "active"),
-        ("ta_00001", "Atlas", 2, runtime, "NovaCore Runtime Lead", "active"),
-        ("ta_00002", "Beacon", 3, runtime, "Runtime Engineer", "suspended"),
-        ("ta_00010", "Cipher", 3, tools, "Tooling Engineer", "provisioning"),
-        ("ta_00011", "Delta", 2, tools, "Tooling Lead", "active"),
-        ("ta_00151", "Meridian", 1, workflow, "OrchOps Tier 1 Lead", "active"),
-        ("ta_00152", "Ember", 3, workflow, "Workflow Engineer", "retired"),
-    ]
-    agents = {
-        handle: AgentFactory(
-            handle=handle, callsign=callsign, tier=tier, division=division, role_title=title, lifecycle_state=state
-        )
-        for handle, callsign, tier, division, title, state in rows
-    }
-    novaops.lead, orchops.lead = agents["ta_00008"], agents["ta_00151"]
-    novaops.save()
-    orchops.save()
-    runtime.lead, tools.lead, workflow.lead = agents["ta_00001"], agents["ta_00011"], agents["ta_00152"]
-    for division in (runtime, tools, workflow):
-        division.save()
-    return agents
-
-
-# --- the permission matrix ---
-
-READ = {"lead": 200, "member": 200, "other_member": 200, "viewer": 200, "no_role": 403, "anonymous": 401}
-NOT_ALLOWED = {"lead": 405, "member": 405, "other_member": 405, "viewer": 405, "no_role": 403, "anonymous": 401}
-NEW_AGENT = {"handle": "ta_00300", "callsign": "Nova", "division": "novacore-runtime"}
-# (method, url name, url kwargs, body, status per role)
-MATRIX: list[tuple[str, str, dict[str, str], dict[str, Any] | None, dict[str, int]]] = [
-    ("get", "domain-list", {}, None, READ),
-    ("get", "domain-detail", {"slug": "novaops"}, None, READ),
-    ("get", "division-list", {}, None, READ),
-    ("get", "division-detail", {"slug": "novacore-runtime"}, None, READ),
-    ("get", "agent-list", {}, None, READ),
-    ("get", "agent-detail", {"handle": "ta_00002"}, None, READ),
-    ("head", "agent-detail", {"handle": "ta_00002"}, None, READ),
-    (
-        "post",
-        "agent-list",
-        {},
-        NEW_AGENT,
-        {"lead": 201, "member": 403, "other_member": 403, "viewer": 403, "no_role": 403, "anonymous": 401},
-    ),
-    (
-        "patch",
-        "agent-detail",
-        {"handle": "ta_00002"},
-        {"callsign": "Renamed"},
-        {"lead": 200, "member": 200, "other_member": 403, "viewer": 403, "no_role": 403, "anonymous": 401},
-    ),
-    # An unknown agent: who may edit some agents learns it does not exist; read-only roles are refused first.
-    (
-        "patch",
-        "agent-detail",
-        {"handle": "ta_99999"},
-        {"callsign": "Renamed"},
-        {"lead": 404, "member": 404, "other_member": 404, "viewer": 403, "no_role": 403, "anonymous": 401},
-    ),
-    ("put", "agent-detail", {"handle": "ta_00002"}, {"callsign": "Renamed"}, NOT_ALLOWED),
-    ("delete", "agent-detail", {"handle": "ta_00002"}, None, NOT_ALLOWED),
-    ("delete", "agent-list", {}, None, NOT_ALLOWED),
-    ("put", "agent-list", {}, NEW_AGENT, NOT_ALLOWED),
-    ("post", "domain-list", {}, {"slug": "x"}, NOT_ALLOWED),
-    ("delete", "domain-detail", {"slug": "novaops"}, None, NOT_ALLOWED),
-    ("post", "division-list", {}, {"slug": "x"}, NOT_ALLOWED),
-    ("patch", "division-detail", {"slug": "novacore-runtime"}, {"name": "x"}, NOT_ALLOWED),
-]
-
-
-@pytest.mark.parametrize(
-    ("method", "name", "kwargs", "body", "role", "status"),
-    [
-        pytest.param(
-            method, name, kwargs, body, role, statuses[role], id=f"{method}-{name}-{'-'.join(kwargs.values())}-{role}"
-        )
-        for method, name, kwargs, body, statuses in MATRIX
-        for role in ROLES
-    ],
-)
-def test_permission_matrix(api_as, registry, method, name, kwargs, body, role, status):
-    response = getattr(api_as(role), method)(url(name, **kwargs), body, format="json" if body else None)
-
-    assert response.status_code == status, response.content
-    if status >= 400 and method != "head":
-        assert_problem(response, status)
-    if status == 401:
-        assert response["WWW-Authenticate"]
-    if status == 405:
-        assert "GET" in response["Allow"]
-    # End state: a refused write changed nothing, an accepted one is stored.
-    assert Agent.objects.filter(handle="ta_00300").exists() == (method == "post" and status == 201)
-    callsign = Agent.objects.get(handle="ta_00002").callsign
-    assert callsign == ("Renamed" if method == "patch" and status == 200 else "Beacon")
+# --- who may change what ---
 
 
 def test_no_role_and_viewer_refusals_say_why(api_as, registry):
@@ -167,9 +42,9 @@ def test_anonymous_gets_401_with_www_authenticate(api_client, registry):
     assert response["WWW-Authenticate"]
 
 
-def test_superuser_without_person_reads_creates_and_edits(registry):
+def test_superuser_without_person_reads_creates_and_edits(registry, superuser):
     client = APIClient()
-    client.force_authenticate(UserFactory(username="root", is_superuser=True, is_staff=True))
+    client.force_authenticate(superuser)
 
     assert client.get(url("agent-list")).status_code == 200
     assert client.post(url("agent-list"), NEW_AGENT, format="json").status_code == 201
@@ -189,84 +64,7 @@ def test_lead_of_another_domain_may_edit_any_agent(registry, cast):
     assert Agent.objects.get(handle="ta_00002").lifecycle_state == "active"
 
 
-# --- domains and divisions ---
-
-
-def test_domain_list_and_detail_show_lead_and_counts(api_as, registry):
-    response = api_as("viewer").get(url("domain-list"))
-
-    assert response.status_code == 200
-    assert response.json() == [
-        {
-            "slug": "novaops",
-            "name": "NovaOps",
-            "description": "",
-            "lead": {"handle": "ta_00008", "callsign": "Core"},
-            "division_count": 2,
-            "agent_count": 5,
-        },
-        {
-            "slug": "orchops",
-            "name": "OrchOps",
-            "description": "",
-            "lead": {"handle": "ta_00151", "callsign": "Meridian"},
-            "division_count": 1,
-            "agent_count": 2,
-        },
-    ]
-    detail = api_as("viewer").get(url("domain-detail", slug="orchops"))
-    assert detail.json() == response.json()[1]
-
-
-def test_domain_without_lead_or_divisions(api_as, cast):
-    DomainFactory(name="Empty", slug="empty")
-
-    body = api_as("viewer").get(url("domain-detail", slug="empty")).json()
-
-    assert body["lead"] is None
-    assert (body["division_count"], body["agent_count"]) == (0, 0)
-
-
-def test_unknown_domain_and_division_are_404_naming_the_slug(api_as, registry):
-    assert_problem(api_as("lead").get(url("domain-detail", slug="nope")), 404, "No domain with slug 'nope'.")
-    assert_problem(api_as("lead").get(url("division-detail", slug="nope")), 404, "No division with slug 'nope'.")
-
-
-def test_division_list_filters_by_domain(api_as, registry):
-    client = api_as("member")
-
-    every = client.get(url("division-list")).json()
-    orchops = client.get(url("division-list"), {"domain": "orchops"}).json()
-    blank = client.get(url("division-list"), {"domain": ""}).json()
-
-    assert [d["slug"] for d in every] == ["novacore-runtime", "tool-ecosystem", "workflow-engineering"]
-    assert [d["slug"] for d in orchops] == ["workflow-engineering"]
-    assert blank == every
-
-
-def test_division_list_with_unknown_domain_is_400(api_as, registry):
-    body = assert_problem(
-        api_as("member").get(url("division-list"), {"domain": "nope"}), 400, "No domain with slug 'nope'."
-    )
-    assert body["errors"] == [{"field": "domain", "message": "No domain with slug 'nope'."}]
-
-
-def test_division_detail_shows_domain_lead_and_counts(api_as, registry):
-    body = api_as("viewer").get(url("division-detail", slug="novacore-runtime")).json()
-
-    assert body == {
-        "slug": "novacore-runtime",
-        "name": "NovaCore Runtime",
-        "tier": 3,
-        "description": "",
-        "domain": {"slug": "novaops", "name": "NovaOps"},
-        "lead": {"handle": "ta_00001", "callsign": "Atlas"},
-        "agent_count": 3,
-        "active_count": 2,
-    }
-
-
-# --- agent list: filters, search, pagination ---
+# --- list: filters, search, pagination ---
 
 
 @pytest.mark.parametrize(
@@ -391,7 +189,7 @@ def test_agent_list_page_size_is_capped_at_500(api_as, cast):
     assert (default["pages"], len(default["results"])) == (11, 50)
 
 
-# --- agent detail ---
+# --- detail ---
 
 
 def test_agent_detail_shows_what_the_agent_leads(api_as, registry):
@@ -660,43 +458,22 @@ def test_session_login_as_lead_creates_with_the_csrf_token(registry, docs_page):
 # --- query budgets: the same number of queries for 5 and for 60 agents ---
 
 
-@pytest.fixture(params=[5, 60], ids=["5-agents", "60-agents"])
-def fleet(request, cast):
-    """`request.param` agents over three divisions in two domains, every division and domain with a lead."""
-    orchops = DomainFactory(name="OrchOps", slug="orchops")
-    divisions = [cast.division, cast.other_division, DivisionFactory(domain=orchops, slug="workflow-engineering")]
-    agents = [
-        AgentFactory(handle=f"ta_{n:05d}", division=divisions[n % 3], lifecycle_state=Agent.Lifecycle.values[n % 4])
-        for n in range(1, request.param + 1)
-    ]
-    for division in divisions:
-        division.lead = next(agent for agent in agents if agent.division_id == division.pk)
-        division.save()
-    for domain in (cast.division.domain, orchops):
-        domain.lead = next(agent for agent in agents if agent.division.domain_id == domain.pk)
-        domain.save()
-    return agents
-
-
 @pytest.mark.parametrize(
     ("name", "params", "budget"),
     [
         ("agent-list", {"page_size": 100}, 2),
         ("agent-list", {"page_size": 100, "domain": "novaops", "q": "agent"}, 3),
         ("agent-list", {"page_size": 100, "division": "novacore-runtime", "tier": "3"}, 3),
-        ("domain-list", {}, 1),
-        ("division-list", {}, 1),
-        ("division-list", {"domain": "novaops"}, 2),
     ],
 )
-def test_list_query_budget(api_as, fleet, django_assert_max_num_queries, name, params, budget):
+def test_list_query_budget(api_as, sized_registry, django_assert_max_num_queries, name, params, budget):
     with django_assert_max_num_queries(budget):
         response = api_as("viewer").get(url(name), params)
 
     assert response.status_code == 200
 
 
-def test_list_query_budget_covers_every_agent(api_as, fleet):
+def test_list_query_budget_covers_every_agent(api_as, sized_registry):
     body = api_as("viewer").get(url("agent-list"), {"page_size": 100}).json()
 
-    assert body["count"] == len(fleet) == len(body["results"])
+    assert body["count"] == len(sized_registry) == len(body["results"])

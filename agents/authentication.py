@@ -1,0 +1,66 @@
+"""How division clients sign in to the API: `Authorization: Bearer nvo_<prefix>_<secret>` (DRF authentication),
+and the principal that stands for them in request.user."""
+
+import hmac
+from dataclasses import dataclass
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from agents.constants import TOKEN_PREFIX
+from agents.models import Division, DivisionToken
+from agents.selectors import division_token_by_prefix
+from agents.services.tokens import division_token_record_use
+
+
+@dataclass(frozen=True)
+class DivisionPrincipal:
+    """request.user for a division client: authenticated, but no login user and no person.
+
+    `is_division_client` is how novaops.policies tells it from a login user.
+    """
+
+    division: Division
+    token: DivisionToken
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+    is_superuser: bool = False
+    is_staff: bool = False
+    is_division_client: bool = True
+
+    @property
+    def pk(self) -> str:
+        return f"division:{self.division.pk}"
+
+
+class DivisionTokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer nvo_<prefix>_<secret>`. Unknown or malformed → 401; revoked or expired → 403."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[DivisionPrincipal, DivisionToken] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        scheme, _, credential = header.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        parts = credential.strip().split("_", 2)
+        if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[1] or not parts[2]:
+            raise exceptions.AuthenticationFailed("Malformed token: expected 'Bearer nvo_<prefix>_<secret>'.")
+        token = division_token_by_prefix(prefix=parts[1])
+        # Compare even when the prefix is unknown, so timing does not tell which prefixes exist.
+        expected = token.secret_sha256 if token else "0" * 64
+        if not hmac.compare_digest(expected, DivisionToken.hash_secret(parts[2])) or token is None:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        now = timezone.now()
+        if token.revoked_at:
+            raise exceptions.PermissionDenied(f"Token {token.prefix} was revoked.")
+        if token.expires_at and token.expires_at <= now:
+            raise exceptions.PermissionDenied(f"Token {token.prefix} expired at {token.expires_at.isoformat()}.")
+        division_token_record_use(token=token, now=now)
+        return DivisionPrincipal(division=token.division, token=token), token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'

@@ -1,0 +1,216 @@
+"""The demo organisation: two domains, eight divisions, 186 agents and four demo users (`manage.py seed_demo`).
+
+Demo data only: the users share a public password, so the command refuses to run with DEBUG off unless forced.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from agents.models import Agent, Division, Domain, Person
+
+DEMO_PASSWORD = "novaops-demo"
+
+# (slug, name, description, divisions: [(slug, name, role title, agent count)])
+DEMO_DOMAINS: list[tuple[str, str, str, list[tuple[str, str, str, int]]]] = [
+    (
+        "novaops",
+        "NovaOps",
+        "Agent runtime, frameworks, tools, identity and orchestration across domains.",
+        [
+            ("novacore-runtime", "NovaCore Runtime", "Runtime Engineer", 30),
+            ("framework-integration", "Framework Integration", "Integration Engineer", 30),
+            ("tool-ecosystem", "Tool Ecosystem", "Tooling Engineer", 30),
+            ("identity-continuity", "Identity & Continuity", "Continuity Engineer", 30),
+            ("cross-domain-orchestration", "Cross-Domain Orchestration", "Orchestration Engineer", 30),
+        ],
+    ),
+    (
+        "orchops",
+        "OrchOps",
+        "Workflow management and resource scheduling for the fleet.",
+        [
+            ("workflow-engineering", "Workflow Engineering", "Workflow Engineer", 14),
+            ("resource-scheduling", "Resource Scheduling", "Scheduling Engineer", 12),
+            ("performance-analytics", "Performance Analytics", "Performance Analyst", 10),
+        ],
+    ),
+]
+# The Tier 1 agent leading each domain: (handle, callsign).
+DOMAIN_LEADS = {"novaops": ("ta_00008", "Core"), "orchops": ("ta_00151", "Meridian")}
+CALLSIGNS = [
+    "Atlas",
+    "Beacon",
+    "Cipher",
+    "Delta",
+    "Ember",
+    "Flux",
+    "Glyph",
+    "Helix",
+    "Ion",
+    "Jade",
+    "Kestrel",
+    "Lumen",
+    "Mosaic",
+    "Nimbus",
+    "Onyx",
+    "Pulse",
+    "Quill",
+    "Relay",
+    "Sable",
+    "Tempo",
+    "Umbra",
+    "Vector",
+    "Warden",
+    "Xenon",
+    "Yarrow",
+    "Zephyr",
+    "Aria",
+    "Bolt",
+    "Comet",
+    "Drift",
+    "Echo",
+    "Forge",
+    "Gale",
+    "Harbor",
+    "Iris",
+    "Juno",
+]
+
+
+# (username, first name, role, handle of the agent they are, slug of their division, slug of their domain, admin)
+DEMO_PEOPLE: list[tuple[str, str, str, str | None, str | None, str | None, bool]] = [
+    ("core", "Core", Person.Role.TIER1_LEAD, "ta_00008", None, "novaops", True),
+    ("meridian", "Meridian", Person.Role.TIER1_LEAD, "ta_00151", None, "orchops", True),
+    ("member", "Runtime member", Person.Role.DIVISION_MEMBER, "ta_00002", "novacore-runtime", "novaops", False),
+    ("viewer", "Viewer", Person.Role.VIEWER, None, None, None, False),
+]
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    domains: int
+    divisions: int
+    agents: int
+    users: list[str]
+
+
+def _handle(number: int) -> str:
+    return f"ta_{number:05d}"
+
+
+@transaction.atomic
+def demo_organisation_seed() -> SeedResult:
+    """Create or refresh the demo organisation. Idempotent: keyed on slugs, handles and usernames."""
+    agents: dict[str, Agent] = {}
+    divisions = 0
+    for slug, name, description, division_rows in DEMO_DOMAINS:
+        domain = _upsert(Domain, {"slug": slug}, {"name": name, "description": description})
+        for division_row in division_rows:
+            agents.update(_seed_division(domain, division_row, first_number=len(agents) + 1))
+            divisions += 1
+    users = _seed_people(agents)
+    return SeedResult(domains=len(DEMO_DOMAINS), divisions=divisions, agents=len(agents), users=users)
+
+
+def _seed_division(domain: Domain, row: tuple[str, str, str, int], *, first_number: int) -> dict[str, Agent]:
+    """One division and its block of agents, numbered from `first_number`; returns the agents by handle.
+
+    The domain's Tier 1 lead sits in the block of its first division. The first agent of a block that is not the
+    domain lead leads the division, as a Tier 2 agent.
+    """
+    slug, name, role_title, count = row
+    division = _upsert(Division, {"slug": slug}, {"domain": domain, "name": name, "tier": 3})
+    domain_lead_handle = DOMAIN_LEADS[domain.slug][0]
+    division_lead_number = first_number if _handle(first_number) != domain_lead_handle else first_number + 1
+    agents: dict[str, Agent] = {}
+    for number in range(first_number, first_number + count):
+        leads = number == division_lead_number
+        values = _agent_values(number, domain=domain, division_name=name, role_title=role_title, leads_division=leads)
+        agent = _upsert(Agent, {"handle": _handle(number)}, {"division": division, **values})
+        agents[agent.handle] = agent
+        if agent.handle == domain_lead_handle and domain.lead_id != agent.pk:
+            domain.lead = agent
+            domain.save(update_fields=["lead"])
+    division_lead = agents[_handle(division_lead_number)]
+    if division.lead_id != division_lead.pk:
+        division.lead = division_lead
+        division.save(update_fields=["lead"])
+    return agents
+
+
+def _agent_values(
+    number: int, *, domain: Domain, division_name: str, role_title: str, leads_division: bool
+) -> dict[str, Any]:
+    """Callsign, tier, role title and lifecycle state of demo agent `number`: the domain lead, a division lead, or
+    one of the division's engineers."""
+    domain_lead_handle, domain_lead_callsign = DOMAIN_LEADS[domain.slug]
+    if _handle(number) == domain_lead_handle:
+        return {
+            "callsign": domain_lead_callsign,
+            "tier": 1,
+            "role_title": f"{domain.name} Tier 1 Lead",
+            "lifecycle_state": Agent.Lifecycle.ACTIVE,
+        }
+    if leads_division:
+        return {
+            "callsign": _callsign(number),
+            "tier": 2,
+            "role_title": f"{division_name} Lead",
+            "lifecycle_state": Agent.Lifecycle.ACTIVE,
+        }
+    return {"callsign": _callsign(number), "tier": 3, "role_title": role_title, "lifecycle_state": _lifecycle(number)}
+
+
+def _seed_people(agents: dict[str, Agent]) -> list[str]:
+    """The demo users (password DEMO_PASSWORD) with their NovaOps roles; returns their usernames."""
+    domains = {domain.slug: domain for domain in Domain.objects.filter(slug__in=["novaops", "orchops"])}
+    divisions = {division.slug: division for division in Division.objects.filter(slug="novacore-runtime")}
+    User = get_user_model()
+    for username, first_name, role, handle, division_slug, domain_slug, is_admin in DEMO_PEOPLE:
+        user = _upsert(
+            User, {"username": username}, {"first_name": first_name, "is_staff": is_admin, "is_superuser": is_admin}
+        )
+        if not user.check_password(DEMO_PASSWORD):
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        person = {
+            "role": role,
+            "agent": agents[handle] if handle else None,
+            "division": divisions[division_slug] if division_slug else None,
+            "domain": domains[domain_slug] if domain_slug else None,
+        }
+        _upsert(Person, {"user": user}, person)
+    return [row[0] for row in DEMO_PEOPLE]
+
+
+def _upsert(model: type[Any], lookup: dict[str, Any], values: dict[str, Any]) -> Any:
+    """update_or_create that writes only when something differs, so a second seed changes nothing at all."""
+    instance = model.objects.filter(**lookup).first()
+    if instance is None:
+        return model.objects.create(**lookup, **values)
+    changed = [name for name, value in values.items() if getattr(instance, name) != value]
+    if changed:
+        for name in changed:
+            setattr(instance, name, values[name])
+        instance.save()
+    return instance
+
+
+def _callsign(number: int) -> str:
+    base = CALLSIGNS[(number - 1) % len(CALLSIGNS)]
+    cycle = (number - 1) // len(CALLSIGNS)
+    return base if cycle == 0 else f"{base} {cycle + 1}"
+
+
+def _lifecycle(number: int) -> str:
+    # Deterministic spread so filters have something to show; the same every run.
+    if number % 41 == 0:
+        return Agent.Lifecycle.RETIRED
+    if number % 17 == 0:
+        return Agent.Lifecycle.SUSPENDED
+    if number % 23 == 0:
+        return Agent.Lifecycle.PROVISIONING
+    return Agent.Lifecycle.ACTIVE

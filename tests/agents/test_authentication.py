@@ -1,0 +1,39 @@
+"""Division clients signing in with a token (agents.authentication)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from agents.authentication import DivisionPrincipal
+from agents.models import DivisionToken
+from agents.services.tokens import division_token_create
+from novaops import policies
+from tests.agents import bearer_client
+from tests.factories import DivisionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_token_authenticates_and_records_last_use_at_most_once_a_minute(django_assert_max_num_queries):
+    token, secret = division_token_create(division=DivisionFactory(), name="collector")
+    client = bearer_client(secret)
+    assert client.get("/api/v1/metrics/batches/1").status_code == 404  # authenticated, then no such batch
+    first = DivisionToken.objects.get(pk=token.pk).last_used_at
+    assert first is not None
+    with django_assert_max_num_queries(2):  # token lookup + batch lookup: no last_used write this time
+        client.get("/api/v1/metrics/batches/1")
+    assert DivisionToken.objects.get(pk=token.pk).last_used_at == first
+    DivisionToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now() - timedelta(minutes=2))
+    client.get("/api/v1/metrics/batches/1")
+    assert DivisionToken.objects.get(pk=token.pk).last_used_at > first
+
+
+def test_a_division_principal_is_a_division_client_without_a_role():
+    token, _ = division_token_create(division=DivisionFactory(), name="collector")
+    principal = DivisionPrincipal(division=token.division, token=token)
+
+    assert policies.is_division_client(principal)
+    assert principal.is_authenticated
+    assert not policies.has_role(principal) and not policies.is_lead(principal)
+    assert policies.person_of(principal) is None

@@ -1,0 +1,22 @@
+"""The layout's user menu, fed by agents.context_processors.person."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from agents.models import Person
+
+
+@pytest.mark.parametrize(
+    ("role", "badge"), [("lead", "Tier 1 lead"), ("member", "Division member"), ("viewer", "Viewer")]
+)
+def test_layout_shows_the_user_menu_with_role_and_a_post_sign_out(client_as, registry, role, badge, cast):
+    response = client_as(role).get(reverse("agents:domain_list"))
+    html = response.content.decode()
+
+    assert cast.by_name(role).username in html
+    assert f'role-badge--{Person.objects.get(user=cast.by_name(role)).role}">{badge}</span>' in html
+    assert re.search(r'<form method="post" action="/accounts/logout/"[^>]*>\s*<input type="hidden" name="csrf', html)
+    assert 'href="/agents/" aria-current="page"' not in html
+    assert 'href="/" aria-current="page">Domains' in html
