@@ -7,7 +7,8 @@ from novaops import policies
 
 
 def person(request: HttpRequest) -> dict[str, Any]:
-    """The signed-in user's NovaOps role for the layout (user menu, role badge).
+    """The signed-in user's NovaOps role for the layout (user menu, role badge, the leads' links), decided by
+    novaops.policies like everything else.
 
     Lazy, so a page that never shows it (the 500 page, possibly with the database gone) costs no query.
     """
@@ -15,4 +16,5 @@ def person(request: HttpRequest) -> dict[str, Any]:
     def load() -> Any:
         return policies.person_of(getattr(request, "user", None))
 
-    return {"person": SimpleLazyObject(load)}
+    user = getattr(request, "user", None)
+    return {"person": SimpleLazyObject(load), "is_lead": SimpleLazyObject(lambda: policies.is_lead(user))}

@@ -2,7 +2,7 @@
 the page decorators (novaops.decorators), so a page and its API can never disagree.
 
 `user` is whatever Django or DRF put on the request: a login user (with a `person` row holding the NovaOps role
-when one was given), AnonymousUser, or a division client (agents.tokens.DivisionPrincipal, which says so with
+when one was given), AnonymousUser, or a division client (agents.authentication.DivisionPrincipal, which says so with
 `is_division_client`).
 """
 

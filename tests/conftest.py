@@ -148,7 +148,7 @@ def client_as(client, cast, superuser):
 @pytest.fixture
 def token_client(cast) -> APIClient:
     """An API client with a token of the cast's division (NovaCore Runtime)."""
-    from agents.tokens import division_token_create
+    from agents.services.tokens import division_token_create
 
     _, secret = division_token_create(division=cast.division, name="collector")
     client = APIClient()

@@ -20,3 +20,9 @@ def test_layout_shows_the_user_menu_with_role_and_a_post_sign_out(client_as, reg
     assert re.search(r'<form method="post" action="/accounts/logout/"[^>]*>\s*<input type="hidden" name="csrf', html)
     assert 'href="/agents/" aria-current="page"' not in html
     assert 'href="/" aria-current="page">Domains' in html
+
+
+@pytest.mark.parametrize(("role", "sees_tokens"), [("lead", True), ("superuser", True), ("member", False)])
+def test_only_leads_see_the_tokens_link(client_as, registry, role, sees_tokens):
+    html = client_as(role).get(reverse("agents:domain_list")).content.decode()
+    assert (f'href="{reverse("agents:token_list")}"' in html) is sees_tokens

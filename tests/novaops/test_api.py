@@ -130,7 +130,7 @@ def test_lost_database_is_503_with_retry_after(lead, monkeypatch):
     def unreachable() -> None:
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("agents.api.domain_list", unreachable)
+    monkeypatch.setattr("agents.apis.domains.domain_list", unreachable)
 
     response = lead.get("/api/v1/domains")
 
@@ -142,7 +142,7 @@ def test_unexpected_error_is_a_json_500_without_a_traceback(cast, monkeypatch):
     def broken() -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("agents.api.domain_list", broken)
+    monkeypatch.setattr("agents.apis.domains.domain_list", broken)
     client = APIClient(raise_request_exception=False)
     client.force_authenticate(cast.lead)
 
@@ -157,7 +157,7 @@ def test_unexpected_error_is_a_json_500_without_a_traceback(cast, monkeypatch):
 def test_errors_stay_json_with_debug_on(cast, monkeypatch, settings, debug):
     # `make run` runs with DEBUG on, where Django's own 404 and 500 pages are HTML with tracebacks.
     settings.DEBUG = debug
-    monkeypatch.setattr("agents.api.domain_list", lambda: 1 / 0)
+    monkeypatch.setattr("agents.apis.domains.domain_list", lambda: 1 / 0)
     client = APIClient(raise_request_exception=False)
     client.force_authenticate(cast.lead)
 
