@@ -45,16 +45,9 @@ from metrics.serializers import (
     SeriesQueryInputSerializer,
 )
 from metrics.services.catalogue import metric_create, metric_update
-from metrics.services.ingest import (
-    BodyTooLarge,
-    IngestInvalid,
-    UnsupportedEncoding,
-    batch_accept,
-    body_decode,
-)
-from metrics.sources.native import PayloadError
-from novaops.api import ApplicationError, MethodRoute, Pagination, problem_responses
-from novaops.problems import PROBLEM_CONTENT_TYPE, problem_body
+from metrics.services.ingest import batch_accept, body_decode
+from novaops.api import MethodRoute, Pagination, problem_responses
+from novaops.errors import PayloadTooLarge, UnsupportedMediaType
 
 
 class IsDivisionClient(permissions.BasePermission):
@@ -72,11 +65,6 @@ class CanReadBatch(permissions.BasePermission):
         if isinstance(user, DivisionPrincipal):
             return True
         return bool(user and user.is_authenticated and (user.is_superuser or hasattr(user, "person")))
-
-
-def _problem(status: int, title: str, detail: str, errors: list | None = None, **headers: str) -> Response:
-    body = problem_body(status=status, title=title, detail=detail, errors=errors)
-    return Response(body, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
 POINTS_EXAMPLE = {
@@ -128,51 +116,35 @@ class BatchCreateApi(APIView):
     )
     def post(self, request: Request) -> Response:
         principal: DivisionPrincipal = request.user
-        content_type = request.content_type.split(";")[0].strip().lower()
-        if content_type != "application/json":
-            return _problem(415, "Unsupported media type", f"Send application/json, not {content_type or 'nothing'}.")
         limit = settings.METRICS_MAX_BODY_BYTES
-        try:
-            declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0
-        if declared > limit:
-            # Refused before reading a byte of it.
-            return _problem(413, "Payload too large", f"Body of {declared} bytes is over the {limit}-byte limit.")
+        _refuse_unreadable_body(request, limit)
         raw = request._request.read(limit + 1)
-        try:
-            body = body_decode(raw=raw, content_encoding=request.META.get("HTTP_CONTENT_ENCODING", ""), limit=limit)
-            accepted = batch_accept(
-                division=principal.division,
-                token=principal.token,
-                body=body,
-                idempotency_key=(request.META.get("HTTP_IDEMPOTENCY_KEY") or "").strip()[:255] or None,
-            )
-        except BodyTooLarge as exc:
-            return _problem(413, "Payload too large", str(exc))
-        except UnsupportedEncoding as exc:
-            return _problem(415, "Unsupported media type", str(exc))
-        except PayloadError as exc:
-            return _problem(400, "Invalid request", exc.detail, exc.errors)
-        except IngestInvalid as exc:
-            return _problem(400, "Invalid request", exc.detail, exc.errors)
-        except ApplicationError as exc:
-            retry_after = exc.extra.pop("retry_after", None)
-            response = _problem(
-                exc.status,
-                {403: "Forbidden", 422: "Unprocessable request", 429: "Too many requests"}.get(exc.status, "Refused"),
-                exc.message,
-            )
-            response.data.update(exc.extra)
-            if retry_after:
-                response["Retry-After"] = str(retry_after)
-            return response
+        body = body_decode(raw=raw, content_encoding=request.META.get("HTTP_CONTENT_ENCODING", ""), limit=limit)
+        accepted = batch_accept(
+            division=principal.division,
+            token=principal.token,
+            body=body,
+            idempotency_key=(request.META.get("HTTP_IDEMPOTENCY_KEY") or "").strip()[:255] or None,
+        )
         batch = accepted.batch
         data = BatchAcceptedSerializer(batch).data
         headers = {"Location": request.build_absolute_uri(f"/api/v1/metrics/batches/{batch.pk}")}
         if accepted.replayed:
             headers["Idempotent-Replayed"] = "true"
         return Response(data, status=202, headers=headers)
+
+
+def _refuse_unreadable_body(request: Request, limit: int) -> None:
+    """415 for a body that is not JSON, 413 for one declared over the limit: both before reading a byte of it."""
+    content_type = request.content_type.split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise UnsupportedMediaType(f"Send application/json, not {content_type or 'nothing'}.")
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise PayloadTooLarge(f"Body of {declared} bytes is over the {limit}-byte limit.")
 
 
 class BatchDetailApi(APIView):

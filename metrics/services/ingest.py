@@ -25,32 +25,18 @@ from agents.models import Agent, Division, DivisionToken
 from metrics.models import IngestBatch, Metric
 from metrics.services.partitions import partitions_ensure
 from metrics.sources.native import PayloadError, parse_native
-from novaops.errors import ApplicationError
+from novaops.errors import (
+    Forbidden,
+    InvalidInput,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unprocessable,
+    UnsupportedMediaType,
+)
 
 logger = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE = timedelta(minutes=5)
-
-
-class BodyTooLarge(Exception):
-    """The body, or what it decompresses to, is over the limit (413)."""
-
-
-class UnsupportedEncoding(Exception):
-    """A Content-Encoding we do not speak (415)."""
-
-
-class IngestRefused(ApplicationError):
-    """Valid input that the rules refuse (403 foreign agents, 422 idempotency mismatch, 429 quota)."""
-
-
-class IngestInvalid(Exception):
-    """400 with item-level errors; nothing was stored."""
-
-    def __init__(self, detail: str, errors: list[dict]) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -60,21 +46,24 @@ class Accepted:
 
 
 def body_decode(*, raw: bytes, content_encoding: str, limit: int) -> bytes:
-    """Undo Content-Encoding without ever holding more than `limit` bytes of output (gzip bombs stop early)."""
+    """Undo Content-Encoding without ever holding more than `limit` bytes of output (gzip bombs stop early).
+
+    Raises PayloadTooLarge (413), UnsupportedMediaType (415) for an encoding other than gzip, PayloadError (400)
+    for broken gzip."""
     encoding = content_encoding.strip().lower()
     if encoding in ("", "identity"):
         if len(raw) > limit:
-            raise BodyTooLarge(f"Body is over {limit} bytes.")
+            raise PayloadTooLarge(f"Body is over {limit} bytes.")
         return raw
     if encoding not in ("gzip", "x-gzip"):
-        raise UnsupportedEncoding(f"Content-Encoding {content_encoding!r} is not supported; use gzip or none.")
+        raise UnsupportedMediaType(f"Content-Encoding {content_encoding!r} is not supported; use gzip or none.")
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
         body = inflater.decompress(raw, limit + 1)
     except zlib.error as exc:
         raise PayloadError(f"Body is not valid gzip: {exc}.") from None
     if len(body) > limit or inflater.unconsumed_tail:
-        raise BodyTooLarge(f"Body decompresses to more than {limit} bytes.")
+        raise PayloadTooLarge(f"Body decompresses to more than {limit} bytes.")
     if not inflater.eof:
         raise PayloadError("Body is truncated gzip.")
     return body
@@ -89,16 +78,14 @@ def _quota_check(*, division: Division, points: int) -> None:
         batches_minute=Sum(1, filter=Q(created_at__gte=now - timedelta(minutes=1))),
     )
     if (stats["batches_minute"] or 0) >= settings.METRICS_QUOTA_BATCHES_PER_MINUTE:
-        raise IngestRefused(
+        raise TooManyRequests(
             f"{division.name} is over its quota of {settings.METRICS_QUOTA_BATCHES_PER_MINUTE} batches a minute.",
-            status=429,
-            extra={"retry_after": 60},
+            retry_after=60,
         )
     if (stats["points_hour"] or 0) + points > settings.METRICS_QUOTA_POINTS_PER_HOUR:
-        raise IngestRefused(
+        raise TooManyRequests(
             f"{division.name} is over its quota of {settings.METRICS_QUOTA_POINTS_PER_HOUR} points an hour.",
-            status=429,
-            extra={"retry_after": 300},
+            retry_after=300,
         )
 
 
@@ -107,9 +94,7 @@ def _idempotent_replay(*, division: Division, key: str, body_sha256: str) -> Ing
     if earlier is None:
         return None
     if earlier.body_sha256 != body_sha256:
-        raise IngestRefused(
-            f"Idempotency-Key {key!r} was already used with a different body (batch {earlier.pk}).", status=422
-        )
+        raise Unprocessable(f"Idempotency-Key {key!r} was already used with a different body (batch {earlier.pk}).")
     return earlier
 
 
@@ -123,7 +108,8 @@ def batch_accept(
 ) -> Accepted:
     """Validate a decoded native-JSON body completely and store it as a queued batch.
 
-    Raises PayloadError / IngestInvalid (400), IngestRefused (403, 422, 429). Idempotent on Idempotency-Key:
+    Raises InvalidInput (400: PayloadError for the body, else one error per bad point), Forbidden (403: agents of
+    another division, named in `agents`), Unprocessable (422) and TooManyRequests (429). Idempotent on Idempotency-Key:
     the unique (division, key) constraint settles a race between two identical requests. Callers that process
     the batch themselves (the demo backfill) pass enqueue=False.
     """
@@ -162,13 +148,12 @@ def batch_accept(
                 foreign.add(handle)
     if errors:
         errors.sort(key=lambda e: (e["index"] is not None, e["index"] or 0))
-        raise IngestInvalid(f"{len(errors)} invalid point(s); nothing was stored.", errors)
+        raise InvalidInput(f"{len(errors)} invalid point(s); nothing was stored.", errors=errors)
     if foreign:
         names = sorted(foreign)
         shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
-        raise IngestRefused(
+        raise Forbidden(
             f"This token acts for {division.name}; these agents belong to other divisions: {shown}.",
-            status=403,
             extra={"agents": names[:100]},
         )
     _quota_check(division=division, points=len(parsed))

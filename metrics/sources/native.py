@@ -14,6 +14,8 @@ from datetime import datetime
 
 import orjson
 
+from novaops.errors import InvalidInput
+
 MAX_POINTS = 50_000
 MAX_TAGS = 16
 MAX_TAG_KEY = 64
@@ -22,13 +24,11 @@ TAG_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 HANDLE_RE = re.compile(r"^ta_[0-9]{5}$")
 
 
-class PayloadError(Exception):
-    """The body as a whole is unusable (not JSON, wrong shape); answered 400 with `detail`."""
+class PayloadError(InvalidInput):
+    """The body as a whole is unusable (not JSON, wrong shape): 400, with `errors` when a field is at fault."""
 
-    def __init__(self, detail: str, errors: list[dict] | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.errors = errors or []
+    def __init__(self, message: str, errors: list[dict] | None = None) -> None:
+        super().__init__(message, errors=errors)
 
 
 @dataclass
