@@ -55,6 +55,7 @@ class DivisionPrincipal:
 
     division: Division
     token: DivisionToken
+    is_division_client = True
     is_authenticated: bool = True
     is_anonymous: bool = False
     is_superuser: bool = False

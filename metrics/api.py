@@ -12,13 +12,12 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, permissions, renderers
+from rest_framework import exceptions, renderers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents.models import Person
 from agents.tokens import DivisionPrincipal, DivisionTokenAuthentication
 from metrics.models import IngestBatch, Metric
 from metrics.selectors import (
@@ -46,25 +45,20 @@ from metrics.serializers import (
 )
 from metrics.services.catalogue import metric_create, metric_update
 from metrics.services.ingest import batch_accept, body_decode
+from novaops import policies
 from novaops.api import MethodRoute, Pagination, problem_responses
 from novaops.errors import PayloadTooLarge, UnsupportedMediaType
+from novaops.permissions import IsDivisionClient, IsLead, IsPersonOrDivisionClient
 
 
-class IsDivisionClient(permissions.BasePermission):
+class CanPostBatches(IsDivisionClient):
     message = "Posting metrics needs a division token: Authorization: Bearer nvo_…"
 
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        return isinstance(request.user, DivisionPrincipal)
 
-
-class CanReadBatch(permissions.BasePermission):
-    """Division clients and signed-in people with a role."""
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        user = request.user
-        if isinstance(user, DivisionPrincipal):
-            return True
-        return bool(user and user.is_authenticated and (user.is_superuser or hasattr(user, "person")))
+class CanReadBatch(IsPersonOrDivisionClient):
+    # A user without a role gets DRF's own words here, as this endpoint has always answered (the catalogue and
+    # series endpoints name the missing role).
+    message = exceptions.PermissionDenied.default_detail
 
 
 POINTS_EXAMPLE = {
@@ -85,7 +79,7 @@ class BatchCreateApi(APIView):
     """POST /api/v1/metrics/batches — validate fully, store durably, answer 202; a worker lands the points."""
 
     authentication_classes = [DivisionTokenAuthentication]
-    permission_classes = [IsDivisionClient]
+    permission_classes = [CanPostBatches]
 
     @extend_schema(
         operation_id="metrics_batch_create",
@@ -157,7 +151,7 @@ class BatchDetailApi(APIView):
     def get(self, request: Request, batch_id: int) -> Response:
         batch = get_object_or_404(IngestBatch.objects.select_related("division").defer("payload"), pk=batch_id)
         user = request.user
-        if isinstance(user, DivisionPrincipal) and batch.division_id != user.division.pk:
+        if policies.is_division_client(user) and batch.division_id != user.division.pk:
             raise exceptions.PermissionDenied(f"Batch {batch_id} belongs to another division.")
         return Response(BatchSerializer(batch).data)
 
@@ -167,34 +161,15 @@ class BatchDetailApi(APIView):
 READ_AUTHENTICATION = [DivisionTokenAuthentication, SessionAuthentication]
 
 
-class CanReadMetrics(permissions.BasePermission):
-    """Division clients (scoped to their division by each view) and signed-in people with any role."""
-
-    message = "Your account has no NovaOps role; ask an administrator to assign one."
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        user = request.user
-        if isinstance(user, DivisionPrincipal):
-            return True
-        return bool(user and user.is_authenticated and (user.is_superuser or hasattr(user, "person")))
-
-
-class CanEditCatalogue(permissions.BasePermission):
+class CanEditCatalogue(IsLead):
     message = "Only Tier 1 leads can change the metric catalogue."
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        user = request.user
-        if isinstance(user, DivisionPrincipal):
-            self.message = "Division tokens post and read metrics; changing the catalogue needs a Tier 1 lead."
-            return False
-        person: Person | None = getattr(user, "person", None)
-        return bool(user.is_superuser or (person is not None and person.is_lead))
+    division_client_message = "Division tokens post and read metrics; changing the catalogue needs a Tier 1 lead."
 
 
 class MetricsRoute(MethodRoute):
     # Methods no API class of the path handles (405) are answered with the same authentication as the others.
     authentication_classes = READ_AUTHENTICATION
-    permission_classes = [CanReadMetrics]
+    permission_classes = [IsPersonOrDivisionClient]
 
 
 def _problems(*statuses: int, forbidden: str = "Signed in without a NovaOps role.") -> dict[Any, OpenApiResponse]:
@@ -217,7 +192,7 @@ def _metric_or_404(key: str) -> Metric:
 
 class MetricListApi(APIView):
     authentication_classes = READ_AUTHENTICATION
-    permission_classes = [CanReadMetrics]
+    permission_classes = [IsPersonOrDivisionClient]
 
     @extend_schema(
         operation_id="metrics_catalogue_list",
@@ -241,7 +216,7 @@ class MetricListApi(APIView):
 
 class MetricCreateApi(APIView):
     authentication_classes = READ_AUTHENTICATION
-    permission_classes = [CanReadMetrics, CanEditCatalogue]
+    permission_classes = [IsPersonOrDivisionClient, CanEditCatalogue]
 
     @extend_schema(
         operation_id="metrics_catalogue_create",
@@ -264,7 +239,7 @@ class MetricCreateApi(APIView):
 
 class MetricDetailApi(APIView):
     authentication_classes = READ_AUTHENTICATION
-    permission_classes = [CanReadMetrics]
+    permission_classes = [IsPersonOrDivisionClient]
 
     @extend_schema(
         operation_id="metrics_catalogue_retrieve",
@@ -280,7 +255,7 @@ class MetricDetailApi(APIView):
 
 class MetricUpdateApi(APIView):
     authentication_classes = READ_AUTHENTICATION
-    permission_classes = [CanReadMetrics, CanEditCatalogue]
+    permission_classes = [IsPersonOrDivisionClient, CanEditCatalogue]
 
     @extend_schema(
         operation_id="metrics_catalogue_partial_update",
@@ -375,7 +350,7 @@ class SeriesAggregateApi(APIView):
     """GET /api/v1/metrics/series — metrics aggregated per agent, division or domain over a time range."""
 
     authentication_classes = READ_AUTHENTICATION
-    permission_classes = [CanReadMetrics]
+    permission_classes = [IsPersonOrDivisionClient]
     renderer_classes = [renderers.JSONRenderer, SeriesCSVRenderer]
 
     @extend_schema(
@@ -435,7 +410,7 @@ class SeriesAggregateApi(APIView):
         parsed.is_valid(raise_exception=True)
         query = parsed.validated_data
         division_ids = [division.pk for division in query["divisions"]] if query["divisions"] is not None else None
-        if isinstance(request.user, DivisionPrincipal):
+        if policies.is_division_client(request.user):
             division_ids = _division_scope(request.user, query)
         start, end = query["start"], query["end"]
         try:
