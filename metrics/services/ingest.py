@@ -21,6 +21,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+import novaops.celery
 from agents.models import Agent, Division, DivisionToken
 from metrics.models import IngestBatch, Metric
 from metrics.services.partitions import partitions_ensure
@@ -270,12 +271,10 @@ def batch_enqueue(*, batch_id: int) -> bool:
     at the very moment a fast worker takes it with SKIP LOCKED, and that worker would leave the batch to the
     sweeper. When publishing fails, the mark is taken back so the sweeper sees a batch the broker never got.
     """
-    from metrics.tasks import batch_ingest
-
     _enqueued_mark(batch_id, timezone.now())
     try:
         # No publish retries: they would hold the request for another socket timeout, and the sweeper retries.
-        batch_ingest.apply_async(args=[batch_id], retry=False)
+        novaops.celery.enqueue("metrics.batch_ingest", batch_id, retry=False)
     except Exception as exc:
         logger.warning("Could not enqueue batch %s (%s); the sweeper will retry.", batch_id, exc)
         _enqueued_mark(batch_id, None)
