@@ -8,14 +8,14 @@ buckets at about 1,000 whatever the range, so a year of data costs what a day do
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 import pandas as pd
 from django.db import connection
 from django.db.models import QuerySet
 
-from metrics.models import Metric, RollupResolution
+from metrics.models import ROLLUP_ORIGIN, Metric, RollupResolution
 
 GroupBy = Literal["agent", "division", "domain"]
 Agg = Literal["avg", "sum", "min", "max", "count", "last"]
@@ -32,10 +32,7 @@ GROUP_COLUMNS: dict[str, tuple[str, ...]] = {
 MAX_POINTS = 1000
 # Series (metric × group) one aggregation may return: about 500,000 points, ~10 MB of JSON, at the most.
 MAX_SERIES = 500
-DAY_SECONDS = 86400
-# Rollup buckets are aligned with date_bin on this origin (metrics.services.ingest.ORIGIN); re-bucketing into
-# several days must use the same origin, or a 2-day bucket would straddle the daily ones it is built from.
-ROLLUP_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
+DAY_SECONDS = RollupResolution.DAY.value
 _MICROSECOND = timedelta(microseconds=1)
 
 

@@ -50,8 +50,7 @@ def _metric_catalogue_present(request, django_db_setup, django_db_blocker):
     before each database test and after each transactional one (this fixture's teardown runs after that flush)."""
     from django.db import connection
 
-    from metrics.catalogue import DEFAULT_METRICS
-    from metrics.models import Metric
+    from metrics.services.catalogue import metric_catalogue_seed
 
     uses_db = {"db", "transactional_db"} & set(request.fixturenames) or request.node.get_closest_marker("django_db")
 
@@ -60,10 +59,7 @@ def _metric_catalogue_present(request, django_db_setup, django_db_blocker):
         if not uses_db or not connection.settings_dict["NAME"].startswith("test_"):
             return
         with django_db_blocker.unblock():
-            if Metric.objects.count() < len(DEFAULT_METRICS):
-                for key, name, unit, kind, better, description in DEFAULT_METRICS:
-                    fields = {"name": name, "unit": unit, "kind": kind, "better": better, "description": description}
-                    Metric.objects.get_or_create(key=key, defaults=fields)
+            metric_catalogue_seed()
 
     ensure()
     yield

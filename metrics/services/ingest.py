@@ -23,7 +23,7 @@ from django.utils import timezone
 
 import novaops.celery
 from agents.models import Agent, Division, DivisionToken
-from metrics.models import IngestBatch, Metric
+from metrics.models import ROLLUP_ORIGIN_SQL, IngestBatch, Metric, RollupResolution
 from metrics.services.partitions import partitions_ensure
 from metrics.sources.native import PayloadError, parse_native
 from novaops.errors import (
@@ -340,8 +340,6 @@ def batch_fail(*, batch_id: int, reason: str) -> None:
 # common series slot run their merge one after the other; 256 slots keep a batch's locks well inside the lock table.
 ROLLUP_LOCK_NAMESPACE = 7_201_017
 ROLLUP_LOCK_SLOTS = 256
-ORIGIN = "timestamptz '2000-01-01 00:00:00+00'"
-LEVELS = ((300, "5 minutes"), (3600, "1 hour"), (86400, "1 day"))
 # RETURNING old.* (PostgreSQL 18) tells fresh points from corrections; older servers recompute every bucket.
 INCREMENTAL_MIN_SERVER = 180000
 
@@ -423,7 +421,8 @@ def _rollups_refresh() -> None:
     columns = "INSERT INTO metrics_rollup AS r (series_id, resolution, bucket, count, sum, min, max, last, last_ts)"
     with connection.cursor() as cursor:
         below = None
-        for resolution, width in LEVELS:
+        for level in RollupResolution:
+            resolution, width = level.value, level.sql_interval
             # What the batch changed, per bucket: the 5-minute buckets from the changed points, each coarser level
             # from the level below it (buckets nest, on one origin), so only the first pass reads every point.
             source_rows = (
@@ -435,7 +434,7 @@ def _rollups_refresh() -> None:
             cursor.execute(
                 f"""
                 CREATE TEMP TABLE touched_{resolution} ON COMMIT DROP AS
-                SELECT series_id, date_bin('{width}', at, {ORIGIN}) AS bucket, bool_and(fresh) AS fresh,
+                SELECT series_id, date_bin('{width}', at, {ROLLUP_ORIGIN_SQL}) AS bucket, bool_and(fresh) AS fresh,
                        sum(count)::bigint AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max,
                        (array_agg(last ORDER BY last_ts DESC))[1] AS last, max(last_ts) AS last_ts
                 FROM ({source_rows}) c GROUP BY 1, 2
@@ -470,7 +469,7 @@ def _rollups_refresh() -> None:
                 """
             )
             below = resolution
-        cursor.execute(f"DROP TABLE {', '.join(f'touched_{resolution}' for resolution, _ in LEVELS)}")
+        cursor.execute(f"DROP TABLE {', '.join(f'touched_{level.value}' for level in RollupResolution)}")
 
 
 def batch_sweep(

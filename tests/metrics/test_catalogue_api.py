@@ -8,12 +8,13 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from agents.tokens import division_token_create
-from metrics.catalogue import DEFAULT_METRICS
 from metrics.models import Metric, Series
+from metrics.services.catalogue import default_metrics
 from tests.factories import AgentFactory, UserFactory
 
 LIST = "/api/v1/metrics/catalogue"
 PROBLEM = "application/problem+json"
+DEFAULT_METRICS = default_metrics()
 NEW = {"key": "sandbox_escapes", "name": "Sandbox escapes", "unit": "events", "kind": "counter", "better": "lower"}
 
 

@@ -10,10 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
 
-from metrics.models import Metric, Point, Rollup
+from metrics.models import ROLLUP_ORIGIN, Metric, Point, Rollup
 from metrics.selectors import (
     MAX_POINTS,
-    ROLLUP_ORIGIN,
     TooManySeries,
     bucket_count,
     bucket_floor,
