@@ -43,8 +43,8 @@ from metrics.serializers import (
     SeriesAggregateOutputSerializer,
     SeriesQueryInputSerializer,
 )
+from metrics.services.batches import batch_accept, body_decode
 from metrics.services.catalogue import metric_create, metric_update
-from metrics.services.ingest import batch_accept, body_decode
 from novaops import policies
 from novaops.api import MethodRoute, Pagination, problem_responses
 from novaops.errors import PayloadTooLarge, UnsupportedMediaType

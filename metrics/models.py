@@ -147,8 +147,8 @@ class BatchStatus(models.TextChoices):
 class IngestBatch(models.Model):
     """A validated batch of points, committed before the API answers 202 (the outbox of the ingest pipeline).
 
-    `payload` holds the points as a binary COPY stream of (series_id, ts, value) (see payload_encode); it is cleared
-    once the batch is done. The status only moves forward, through compare-and-swap updates in the task.
+    `payload` holds the points as a binary COPY stream of (series_id, ts, value) (see metrics.services.payload); it
+    is cleared once the batch is done. The status only moves forward, through compare-and-swap updates in the task.
     """
 
     Status = BatchStatus

@@ -4,7 +4,7 @@ import pytest
 
 from agents.tokens import division_token_create
 from metrics.models import IngestBatch
-from metrics.services.ingest import batch_accept
+from metrics.services.batches import batch_accept
 from tests.factories import AgentFactory, DivisionFactory
 
 

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from metrics.models import IngestBatch, Metric, Series
-from metrics.services.ingest import batch_accept
+from metrics.services.batches import batch_accept
 from tests.factories import UserFactory
 
 

@@ -20,7 +20,7 @@ from django.db import connection
 
 from agents.tokens import division_token_create
 from metrics.models import IngestBatch
-from metrics.services.ingest import batch_sweep
+from metrics.services.batches import batch_sweep
 from tests.conftest import database_url_for_subprocesses
 from tests.factories import AgentFactory, DivisionFactory
 from tests.metrics.conftest_faults import (

@@ -1,4 +1,4 @@
-"""metrics.services.ingest: the worker half (points, rollups), the sweeper, and idempotency of processing."""
+"""The worker half of ingest (points, rollups), the sweeper, and idempotency of processing."""
 
 import json
 from datetime import UTC, datetime, timedelta
@@ -12,7 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from metrics.models import IngestBatch, Point, Rollup
-from metrics.services.ingest import batch_accept, batch_enqueue, batch_process, batch_sweep, payload_encode
+from metrics.services.batches import batch_accept, batch_enqueue, batch_sweep
+from metrics.services.landing import batch_process
+from metrics.services.payload import payload_encode
 
 # A fixed hour in the recent past keeps bucket arithmetic readable: 10:00 UTC today-1.
 BASE = (datetime.now(UTC) - timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)

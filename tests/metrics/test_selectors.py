@@ -21,7 +21,7 @@ from metrics.selectors import (
     resolution_for,
     series_aggregate,
 )
-from metrics.services.ingest import batch_accept
+from metrics.services.batches import batch_accept
 from tests.factories import AgentFactory, DivisionFactory, DomainFactory
 
 # Midnight UTC 40 days ago: inside the 90-day retention, and every bucket boundary below is a round number.
