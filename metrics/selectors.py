@@ -145,8 +145,9 @@ def series_aggregate(
 
     Filters combine (AND); `division_ids` and `domain_ids` apply to the division a series was posted for.
     Two SQL statements whatever the number of series, a count of the (metric, group) pairs and the aggregate:
-    the series are chosen first (by metric, agent, division — DESIGN §8: every point query filters by series
-    first), their rollup rows are read by primary key (series_id, resolution, bucket) and grouped in the database.
+    the series are chosen first (by metric, agent, division: every point query filters by series first, see
+    docs/architecture.md), their rollup rows are read by primary key (series_id, resolution, bucket) and grouped in
+    the database.
     Past `max_series` pairs it raises TooManySeries before reading any rollup.
     """
     if group_by not in _GROUP_SQL:
