@@ -15,13 +15,14 @@ from agents.tokens import division_token_create
 from metrics.models import IngestBatch
 from metrics.services.batches import batch_accept
 from novaops import embedded
-from tests.factories import AgentFactory, DivisionFactory
+from tests.factories import AgentFactory
 from tests.helpers.processes import Postgres, Web, database_url_for_subprocesses, stop_group, web_start
 
 
 @pytest.fixture
-def division(db):
-    return DivisionFactory(name="NovaCore Runtime", slug="novacore-runtime")
+def division(cast):
+    """The cast's division (NovaCore Runtime): the shared token_client posts for it."""
+    return cast.division
 
 
 @pytest.fixture
@@ -53,15 +54,6 @@ def land(django_capture_on_commit_callbacks):
         return batch
 
     return run
-
-
-@pytest.fixture
-def ingest_client(token):
-    from rest_framework.test import APIClient
-
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token[1]}")
-    return client
 
 
 # --- real servers for the fault-tolerance tests (tests/metrics/test_faults.py) ----------------------------------
