@@ -1,5 +1,7 @@
 """The metric catalogue, series, points (partitioned by day), rollups and durable ingest batches."""
 
+from datetime import UTC, datetime
+
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -93,10 +95,23 @@ class Point(models.Model):
         return f"{self.series_id}@{self.ts:%Y-%m-%dT%H:%M:%S}={self.value}"
 
 
+# Rollup buckets are aligned on this origin (date_bin's third argument), so the buckets of each level nest in those
+# of the next, and re-bucketing daily rollups into several days (metrics.selectors) keeps them whole.
+ROLLUP_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
+ROLLUP_ORIGIN_SQL = f"timestamptz '{ROLLUP_ORIGIN:%Y-%m-%d %H:%M:%S}+00'"
+
+
 class RollupResolution(models.IntegerChoices):
+    """The rollup levels, finest first: each bucket width in seconds, labelled with the same width as a PostgreSQL
+    interval (the stride the ingest worker buckets with)."""
+
     FIVE_MINUTES = 300, "5 minutes"
     HOUR = 3600, "1 hour"
     DAY = 86400, "1 day"
+
+    @property
+    def sql_interval(self) -> str:
+        return self.label
 
 
 class Rollup(models.Model):
@@ -132,8 +147,8 @@ class BatchStatus(models.TextChoices):
 class IngestBatch(models.Model):
     """A validated batch of points, committed before the API answers 202 (the outbox of the ingest pipeline).
 
-    `payload` holds the points as a binary COPY stream of (series_id, ts, value) (see payload_encode); it is cleared
-    once the batch is done. The status only moves forward, through compare-and-swap updates in the task.
+    `payload` holds the points as a binary COPY stream of (series_id, ts, value) (see metrics.services.payload); it
+    is cleared once the batch is done. The status only moves forward, through compare-and-swap updates in the task.
     """
 
     Status = BatchStatus

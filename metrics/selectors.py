@@ -8,14 +8,14 @@ buckets at about 1,000 whatever the range, so a year of data costs what a day do
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 import pandas as pd
 from django.db import connection
 from django.db.models import QuerySet
 
-from metrics.models import Metric, RollupResolution
+from metrics.models import ROLLUP_ORIGIN, Metric, RollupResolution
 
 GroupBy = Literal["agent", "division", "domain"]
 Agg = Literal["avg", "sum", "min", "max", "count", "last"]
@@ -32,10 +32,7 @@ GROUP_COLUMNS: dict[str, tuple[str, ...]] = {
 MAX_POINTS = 1000
 # Series (metric × group) one aggregation may return: about 500,000 points, ~10 MB of JSON, at the most.
 MAX_SERIES = 500
-DAY_SECONDS = 86400
-# Rollup buckets are aligned with date_bin on this origin (metrics.services.ingest.ORIGIN); re-bucketing into
-# several days must use the same origin, or a 2-day bucket would straddle the daily ones it is built from.
-ROLLUP_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
+DAY_SECONDS = RollupResolution.DAY.value
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -148,8 +145,9 @@ def series_aggregate(
 
     Filters combine (AND); `division_ids` and `domain_ids` apply to the division a series was posted for.
     Two SQL statements whatever the number of series, a count of the (metric, group) pairs and the aggregate:
-    the series are chosen first (by metric, agent, division — DESIGN §8: every point query filters by series
-    first), their rollup rows are read by primary key (series_id, resolution, bucket) and grouped in the database.
+    the series are chosen first (by metric, agent, division: every point query filters by series first, see
+    docs/architecture.md), their rollup rows are read by primary key (series_id, resolution, bucket) and grouped in
+    the database.
     Past `max_series` pairs it raises TooManySeries before reading any rollup.
     """
     if group_by not in _GROUP_SQL:
@@ -159,44 +157,73 @@ def series_aggregate(
     width = resolution or resolution_for(start, end)
     if width not in RollupResolution.values and width % DAY_SECONDS:
         raise ValueError(f"resolution must be one of {RollupResolution.values} or a multiple of a day")
-    # Widths past a day are built from the daily rollups.
-    source = width if width in RollupResolution.values else DAY_SECONDS
 
     params: dict[str, object] = {
         "keys": list(metric_keys),
         "width": width,
-        "source": source,
+        # Widths past a day are built from the daily rollups.
+        "source": width if width in RollupResolution.values else DAY_SECONDS,
         "origin": ROLLUP_ORIGIN,
         "low": bucket_floor(start, width),
         "end": end,
     }
-    series_filters = ["s.metric_id = ANY(ARRAY(SELECT id FROM metrics_metric WHERE key = ANY(%(keys)s)))"]
+    filters = _series_filters(params, agent_ids=agent_ids, division_ids=division_ids, domain_ids=domain_ids)
+    picked = _picked_sql(group_by, filters)
+    label_columns = ", ".join(f"p.l{n}" for n in range(1, len(GROUP_COLUMNS[group_by]) + 1))
+    with connection.cursor() as cursor:
+        if max_series is not None:
+            # The series table is small next to the rollups: counting the pairs first is cheap.
+            cursor.execute(f"{picked} SELECT count(DISTINCT (p.key, {label_columns})) FROM picked p", params)
+            found = cursor.fetchone()[0]
+            if found > max_series:
+                raise TooManySeries(found=found, limit=max_series)
+        cursor.execute(_aggregate_sql(picked, label_columns=label_columns, agg=agg), params)
+        rows = cursor.fetchall()
+    return _frame(rows, group_by=group_by, agg=agg, width=width)
+
+
+def _series_filters(
+    params: dict[str, object],
+    *,
+    agent_ids: Sequence[int] | None,
+    division_ids: Sequence[int] | None,
+    domain_ids: Sequence[int] | None,
+) -> list[str]:
+    """The conditions that choose the series `s` (by metric, then each filter given), adding their values to params."""
+    filters = ["s.metric_id = ANY(ARRAY(SELECT id FROM metrics_metric WHERE key = ANY(%(keys)s)))"]
     if agent_ids is not None:
-        series_filters.append("s.agent_id = ANY(%(agent_ids)s)")
+        filters.append("s.agent_id = ANY(%(agent_ids)s)")
         params["agent_ids"] = list(agent_ids)
     if division_ids is not None:
-        series_filters.append("s.division_id = ANY(%(division_ids)s)")
+        filters.append("s.division_id = ANY(%(division_ids)s)")
         params["division_ids"] = list(division_ids)
     if domain_ids is not None:
-        series_filters.append(
+        filters.append(
             "s.division_id = ANY(ARRAY(SELECT id FROM agents_division WHERE domain_id = ANY(%(domain_ids)s)))"
         )
         params["domain_ids"] = list(domain_ids)
+    return filters
+
+
+def _picked_sql(group_by: str, filters: list[str]) -> str:
+    """The `picked` CTE: the chosen series, labelled for the grouping. A few rows, materialised so that they drive
+    the rollup reads by primary key."""
     joins, labels = _GROUP_SQL[group_by]
-    label_columns = ", ".join(f"p.l{n}" for n in range(1, len(GROUP_COLUMNS[group_by]) + 1))
-    # The series are chosen and labelled first (a few rows; materialised so that they drive the rollup reads by
-    # primary key), then their rollup rows are grouped by metric, labels and bucket; the sort that groups them
-    # also gives the output order, and nothing is joined per rollup row but the rollup itself.
-    picked = f"""
+    return f"""
         WITH picked AS MATERIALIZED (
             SELECT s.id, m.key COLLATE "C" AS key, {labels}
             FROM metrics_series s
             JOIN metrics_metric m ON m.id = s.metric_id
             {joins}
-            WHERE {" AND ".join(series_filters)}
+            WHERE {" AND ".join(filters)}
         )
     """
-    sql = f"""
+
+
+def _aggregate_sql(picked: str, *, label_columns: str, agg: str) -> str:
+    """The picked series' rollup rows grouped by metric, labels and bucket; the sort that groups them also gives the
+    output order, and nothing is joined per rollup row but the rollup itself."""
+    return f"""
         {picked}
         SELECT p.key, {label_columns},
                extract(epoch FROM date_bin(%(width)s * interval '1 second', r.bucket, %(origin)s))::bigint AS b,
@@ -207,16 +234,6 @@ def series_aggregate(
         GROUP BY p.key, {label_columns}, b
         ORDER BY p.key, {label_columns}, b
     """
-    with connection.cursor() as cursor:
-        if max_series is not None:
-            # The series table is small next to the rollups: counting the pairs first is cheap.
-            cursor.execute(f"{picked} SELECT count(DISTINCT (p.key, {label_columns})) FROM picked p", params)
-            found = cursor.fetchone()[0]
-            if found > max_series:
-                raise TooManySeries(found=found, limit=max_series)
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return _frame(rows, group_by=group_by, agg=agg, width=width)
 
 
 def _frame(rows: list[tuple], *, group_by: str, agg: str, width: int) -> pd.DataFrame:

@@ -5,7 +5,8 @@ import logging
 from celery import shared_task
 from django.db import DatabaseError, InterfaceError, OperationalError
 
-from metrics.services.ingest import batch_fail, batch_process, batch_sweep
+from metrics.services.batches import batch_sweep
+from metrics.services.landing import batch_fail, batch_process
 from metrics.services.partitions import partitions_maintain
 
 logger = logging.getLogger(__name__)

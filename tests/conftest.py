@@ -1,7 +1,12 @@
 """Shared fixtures: the embedded servers, the fixed cast of users for permission tests, API clients."""
 
 import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
@@ -9,6 +14,7 @@ from rest_framework.test import APIClient
 
 from novaops import embedded
 from tests.factories import DivisionFactory, DomainFactory, PersonFactory, UserFactory
+from tests.helpers.processes import Broker, Worker, database_url_for_subprocesses, stop_group, worker_start
 
 _started_here: list[str] = []
 
@@ -50,8 +56,7 @@ def _metric_catalogue_present(request, django_db_setup, django_db_blocker):
     before each database test and after each transactional one (this fixture's teardown runs after that flush)."""
     from django.db import connection
 
-    from metrics.catalogue import DEFAULT_METRICS
-    from metrics.models import Metric
+    from metrics.services.catalogue import metric_catalogue_seed
 
     uses_db = {"db", "transactional_db"} & set(request.fixturenames) or request.node.get_closest_marker("django_db")
 
@@ -60,10 +65,7 @@ def _metric_catalogue_present(request, django_db_setup, django_db_blocker):
         if not uses_db or not connection.settings_dict["NAME"].startswith("test_"):
             return
         with django_db_blocker.unblock():
-            if Metric.objects.count() < len(DEFAULT_METRICS):
-                for key, name, unit, kind, better, description in DEFAULT_METRICS:
-                    fields = {"name": name, "unit": unit, "kind": kind, "better": better, "description": description}
-                    Metric.objects.get_or_create(key=key, defaults=fields)
+            metric_catalogue_seed()
 
     ensure()
     yield
@@ -157,69 +159,39 @@ def token_client(cast) -> APIClient:
 
 
 @pytest.fixture
-def private_redis(tmp_path_factory):
-    """A Valkey of the test's own (Unix socket, AOF on): a worker and a broker no other test shares."""
-    root = tmp_path_factory.mktemp("redis")
-    url = embedded.valkey_up(root)
-    yield url
-    embedded.valkey_down(root)
-
-
-def database_url_for_subprocesses() -> str:
-    """A libpq URL for the test database, for processes (workers, gunicorn) the test starts."""
-    from django.db import connection
-
-    params = connection.settings_dict
-    host = params["HOST"] or ""
-    port = f":{params['PORT']}" if params["PORT"] and not host.startswith("/") else ""
-    auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
-    if host.startswith("/"):
-        return f"postgresql://{auth}@/{params['NAME']}?host={host}"
-    return f"postgresql://{auth}@{host}{port}/{params['NAME']}"
+def broker() -> Iterator[Broker]:
+    """A Valkey of the test's own (Unix socket, AOF on) that the test may stop, freeze and start again: a broker no
+    other test shares."""
+    # A short directory of our own: the socket path must fit in sun_path.
+    root = Path(tempfile.mkdtemp(prefix="nvf-vk-"))
+    try:
+        url = embedded.valkey_up(root)
+        yield Broker(root, url)
+    finally:
+        pid = embedded._valkey_pid(root)
+        if pid is not None:
+            os.kill(pid, signal.SIGCONT)  # a frozen server would not act on the SIGTERM that stops it
+        embedded.valkey_down(root)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, private_redis):
-    """Start a real `celery worker` subprocess against the test database and a private broker.
+def workers(transactional_db, broker, tmp_path) -> Iterator[Callable[..., Worker]]:
+    """start(*extra_args) → a real Celery worker against the test database and the private broker, ready to consume;
+    every worker started is stopped with its whole process group at teardown. The first is named celery@<host>."""
+    started: list[Worker] = []
 
-    Yields a callable returning (broker_url, Popen); the worker is stopped (SIGTERM, then SIGKILL) at teardown.
-    """
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    processes: list[subprocess.Popen] = []
-    env = {**os.environ, "DATABASE_URL": database_url_for_subprocesses(), "REDIS_URL": private_redis, "DEBUG": "true"}
-
-    def start(*extra_args: str) -> subprocess.Popen:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "celery"),
-                "-A",
-                "novaops",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "1",
-                "--without-gossip",
-                "--without-mingle",
-                *extra_args,
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+    def start(*extra_args: str) -> Worker:
+        worker = worker_start(
+            *extra_args,
+            database_url=database_url_for_subprocesses(),
+            redis_url=broker.url,
+            log=tmp_path / f"worker-{len(started)}.log",
+            hostname=f"celery{len(started) or ''}@%h",
         )
-        processes.append(process)
-        return process
+        started.append(worker)
+        return worker
 
-    yield private_redis, start
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    yield start
+    for worker in started:
+        stop_group(worker.process, grace=10)

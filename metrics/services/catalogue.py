@@ -1,7 +1,8 @@
-"""Writes to the metric catalogue: create an entry, change its description fields."""
+"""Writes to the metric catalogue: create an entry, change its description fields, seed the default entries."""
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 from metrics.models import Metric
@@ -40,3 +41,21 @@ def metric_update(*, metric: Metric, **fields: Any) -> Metric:
     if fields:
         metric.save(update_fields=list(fields))
     return metric
+
+
+def default_metrics() -> tuple[tuple[str, str, str, str, str, str], ...]:
+    """(key, name, unit, kind, better, description) of the catalogue every installation starts with: the rows
+    migration 0003 seeds, frozen there, so that there is one copy."""
+    return import_module("metrics.migrations.0003_default_catalogue").DEFAULT_METRICS
+
+
+def metric_catalogue_seed() -> int:
+    """Create the default metrics that are missing (existing ones are left as their owners edited them)."""
+    existing = set(Metric.objects.values_list("key", flat=True))
+    missing = [
+        Metric(key=key, name=name, unit=unit, kind=kind, better=better, description=description)
+        for key, name, unit, kind, better, description in default_metrics()
+        if key not in existing
+    ]
+    Metric.objects.bulk_create(missing, ignore_conflicts=True)
+    return len(missing)

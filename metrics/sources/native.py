@@ -14,21 +14,21 @@ from datetime import datetime
 
 import orjson
 
+from agents.constants import is_handle
+from novaops.errors import InvalidInput
+
 MAX_POINTS = 50_000
 MAX_TAGS = 16
 MAX_TAG_KEY = 64
 MAX_TAG_VALUE = 200
 TAG_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
-HANDLE_RE = re.compile(r"^ta_[0-9]{5}$")
 
 
-class PayloadError(Exception):
-    """The body as a whole is unusable (not JSON, wrong shape); answered 400 with `detail`."""
+class PayloadError(InvalidInput):
+    """The body as a whole is unusable (not JSON, wrong shape): 400, with `errors` when a field is at fault."""
 
-    def __init__(self, detail: str, errors: list[dict] | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.errors = errors or []
+    def __init__(self, message: str, errors: list[dict] | None = None) -> None:
+        super().__init__(message, errors=errors)
 
 
 @dataclass
@@ -88,8 +88,80 @@ def _parse_ts(raw: object, now_us: int, min_us: int, max_us: int) -> tuple[int |
 
 
 def parse_native(body: bytes, *, known_metrics: set[str], now_us: int, min_us: int, max_us: int) -> ParsedPoints:
-    """Parse and validate a native JSON body. Raises PayloadError for body-level problems."""
-    document = _load(body)
+    """Parse and validate a native JSON body. Raises PayloadError for body-level problems.
+
+    This is ingestion's hot loop: a valid point is checked inline, with no function call of its own; a point with
+    any problem goes to _point_errors, which lists every problem it has.
+    """
+    points = _points_list(_load(body))
+    parsed = ParsedPoints()
+    add_metric, add_handle = parsed.metrics.append, parsed.handles.append
+    add_ts, add_value, add_tags = parsed.ts_us.append, parsed.values.append, parsed.tags.append
+    add_position, add_errors = parsed.positions.append, parsed.errors.extend
+    # Points of one series repeat their timestamps' strings and their tags: each distinct one is checked once.
+    ts_cache: dict[object, tuple[int | None, str | None]] = {}
+    tags_cache: dict[tuple, tuple[str, str | None]] = {(): ("", None)}
+    good_handles: set[str | None] = {None}
+    for index, point in enumerate(points):
+        if type(point) is not dict:
+            add_errors(_point_errors(index, point, known_metrics, now_us, min_us, max_us))
+            continue
+        metric, handle, raw_ts = point.get("metric"), point.get("agent"), point.get("ts")
+        value, tags = point.get("value"), point.get("tags")
+        try:
+            ts_us, ts_error = ts_cache[raw_ts]
+        except (KeyError, TypeError):
+            ts_us, ts_error = _parse_ts(raw_ts, now_us, min_us, max_us)
+            if type(raw_ts) is str:
+                ts_cache[raw_ts] = (ts_us, ts_error)
+        canonical, tags_error = "", None
+        if tags is not None:
+            try:
+                key = tuple(tags.items())
+                canonical, tags_error = tags_cache[key]
+            except KeyError:
+                canonical, tags_error = tags_cache.setdefault(key, _tags_canonical(tags))
+            except (AttributeError, TypeError):  # not an object, or an unhashable value (certainly not a string)
+                canonical, tags_error = _tags_canonical(tags)
+        kind = type(value)
+        if (
+            len(point) <= 5
+            and _FIELDS.issuperset(point)
+            and type(metric) is str
+            and metric in known_metrics
+            and (
+                handle is None
+                or handle.__class__ is str
+                and (handle in good_handles or _handle_good(handle, good_handles))
+            )
+            and ts_error is None
+            and (kind is float and math.isfinite(value) or kind is int)
+            and tags_error is None
+        ):
+            add_metric(metric)
+            add_handle(handle)
+            add_ts(ts_us)
+            add_value(value if kind is float else float(value))
+            add_tags(canonical)
+            add_position(index)
+        else:
+            add_errors(_point_errors(index, point, known_metrics, now_us, min_us, max_us))
+    return parsed
+
+
+_FIELDS = frozenset({"metric", "agent", "ts", "value", "tags"})
+
+
+def _handle_good(handle: str, good_handles: set[str | None]) -> bool:
+    """Whether a handle not met before in this body has the right form; a good one joins good_handles."""
+    if is_handle(handle):
+        good_handles.add(handle)
+        return True
+    return False
+
+
+def _points_list(document: object) -> list:
+    """The "points" list of a parsed body; PayloadError when the body as a whole has the wrong shape."""
     if not isinstance(document, dict):
         raise PayloadError('Expected a JSON object with a "points" list.')
     unknown_keys = set(document) - {"points"}
@@ -107,104 +179,45 @@ def parse_native(body: bytes, *, known_metrics: set[str], now_us: int, min_us: i
             f"{len(points)} points; at most {MAX_POINTS} per batch.",
             [{"index": None, "field": "points", "message": f"At most {MAX_POINTS} points per batch."}],
         )
-
-    parsed = ParsedPoints()
-    errors = parsed.errors
-    add_metric, add_handle = parsed.metrics.append, parsed.handles.append
-    add_ts, add_value, add_tags = parsed.ts_us.append, parsed.values.append, parsed.tags.append
-    add_position = parsed.positions.append
-    ts_cache: dict[object, tuple[int | None, str | None]] = {}
-    tags_cache: dict[tuple, tuple[str, str | None]] = {}
-    good_handles: set[str | None] = {None}
-
-    def _good(handle: str) -> bool:
-        if HANDLE_RE.match(handle):
-            good_handles.add(handle)
-            return True
-        return False
-
-    allowed = {"metric", "agent", "ts", "value", "tags"}
-
-    for index, point in enumerate(points):
-        if type(point) is not dict:
-            errors.append({"index": index, "field": "", "message": "Expected an object."})
-            continue
-        ok = True
-        if len(point) > 5 or not allowed.issuperset(point):
-            extra = sorted(set(point) - allowed)
-            errors.append({"index": index, "field": extra[0], "message": f"Unknown field(s): {', '.join(extra)}."})
-            ok = False
-
-        metric = point.get("metric")
-        if type(metric) is not str:
-            errors.append({"index": index, "field": "metric", "message": "Required string."})
-            ok = False
-        elif metric not in known_metrics:
-            errors.append({"index": index, "field": "metric", "message": f"Unknown metric {metric[:64]!r}."})
-            ok = False
-
-        handle = point.get("agent")
-        if handle is not None and handle.__class__ is not str or handle not in good_handles and not _good(handle):
-            errors.append({"index": index, "field": "agent", "message": "Expected a handle like ta_00008."})
-            ok = False
-
-        raw_ts = point.get("ts")
-        try:
-            ts_us, ts_error = ts_cache[raw_ts]
-        except (KeyError, TypeError):
-            ts_us, ts_error = _parse_ts(raw_ts, now_us, min_us, max_us)
-            if type(raw_ts) is str:
-                ts_cache[raw_ts] = (ts_us, ts_error)
-        if ts_error:
-            errors.append({"index": index, "field": "ts", "message": ts_error})
-            ok = False
-
-        value = point.get("value")
-        kind = type(value)
-        if kind is float:
-            if not math.isfinite(value):
-                errors.append({"index": index, "field": "value", "message": "NaN and Infinity are not allowed."})
-                ok = False
-        elif kind is int:
-            value = float(value)
-        elif kind is _NonFinite:
-            errors.append({"index": index, "field": "value", "message": "NaN and Infinity are not allowed."})
-            ok = False
-        else:
-            message = "Required number." if value is None else "Expected a number."
-            errors.append({"index": index, "field": "value", "message": message})
-            ok = False
-
-        tags = point.get("tags")
-        canonical = ""
-        if tags is not None:
-            if type(tags) is not dict:
-                errors.append({"index": index, "field": "tags", "message": "Expected an object of strings."})
-                ok = False
-            elif tags:
-                # Points of one series repeat the same tags: validate and canonicalise each distinct set once.
-                try:
-                    key = tuple(tags.items())
-                    canonical, problem = tags_cache[key]
-                except KeyError:
-                    canonical, problem = tags_cache.setdefault(key, _tags_canonical(tags))
-                except TypeError:  # an unhashable value: certainly not a string
-                    canonical, problem = _tags_canonical(tags)
-                if problem:
-                    errors.append({"index": index, "field": "tags", "message": problem})
-                    ok = False
-
-        if ok:
-            add_metric(metric)
-            add_handle(handle)
-            add_ts(ts_us)
-            add_value(value)
-            add_tags(canonical)
-            add_position(index)
-    return parsed
+    return points
 
 
-def _tags_canonical(tags: dict) -> tuple[str, str | None]:
+def _point_errors(
+    index: int, point: object, known_metrics: set[str], now_us: int, min_us: int, max_us: int
+) -> list[dict]:
+    """Every problem of one invalid point, field by field, as {"index", "field", "message"}."""
+    if type(point) is not dict:
+        return [{"index": index, "field": "", "message": "Expected an object."}]
+    errors = []
+    extra = sorted(set(point) - _FIELDS)
+    if extra:
+        errors.append({"index": index, "field": extra[0], "message": f"Unknown field(s): {', '.join(extra)}."})
+    metric = point.get("metric")
+    if type(metric) is not str:
+        errors.append({"index": index, "field": "metric", "message": "Required string."})
+    elif metric not in known_metrics:
+        errors.append({"index": index, "field": "metric", "message": f"Unknown metric {metric[:64]!r}."})
+    handle = point.get("agent")
+    if handle is not None and (handle.__class__ is not str or not is_handle(handle)):
+        errors.append({"index": index, "field": "agent", "message": "Expected a handle like ta_00008."})
+    ts_error = _parse_ts(point.get("ts"), now_us, min_us, max_us)[1]
+    if ts_error:
+        errors.append({"index": index, "field": "ts", "message": ts_error})
+    value = point.get("value")
+    kind = type(value)
+    if kind is _NonFinite or kind is float and not math.isfinite(value):
+        errors.append({"index": index, "field": "value", "message": "NaN and Infinity are not allowed."})
+    elif kind is not float and kind is not int:
+        message = "Required number." if value is None else "Expected a number."
+        errors.append({"index": index, "field": "value", "message": message})
+    tags = point.get("tags")
+    tags_error = None if tags is None else _tags_canonical(tags)[1]
+    if tags_error:
+        errors.append({"index": index, "field": "tags", "message": tags_error})
+    return errors
+
+
+def _tags_canonical(tags: object) -> tuple[str, str | None]:
     """(sorted-key JSON, None) for valid tags, ("", problem) otherwise."""
     problem = _tags_problem(tags)
     if problem:
@@ -212,7 +225,9 @@ def _tags_canonical(tags: dict) -> tuple[str, str | None]:
     return orjson.dumps(tags, option=orjson.OPT_SORT_KEYS).decode(), None
 
 
-def _tags_problem(tags: dict) -> str | None:
+def _tags_problem(tags: object) -> str | None:
+    if type(tags) is not dict:
+        return "Expected an object of strings."
     if len(tags) > MAX_TAGS:
         return f"{len(tags)} tags; at most {MAX_TAGS}."
     for key, value in tags.items():

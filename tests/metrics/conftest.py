@@ -1,16 +1,28 @@
-import json
+"""Fixtures of the metrics tests: the cast's division with agent ta_00008, landing points, and the real servers of the
+fault-tolerance tests (gunicorn, a private PostgreSQL; workers and broker come from tests/conftest.py)."""
 
+import json
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
 import pytest
+from django.db import connection
 
 from agents.services.tokens import division_token_create
 from metrics.models import IngestBatch
-from metrics.services.ingest import batch_accept
-from tests.factories import AgentFactory, DivisionFactory
+from metrics.services.batches import batch_accept
+from novaops import embedded
+from tests.factories import AgentFactory
+from tests.helpers.processes import Postgres, Web, database_url_for_subprocesses, stop_group, web_start
 
 
 @pytest.fixture
-def division(db):
-    return DivisionFactory(name="NovaCore Runtime", slug="novacore-runtime")
+def division(cast):
+    """The cast's division (NovaCore Runtime): the shared token_client posts for it."""
+    return cast.division
 
 
 @pytest.fixture
@@ -44,22 +56,75 @@ def land(django_capture_on_commit_callbacks):
     return run
 
 
+# --- real servers for the fault-tolerance tests (tests/metrics/test_faults.py) ----------------------------------
+
+
 @pytest.fixture
-def ingest_client(token):
-    from rest_framework.test import APIClient
+def gunicorn(tmp_path) -> Iterator[Callable[..., Web]]:
+    """start(database_url=…, redis_url=…) → a real `gunicorn novaops.wsgi` with two workers on a free port."""
+    started: list[Web] = []
 
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token[1]}")
-    return client
+    def start(*, database_url: str, redis_url: str) -> Web:
+        web = web_start(database_url=database_url, redis_url=redis_url, log_dir=tmp_path)
+        started.append(web)
+        return web
+
+    yield start
+    for web in started:
+        stop_group(web.process, grace=5)
 
 
-# The fault-tolerance tests' fixtures (real gunicorn, Celery workers, private Valkey and PostgreSQL) live apart.
-from tests.metrics.conftest_faults import (  # noqa: E402, F401
-    blocker,
-    broker,
-    celery_on_broker,
-    gunicorn,
-    points_cleanup,
-    private_postgres,
-    workers,
-)
+@pytest.fixture
+def celery_on_broker(broker) -> Iterator[None]:
+    """Point this process's Celery app at the private broker, so a service called here (batch_sweep) enqueues
+    where the test's worker listens. The connection pools are per-URL and cached, so they are dropped both ways."""
+    from novaops.celery import app
+
+    def reset_pools() -> None:
+        if app._pool is not None:
+            app._pool.force_close_all()
+        app._pool = None
+        if "amqp" in app.__dict__:
+            app.amqp._producer_pool = None
+
+    previous = app.conf.broker_url
+    reset_pools()
+    app.conf.broker_url = broker.url
+    try:
+        yield
+    finally:
+        reset_pools()
+        app.conf.broker_url = previous
+
+
+@pytest.fixture
+def points_cleanup(transactional_db) -> Iterator[None]:
+    """metrics_point and metrics_rollup are unmanaged, so a transactional test's flush leaves them full; empty them
+    so the unit tests' counts stay right in this and later sessions (--reuse-db)."""
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE metrics_point, metrics_rollup")
+
+
+@pytest.fixture
+def blocker(transactional_db):
+    """A second, raw connection to the test database whose open transaction holds the locks a test takes."""
+    conn = psycopg.connect(database_url_for_subprocesses())
+    try:
+        yield conn
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[Postgres]:
+    """A PostgreSQL of this test's own (Unix socket in a short temporary directory), stopped at teardown."""
+    root = Path(tempfile.mkdtemp(prefix="nvf-pg-"))
+    root.chmod(0o755)  # PostgreSQL runs under its own user when we are root
+    try:
+        url = embedded.postgres_up(root)
+        yield Postgres(root, url)
+    finally:
+        embedded.postgres_down(root)
+        shutil.rmtree(root, ignore_errors=True)

@@ -7,14 +7,7 @@ import pytest
 from django.urls import reverse
 
 from metrics.models import IngestBatch, Metric, Series
-from metrics.services.ingest import batch_accept
-from tests.factories import UserFactory
-
-
-@pytest.fixture
-def admin_client(client, db):
-    client.force_login(UserFactory(username="root", is_superuser=True, is_staff=True))
-    return client
+from metrics.services.batches import batch_accept
 
 
 @pytest.fixture
@@ -24,13 +17,15 @@ def batch(division, agent) -> IngestBatch:
     return batch_accept(division=division, token=None, body=json.dumps({"points": [point]}).encode()).batch
 
 
-def test_changelists_load(admin_client, batch):
+def test_changelists_load(client_as, batch):
+    admin_client = client_as("superuser")
     for model in ("metric", "series", "ingestbatch"):
         response = admin_client.get(reverse(f"admin:metrics_{model}_changelist"))
         assert response.status_code == 200, model
 
 
-def test_a_metric_is_edited_but_its_key_is_fixed(admin_client, db):
+def test_a_metric_is_edited_but_its_key_is_fixed(client_as):
+    admin_client = client_as("superuser")
     metric = Metric.objects.get(key="uptime_pct")
     url = reverse("admin:metrics_metric_change", args=[metric.pk])
     data = {"key": "renamed", "name": "Availability", "unit": "%", "kind": "gauge", "better": "higher"}
@@ -41,7 +36,8 @@ def test_a_metric_is_edited_but_its_key_is_fixed(admin_client, db):
     assert (metric.key, metric.name) == ("uptime_pct", "Availability")
 
 
-def test_series_and_batches_are_read_only_and_the_payload_is_hidden(admin_client, batch):
+def test_series_and_batches_are_read_only_and_the_payload_is_hidden(client_as, batch):
+    admin_client = client_as("superuser")
     series = Series.objects.get()
     batch_page = admin_client.get(reverse("admin:metrics_ingestbatch_change", args=[batch.pk]))
 

@@ -1,9 +1,10 @@
 """Fault tolerance of the ingest pipeline, with real processes: gunicorn, Celery workers, Valkey and PostgreSQL.
 
-What DESIGN.md §3, §4 and §9 promise, tried for real: a broker outage never costs an accepted batch nor answers
-500; a worker killed mid-batch (whole, or just its pool child) loses and duplicates nothing; a database outage
-answers 503 + Retry-After and the same web processes recover by themselves; the same batch posted twice, in a
-row or at once, lands each point once. Nothing of ours is mocked; every wait has a deadline.
+What the ingest pipeline promises (see docs/architecture.md), tried for real: a broker outage never costs an
+accepted batch nor answers 500; a worker killed mid-batch (whole, or just its pool child) loses and duplicates
+nothing; a database outage answers 503 + Retry-After and the same web processes recover by themselves; the same
+batch posted twice, in a row or at once, lands each point once. Nothing of ours is mocked; every wait has a
+deadline. The harness is tests/helpers/processes.py; its fixtures are in the conftests.
 """
 
 from __future__ import annotations
@@ -20,17 +21,9 @@ from django.db import connection
 
 from agents.services.tokens import division_token_create
 from metrics.models import IngestBatch
-from metrics.services.ingest import batch_sweep
-from tests.conftest import database_url_for_subprocesses
+from metrics.services.batches import batch_sweep
 from tests.factories import AgentFactory, DivisionFactory
-from tests.metrics.conftest_faults import (
-    REQUEST_TIMEOUT,
-    Reply,
-    backend_alive,
-    backends_waiting_on_lock,
-    manage,
-    wait_until,
-)
+from tests.helpers.processes import REQUEST_TIMEOUT, Reply, Web, database_url_for_subprocesses, manage, wait_until
 
 pytestmark = pytest.mark.worker
 
@@ -54,6 +47,13 @@ def _points(case: str, n: int, *, start: int = 0, value: float = 0.0) -> list[di
 
 def _body(points: list[dict]) -> bytes:
     return json.dumps({"points": points}).encode()
+
+
+def post_batch(web: Web, body: bytes, *, token: str, key: str | None = None) -> Reply:
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    if key:
+        headers["Idempotency-Key"] = key
+    return web.request("POST", "/api/v1/metrics/batches", body, headers)
 
 
 def _expected(*batches: list[dict]) -> dict[datetime, float]:
@@ -99,6 +99,27 @@ def _rollup_totals(case: str) -> tuple[int, float]:
 def _assert_landed_exactly(case: str, expected: dict[datetime, float]) -> None:
     assert _stored(case) == expected
     assert _rollup_totals(case) == (len(expected), pytest.approx(sum(expected.values())))
+
+
+def backends_waiting_on_lock(query_part: str) -> list[int]:
+    """Backend pids of the test database currently waiting for a lock while running a statement containing this."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            r"""
+            SELECT pid FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid()
+              AND wait_event_type = 'Lock' AND state = 'active' AND query ILIKE %s
+            ORDER BY backend_start
+            """,
+            ["%" + query_part + "%"],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def backend_alive(pid: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
+        return cursor.fetchone()[0] > 0
 
 
 def _statuses(ids) -> dict[int, str]:
@@ -149,7 +170,7 @@ def test_batches_posted_while_the_broker_is_down_are_kept_and_land_once_it_is_ba
     sent: dict[int, list[dict]] = {}
 
     def post(points: list[dict]) -> Reply:
-        reply = web.post_batch(_body(points), token=client_token)
+        reply = post_batch(web, _body(points), token=client_token)
         _assert_no_500_and_problem_503(reply)
         if reply.status == 202:
             sent[reply.json()["id"]] = points
@@ -197,13 +218,13 @@ def test_batches_posted_while_the_broker_is_frozen_answer_promptly_and_land_once
     web = gunicorn(database_url=database_url_for_subprocesses(), redis_url=broker.url)
     workers()
     sent: dict[int, list[dict]] = {}
-    warm = web.post_batch(_body(_points("frozen", 1, start=0)), token=client_token)
+    warm = post_batch(web, _body(_points("frozen", 1, start=0)), token=client_token)
     _wait_done([warm.json()["id"]])  # the web's and the worker's connections are open
     broker.freeze()
     try:
         for i in range(3):
             points = _points("frozen", 5, start=10 + 10 * i)
-            reply = web.post_batch(_body(points), token=client_token)
+            reply = post_batch(web, _body(points), token=client_token)
             _assert_no_500_and_problem_503(reply)
             print(f"POST with the broker frozen: {reply.status} after {reply.elapsed:.1f} s")
             if reply.status == 202:
@@ -242,7 +263,7 @@ def test_a_worker_killed_inside_the_batch_transaction_loses_and_duplicates_nothi
     web = gunicorn(database_url=database_url_for_subprocesses(), redis_url=broker.url)
     worker = workers()
     first = _points("killed", 5)
-    reply = web.post_batch(_body(first), token=client_token)
+    reply = post_batch(web, _body(first), token=client_token)
     assert reply.status == 202, reply.body
     _wait_done([reply.json()["id"]])
 
@@ -252,7 +273,7 @@ def test_a_worker_killed_inside_the_batch_transaction_loses_and_duplicates_nothi
         [_series_id("killed"), BASE + timedelta(minutes=3)],
     ).fetchone()
     second = _points("killed", 5, start=3, value=100)
-    reply = web.post_batch(_body(second), token=client_token)
+    reply = post_batch(web, _body(second), token=client_token)
     assert reply.status == 202
     batch_id = reply.json()["id"]
 
@@ -310,7 +331,7 @@ def test_a_killed_pool_child_gets_its_message_requeued_at_once(
 
     # (a) Killed while waiting to create the partition: nothing of the batch is locked by the dead child.
     blocker.execute("LOCK TABLE metrics_point IN ACCESS EXCLUSIVE MODE")
-    reply = web.post_batch(_body(early), token=client_token)
+    reply = post_batch(web, _body(early), token=client_token)
     assert reply.status == 202
     batch_id = reply.json()["id"]
     first_try = wait_until(
@@ -337,7 +358,7 @@ def test_a_killed_pool_child_gets_its_message_requeued_at_once(
         [_series_id("child"), datetime.fromisoformat(early[2]["ts"])],
     ).fetchone()
     again = [dict(p, value=p["value"] + 1000) for p in early]
-    reply = web.post_batch(_body(again), token=client_token)
+    reply = post_batch(web, _body(again), token=client_token)
     assert reply.status == 202
     batch_id = reply.json()["id"]
     [stuck] = wait_until(
@@ -389,13 +410,13 @@ def test_the_database_down_answers_503_and_the_same_web_recovers(private_postgre
     # Two rounds per gunicorn worker at least, so that each holds a persistent connection when the server stops.
     for i in range(4):
         points = _points("db-down", 3, start=3 * i)
-        reply = web.post_batch(_body(points), token=token)
+        reply = post_batch(web, _body(points), token=token)
         assert reply.status == 202, reply.body
         accepted[reply.json()["id"]] = len(points)
 
     pg.stop()
     for i in range(6):
-        reply = web.post_batch(_body(_points("db-down", 3, start=20 + 3 * i)), token=token)
+        reply = post_batch(web, _body(_points("db-down", 3, start=20 + 3 * i)), token=token)
         assert reply.status == 503, reply.body[:500]
         _assert_no_500_and_problem_503(reply)
     batch_url = f"/api/v1/metrics/batches/{next(iter(accepted))}"
@@ -406,7 +427,7 @@ def test_the_database_down_answers_503_and_the_same_web_recovers(private_postgre
     pg.start()
     for i in range(6):
         points = _points("db-down", 3, start=50 + 3 * i)
-        reply = web.post_batch(_body(points), token=token)
+        reply = post_batch(web, _body(points), token=token)
         assert reply.status == 202, reply.body[:500]
         accepted[reply.json()["id"]] = len(points)
     assert web.worker_pids() == web_pids, "gunicorn respawned its workers"
@@ -425,7 +446,7 @@ def _post_at_once(web, body: bytes, *, token: str, key: str | None) -> list[Repl
     def send(slot: int) -> None:
         try:
             barrier.wait(timeout=10)
-            replies[slot] = web.post_batch(body, token=token, key=key)
+            replies[slot] = post_batch(web, body, token=token, key=key)
         except BaseException as exc:  # reported below, in the test's thread
             replies[slot] = exc
 
@@ -458,14 +479,14 @@ def test_the_same_batch_twice_in_a_row_and_at_once_lands_each_point_once(client_
     # In a row, no key: two batches, one copy of each point.
     points = _points("row", 20)
     body = _body(points)
-    first, second = check([web.post_batch(body, token=client_token), web.post_batch(body, token=client_token)])
+    first, second = check([post_batch(web, body, token=client_token), post_batch(web, body, token=client_token)])
     assert first != second
     expected["row"] = _expected(points)
 
     # In a row, one key: the second answer is the first one again.
     points = _points("row-key", 20)
     body = _body(points)
-    replies = [web.post_batch(body, token=client_token, key="row-key") for _ in range(2)]
+    replies = [post_batch(web, body, token=client_token, key="row-key") for _ in range(2)]
     first, second = check(replies)
     assert first == second and replies[1].headers.get("idempotent-replayed") == "true"
     expected["row-key"] = _expected(points)

@@ -8,21 +8,19 @@ from novaops.tasks import worker_heartbeat
 
 
 @pytest.mark.worker
-def test_worker_heartbeat_runs_in_a_real_worker(celery_worker_process):
-    broker_url, start_worker = celery_worker_process
-    worker = start_worker()
+def test_worker_heartbeat_runs_in_a_real_worker(broker, workers):
+    worker = workers()
 
-    with app.connection_for_write(broker_url) as connection:
+    with app.connection_for_write(broker.url) as connection:
         worker_heartbeat.apply_async(args=["test-worker"], connection=connection)
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not Heartbeat.objects.filter(component="test-worker").exists():
-        if worker.poll() is not None:
+        if worker.process.poll() is not None:
             break
         time.sleep(0.2)
     if not Heartbeat.objects.filter(component="test-worker").exists():
-        worker.terminate()
-        pytest.fail("no heartbeat; worker said:\n" + worker.communicate(timeout=10)[0].decode(errors="replace"))
+        pytest.fail("no heartbeat; worker said:\n" + worker.output())
     heartbeat = Heartbeat.objects.get(component="test-worker")
     assert heartbeat.detail.startswith("celery@"), "the row was written by the worker, which names itself"
 

@@ -8,10 +8,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from agents.models import Agent, Division
-from metrics.catalogue import metric_catalogue_seed
 from metrics.demo import division_points
 from metrics.models import Point
-from metrics.services.ingest import batch_accept, batch_process
+from metrics.services.batches import batch_accept
+from metrics.services.catalogue import metric_catalogue_seed
+from metrics.services.landing import batch_process
 from metrics.sources.native import MAX_POINTS
 
 

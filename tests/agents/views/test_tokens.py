@@ -15,8 +15,8 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 
 from agents.models import DivisionToken
 from agents.services.tokens import division_token_create, division_token_revoke
-from metrics.catalogue import DEFAULT_METRICS
 from metrics.models import Metric
+from metrics.services.catalogue import default_metrics
 from tests.agents import bearer_client
 from tests.factories import AgentFactory, DivisionFactory, DomainFactory
 
@@ -208,7 +208,7 @@ def test_created_secret_is_shown_once_and_works_as_a_bearer_token(client_as, cas
 def test_created_page_offers_a_ready_to_run_curl_example(client_as, cast):
     AgentFactory(handle="ta_00008", division=cast.division)
     # Catalogue data from a migration: a transactional test elsewhere may have flushed it from a reused database.
-    key, name, unit, kind, better, description = next(m for m in DEFAULT_METRICS if m[0] == "latency_p95_ms")
+    key, name, unit, kind, better, description = next(m for m in default_metrics() if m[0] == "latency_p95_ms")
     Metric.objects.get_or_create(
         key=key, defaults={"name": name, "unit": unit, "kind": kind, "better": better, "description": description}
     )

@@ -1,4 +1,4 @@
-"""The metric catalogue API through HTTP: reading for everyone with a role or token, writing for Tier 1 leads."""
+"""metrics.apis.catalogue through HTTP: reading for everyone with a role or token, writing for Tier 1 leads."""
 
 import json
 from datetime import UTC, datetime
@@ -7,13 +7,13 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from agents.services.tokens import division_token_create
-from metrics.catalogue import DEFAULT_METRICS
 from metrics.models import Metric, Series
-from tests.factories import AgentFactory, UserFactory
+from metrics.services.catalogue import default_metrics
+from tests.factories import AgentFactory
+from tests.helpers import PROBLEM, assert_problem
 
 LIST = "/api/v1/metrics/catalogue"
-PROBLEM = "application/problem+json"
+DEFAULT_METRICS = default_metrics()
 NEW = {"key": "sandbox_escapes", "name": "Sandbox escapes", "unit": "events", "kind": "counter", "better": "lower"}
 
 
@@ -21,26 +21,9 @@ def detail(key: str) -> str:
     return f"{LIST}/{key}"
 
 
-def assert_problem(response, status: int) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == PROBLEM
-    body = response.json()
-    assert body["status"] == status and body["detail"]
-    return body
-
-
-@pytest.fixture
-def token_client(cast) -> APIClient:
-    _, secret = division_token_create(division=cast.division, name="collector")
+def _api_client(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    return client
-
-
-@pytest.fixture
-def superuser_client(db) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(UserFactory(username="root", is_superuser=True, is_staff=True))
+    client.force_authenticate(user)
     return client
 
 
@@ -128,8 +111,8 @@ def test_defaults_of_a_new_metric(api_as, cast):
     }  # fmt: skip
 
 
-def test_a_superuser_adds_a_metric(superuser_client):
-    assert superuser_client.post(LIST, NEW, format="json").status_code == 201
+def test_a_superuser_adds_a_metric(superuser):
+    assert _api_client(superuser).post(LIST, NEW, format="json").status_code == 201
 
 
 @pytest.mark.parametrize(("who", "status"), [("member", 403), ("viewer", 403), ("no_role", 403), ("anonymous", 401)])
@@ -183,16 +166,13 @@ def test_a_taken_key_is_409(api_as, cast):
     assert Metric.objects.get(key="uptime_pct").name == "Uptime"
 
 
-def test_a_new_metric_can_be_posted_at_once(api_as, cast, django_capture_on_commit_callbacks):
+def test_a_new_metric_can_be_posted_at_once(api_as, cast, token_client, django_capture_on_commit_callbacks):
     api_as("lead").post(LIST, NEW, format="json")
     AgentFactory(handle="ta_00008", division=cast.division)
-    _, secret = division_token_create(division=cast.division, name="collector")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     point = {"metric": "sandbox_escapes", "agent": "ta_00008", "ts": datetime.now(UTC).isoformat(), "value": 1}
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
+        response = token_client.post(
             "/api/v1/metrics/batches", json.dumps({"points": [point]}), content_type="application/json"
         )
 
@@ -214,8 +194,8 @@ def test_a_lead_changes_a_metric(api_as, cast):
     assert (metric.name, metric.unit, metric.description) == ("Availability", "%", "Up.")
 
 
-def test_a_superuser_changes_a_metric(superuser_client):
-    response = superuser_client.patch(detail("uptime_pct"), {"kind": "counter"}, format="json")
+def test_a_superuser_changes_a_metric(superuser):
+    response = _api_client(superuser).patch(detail("uptime_pct"), {"kind": "counter"}, format="json")
     assert response.status_code == 200 and response.json()["kind"] == "counter"
 
 

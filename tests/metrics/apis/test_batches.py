@@ -1,4 +1,4 @@
-"""The ingest endpoints through HTTP: status codes, problem bodies and what ends up stored."""
+"""metrics.apis.batches through HTTP: status codes, problem bodies and what ends up stored."""
 
 import gzip
 import json
@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from agents.services.tokens import division_token_create, division_token_revoke
 from metrics.models import IngestBatch, Point, Series
 from tests.factories import AgentFactory, DivisionFactory, PersonFactory
+from tests.helpers import assert_problem
 
 URL = "/api/v1/metrics/batches"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -29,12 +30,12 @@ def _post(client: APIClient, body, **headers):
 
 
 @pytest.fixture
-def post(ingest_client, django_capture_on_commit_callbacks):
+def post(token_client, django_capture_on_commit_callbacks):
     """POST and run whatever the commit enqueues (eager Celery in unit tests)."""
 
     def send(body, client=None, **headers):
         with django_capture_on_commit_callbacks(execute=True):
-            return _post(client or ingest_client, body, **headers)
+            return _post(client or token_client, body, **headers)
 
     return send
 
@@ -51,9 +52,9 @@ def test_a_valid_batch_is_accepted_stored_and_processed(post, agent):
     assert sorted(Point.objects.values_list("value", flat=True)) == [10.0, 11.0, 12.0]
 
 
-def test_batch_detail_reports_status_and_counts(post, ingest_client, agent):
+def test_batch_detail_reports_status_and_counts(post, token_client, agent):
     batch_id = post({"points": _points(2)}).json()["id"]
-    response = ingest_client.get(f"{URL}/{batch_id}")
+    response = token_client.get(f"{URL}/{batch_id}")
     assert response.status_code == 200
     data = response.json()
     assert (data["status"], data["points"], data["points_written"], data["division"]) == (
@@ -127,6 +128,8 @@ def test_idempotency_key_with_another_body_is_422(post, agent):
         ({"metric": "nope", "ts": NOW.isoformat(), "value": 1}, "metric", "Unknown metric 'nope'."),
         ({"metric": "uptime_pct", "agent": "ta_99999", "ts": NOW.isoformat(), "value": 1}, "agent", "Unknown agent"),
         ({"metric": "uptime_pct", "agent": "bob", "ts": NOW.isoformat(), "value": 1}, "agent", "handle like"),
+        # The handle must be all there is: "$" would also match before a trailing newline.
+        ({"metric": "uptime_pct", "agent": "ta_00008\n", "ts": NOW.isoformat(), "value": 1}, "agent", "handle like"),
         ({"metric": "uptime_pct", "ts": "yesterday", "value": 1}, "ts", "Not an RFC 3339 timestamp"),
         ({"metric": "uptime_pct", "ts": "2026-11-27T10:00:00", "value": 1}, "ts", "no UTC offset"),
         ({"metric": "uptime_pct", "ts": (NOW + timedelta(hours=1)).isoformat(), "value": 1}, "ts", "future"),
@@ -145,9 +148,7 @@ def test_idempotency_key_with_another_body_is_422(post, agent):
 )
 def test_each_bad_point_is_reported_and_nothing_is_stored(post, agent, point, field, message):
     response = post({"points": [*_points(2), point]})
-    assert response.status_code == 400
-    assert response["Content-Type"] == "application/problem+json"
-    errors = response.json()["errors"]
+    errors = assert_problem(response, 400)["errors"]
     assert [(e["index"], e["field"]) for e in errors] == [(2, field)]
     assert message in errors[0]["message"]
     assert (IngestBatch.objects.count(), Series.objects.count(), Point.objects.count()) == (0, 0, 0)
@@ -244,9 +245,8 @@ def test_a_division_over_its_batch_quota_gets_429_with_retry_after(post, agent, 
 
 def test_missing_token_is_401_with_bearer_challenge(agent):
     response = _post(APIClient(), {"points": _points(1)})
-    assert response.status_code == 401
+    assert_problem(response, 401)
     assert response["WWW-Authenticate"].startswith("Bearer")
-    assert response["Content-Type"] == "application/problem+json"
 
 
 @pytest.mark.parametrize("credential", ["Bearer nvo_deadbeef_wrong", "Bearer garbage", "Bearer nvo__"])
@@ -258,9 +258,11 @@ def test_bad_tokens_are_401(agent, credential):
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_a_revoked_token_is_403(token, ingest_client, agent):
+def test_a_revoked_token_is_403(token, agent):
     division_token_revoke(token=token[0])
-    response = _post(ingest_client, {"points": _points(1)})
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token[1]}")
+    response = _post(client, {"points": _points(1)})
     assert response.status_code == 403
     assert "revoked" in response.json()["detail"]
 
@@ -293,6 +295,4 @@ def test_signed_in_people_can_read_batches_and_unknown_ids_are_404(post, agent):
     client = APIClient()
     client.force_authenticate(PersonFactory(role="viewer").user)
     assert client.get(f"{URL}/{batch_id}").status_code == 200
-    missing = client.get(f"{URL}/999999")
-    assert missing.status_code == 404
-    assert missing["Content-Type"] == "application/problem+json"
+    assert_problem(client.get(f"{URL}/999999"), 404)

@@ -1,37 +1,18 @@
-"""metrics.services.ingest: the worker half (points, rollups), the sweeper, and idempotency of processing."""
+"""metrics.services.landing: a batch's points and rollups, processing twice or at once, corrections and replays."""
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
-from celery.signals import task_prerun
 from django.db import connection
-from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from metrics.models import IngestBatch, Point, Rollup
-from metrics.services.ingest import batch_accept, batch_enqueue, batch_process, batch_sweep, payload_encode
-
-# A fixed hour in the recent past keeps bucket arithmetic readable: 10:00 UTC today-1.
-BASE = (datetime.now(UTC) - timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
-
-
-def _body(*points: tuple[int, float], metric: str = "latency_p95_ms") -> bytes:
-    """points as (seconds after BASE, value)."""
-    return json.dumps(
-        {
-            "points": [
-                {"metric": metric, "agent": "ta_00008", "ts": (BASE + timedelta(seconds=s)).isoformat(), "value": v}
-                for s, v in points
-            ]
-        }
-    ).encode()
-
-
-def _accept(division, token, body: bytes) -> IngestBatch:
-    return batch_accept(division=division, token=token[0], body=body).batch
+from metrics.services.landing import batch_process
+from metrics.services.payload import payload_encode
+from tests.metrics.services.bodies import BASE, accept_batch, points_body
 
 
 def _rollup(resolution: int, bucket: datetime) -> tuple:
@@ -39,19 +20,8 @@ def _rollup(resolution: int, bucket: datetime) -> tuple:
     return (r.count, r.sum, r.min, r.max, r.last)
 
 
-@pytest.fixture
-def ingest(division, token, agent, django_capture_on_commit_callbacks):
-    def run(body: bytes) -> IngestBatch:
-        with django_capture_on_commit_callbacks(execute=True):
-            batch = _accept(division, token, body)
-        batch.refresh_from_db()
-        return batch
-
-    return run
-
-
 def test_rollups_hold_count_sum_min_max_last_at_every_resolution(ingest):
-    ingest(_body((0, 4.0), (60, 2.0), (299, 9.0), (300, 1.0), (3600, 7.0)))
+    ingest(points_body((0, 4.0), (60, 2.0), (299, 9.0), (300, 1.0), (3600, 7.0)))
 
     assert _rollup(300, BASE) == (3, 15.0, 2.0, 9.0, 9.0)
     assert _rollup(300, BASE + timedelta(minutes=5)) == (1, 1.0, 1.0, 1.0, 1.0)
@@ -62,10 +32,10 @@ def test_rollups_hold_count_sum_min_max_last_at_every_resolution(ingest):
 
 
 def test_late_and_corrected_points_update_exactly_their_buckets(ingest):
-    ingest(_body((0, 4.0), (600, 5.0)))
+    ingest(points_body((0, 4.0), (600, 5.0)))
     untouched = Rollup.objects.get(resolution=300, bucket=BASE + timedelta(minutes=10))
 
-    ingest(_body((0, 8.0), (120, 2.0)))  # a correction of 10:00 and a late point at 10:02
+    ingest(points_body((0, 8.0), (120, 2.0)))  # a correction of 10:00 and a late point at 10:02
 
     assert _rollup(300, BASE) == (2, 10.0, 2.0, 8.0, 2.0)
     assert _rollup(3600, BASE) == (3, 15.0, 2.0, 8.0, 5.0)
@@ -75,7 +45,7 @@ def test_late_and_corrected_points_update_exactly_their_buckets(ingest):
 
 
 def test_processing_twice_changes_nothing(ingest):
-    batch = ingest(_body((0, 1.0), (1, 2.0)))
+    batch = ingest(points_body((0, 1.0), (1, 2.0)))
     before = (list(Point.objects.values_list("value", flat=True)), list(Rollup.objects.values_list("sum", "count")))
     assert batch_process(batch_id=batch.pk) == "not pending"
     IngestBatch.objects.filter(pk=batch.pk).update(status="processing")  # reset by hand; the payload is gone
@@ -85,7 +55,7 @@ def test_processing_twice_changes_nothing(ingest):
 
 
 def test_a_batch_processed_again_after_a_crash_writes_each_point_once(division, token, agent):
-    batch = _accept(division, token, _body((0, 1.0), (1, 2.0)))
+    batch = accept_batch(division, token, points_body((0, 1.0), (1, 2.0)))
     assert batch_process(batch_id=batch.pk) == "done"
     # Simulate the crash window: the worker committed but died before acking, and the payload was still there.
     IngestBatch.objects.filter(pk=batch.pk).update(status="processing", payload=_payload_of(batch))
@@ -103,58 +73,9 @@ def _payload_of(batch: IngestBatch) -> bytes:
     )
 
 
-def test_a_batch_is_marked_enqueued_before_its_task_can_run(division, token, agent):
-    # Marked after publishing, the UPDATE could hold the row just as a fast worker takes it with SKIP LOCKED, and
-    # that worker would leave the batch processing for the sweeper (seen in CI). Eager Celery runs the task inside
-    # apply_async, so the prerun handler sees what a worker would see.
-    seen = []
-
-    def record(task_id, task, args, **kwargs):
-        seen.append(IngestBatch.objects.values_list("enqueued_at", flat=True).get(pk=args[0]))
-
-    batch = _accept(division, token, _body((0, 1.0)))
-    task_prerun.connect(record)
-    try:
-        assert batch_enqueue(batch_id=batch.pk)
-    finally:
-        task_prerun.disconnect(record)
-    assert len(seen) == 1 and seen[0] is not None
-    batch.refresh_from_db()
-    assert batch.status == "done"
-
-
-def test_the_sweeper_enqueues_batches_the_broker_never_got(division, token, agent):
-    # accepted while the broker was down: on_commit's enqueue failed, so enqueued_at stayed empty
-    batch = _accept(division, token, _body((0, 1.0)))
-    IngestBatch.objects.filter(pk=batch.pk).update(created_at=timezone.now() - timedelta(minutes=1))
-
-    assert batch_sweep() == [batch.pk]  # eager Celery in unit tests: the task ran right here
-
-    batch.refresh_from_db()
-    assert batch.status == "done" and Point.objects.count() == 1
-
-
-def test_the_sweeper_leaves_fresh_and_finished_batches_alone(ingest, division, token):
-    ingest(_body((0, 1.0)))
-    fresh = _accept(division, token, _body((5, 1.0)))
-    assert batch_sweep() == []
-    fresh.refresh_from_db()
-    assert fresh.status == "queued"
-
-
-def test_the_sweeper_picks_up_a_batch_a_dead_worker_left_processing(division, token, agent):
-    batch = _accept(division, token, _body((0, 1.0)))
-    IngestBatch.objects.filter(pk=batch.pk).update(
-        status="processing", started_at=timezone.now() - timedelta(minutes=5), enqueued_at=timezone.now()
-    )
-    assert batch_sweep() == [batch.pk]
-    batch.refresh_from_db()
-    assert batch.status == "done"
-
-
 def test_a_fresh_late_point_merges_into_its_buckets_without_moving_last(ingest):
-    ingest(_body((0, 4.0), (120, 5.0)))
-    ingest(_body((60, 9.0)))  # new, but older than the bucket's newest point
+    ingest(points_body((0, 4.0), (120, 5.0)))
+    ingest(points_body((60, 9.0)))  # new, but older than the bucket's newest point
 
     assert _rollup(300, BASE) == (3, 18.0, 4.0, 9.0, 5.0)
     assert _rollup(3600, BASE) == (3, 18.0, 4.0, 9.0, 5.0)
@@ -162,9 +83,9 @@ def test_a_fresh_late_point_merges_into_its_buckets_without_moving_last(ingest):
 
 
 def test_an_identical_replay_leaves_rollups_as_they_are(ingest):
-    ingest(_body((0, 4.0), (120, 5.0)))
+    ingest(points_body((0, 4.0), (120, 5.0)))
     before = sorted(Rollup.objects.values_list("resolution", "bucket", "count", "sum", "last"))
-    ingest(_body((0, 4.0), (120, 5.0)))
+    ingest(points_body((0, 4.0), (120, 5.0)))
     assert sorted(Rollup.objects.values_list("resolution", "bucket", "count", "sum", "last")) == before
 
 
@@ -183,11 +104,13 @@ def test_concurrent_batches_on_the_same_series_keep_every_point_in_the_rollups(d
         # batch B corrects the hh:50 point and adds its own: B rebuilds the hour from its 5-minute rows while A
         # merges into the same hour. Without the series locks that interleaving can lose A's share; the window is
         # narrow, so this test guards the totals rather than proving the race (bench --concurrency 2 shows it).
-        batch_process(batch_id=_accept(division, token, _body((hour + 3000, 1.0))).pk)
+        batch_process(batch_id=accept_batch(division, token, points_body((hour + 3000, 1.0))).pk)
         batches.append(
             (
-                _accept(division, token, _body(*((hour + 60 * i, 1.0) for i in range(30)))),
-                _accept(division, token, _body(*((hour + 60 * i + 30, 2.0) for i in range(30)), (hour + 3000, 7.0))),
+                accept_batch(division, token, points_body(*((hour + 60 * i, 1.0) for i in range(30)))),
+                accept_batch(
+                    division, token, points_body(*((hour + 60 * i + 30, 2.0) for i in range(30)), (hour + 3000, 7.0))
+                ),
             )
         )
     errors: list[BaseException] = []

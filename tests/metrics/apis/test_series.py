@@ -1,4 +1,5 @@
-"""GET /api/v1/metrics/series through HTTP: shapes (JSON, CSV), who reads what, and the problem answers."""
+"""metrics.apis.series (GET /api/v1/metrics/series) through HTTP: shapes (JSON, CSV), who reads what, and the
+problem answers."""
 
 import csv
 import io
@@ -12,10 +13,10 @@ from rest_framework.test import APIClient
 
 from agents.services.tokens import division_token_create, division_token_revoke
 from metrics.selectors import MAX_SERIES
-from tests.factories import AgentFactory, DivisionFactory, DomainFactory, UserFactory
+from tests.factories import AgentFactory, DivisionFactory, DomainFactory
+from tests.helpers import assert_problem
 
 URL = "/api/v1/metrics/series"
-PROBLEM = "application/problem+json"
 # A round hour two hours ago: inside the default 24-hour window.
 T0 = (datetime.now(UTC) - timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
 Z = "%Y-%m-%dT%H:%M:%SZ"
@@ -26,8 +27,9 @@ def _z(moment: datetime) -> str:
 
 
 @pytest.fixture
-def fleet(cast, land):
-    """The cast's divisions (NovaOps) with two and one agents, and OrchOps with one; latency points at T0."""
+def cast_with_latency(cast, land):
+    """The cast's divisions (domain NovaOps) with two and one agents, and OrchOps's Resource Scheduling with one;
+    latency points (and one division-level queue_backlog) at T0."""
     orchops = DomainFactory(slug="orchops", name="OrchOps")
     scheduling = DivisionFactory(domain=orchops, slug="resource-scheduling", name="Resource Scheduling")
     AgentFactory(handle="ta_00008", callsign="Core", division=cast.division)
@@ -43,35 +45,21 @@ def fleet(cast, land):
     return {"orchops": orchops, "scheduling": scheduling}
 
 
-@pytest.fixture
-def token_client(cast):
-    def make(division=None) -> APIClient:
-        _, secret = division_token_create(division=division or cast.division, name="reader")
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-        return client
-
-    return make
-
-
 def _groups(body: dict, label: str = "agent") -> dict:
     return {(s["metric"], s["group"][label]): s["points"] for s in body["series"]}
 
 
-def assert_problem(response, status: int, field: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == PROBLEM
-    body = response.json()
-    assert body["status"] == status and body["detail"]
-    if field is not None:
-        assert field in [error["field"] for error in body["errors"]], body
+def assert_bad_parameter(response, field: str) -> dict:
+    """A 400 problem that names `field` among its errors; returns the body."""
+    body = assert_problem(response, 400)
+    assert field in [error["field"] for error in body["errors"]], body
     return body
 
 
 # --- shapes ---
 
 
-def test_json_groups_by_agent_by_default_over_the_last_24_hours(api_as, fleet):
+def test_json_groups_by_agent_by_default_over_the_last_24_hours(api_as, cast_with_latency):
     response = api_as("viewer").get(URL, {"metric": "latency_p95_ms"})
 
     assert response.status_code == 200
@@ -113,7 +101,7 @@ def test_json_groups_by_agent_by_default_over_the_last_24_hours(api_as, fleet):
          {"novaops": [[_z(T0), 20.0]], "orchops": [[_z(T0 + timedelta(minutes=10)), 80.0]]}),
     ],
 )  # fmt: skip
-def test_groups_aggregates_and_filters(api_as, fleet, params, expected):
+def test_groups_aggregates_and_filters(api_as, cast_with_latency, params, expected):
     params = dict(params)
     if params.pop("resolution_hint", None):
         # 30 days: hourly buckets, where the 10:10 point joins the 10:00 bucket.
@@ -126,7 +114,7 @@ def test_groups_aggregates_and_filters(api_as, fleet, params, expected):
     assert body["agg"] == params["agg"] and body["group_by"] == label
 
 
-def test_group_labels_per_grouping(api_as, fleet):
+def test_group_labels_per_grouping(api_as, cast_with_latency):
     client = api_as("lead")
     division = client.get(URL, {"metric": "latency_p95_ms", "group_by": "division", "division": "novacore-runtime"})
     domain = client.get(URL, {"metric": "latency_p95_ms", "group_by": "domain", "domain": "orchops"})
@@ -137,7 +125,7 @@ def test_group_labels_per_grouping(api_as, fleet):
     assert [s["group"] for s in domain.json()["series"]] == [{"domain": "orchops", "name": "OrchOps"}]
 
 
-def test_metrics_repeat_or_comma_separate_and_division_level_series_have_no_agent(api_as, fleet):
+def test_metrics_repeat_or_comma_separate_and_division_level_series_have_no_agent(api_as, cast_with_latency):
     client = api_as("member")
     repeated = client.get(f"{URL}?metric=queue_backlog&metric=latency_p95_ms&agent=ta_00008")
     commas = client.get(URL, {"metric": "queue_backlog,latency_p95_ms", "division": "novacore-runtime"})
@@ -164,7 +152,7 @@ def test_metrics_repeat_or_comma_separate_and_division_level_series_have_no_agen
         ),
     ],
 )
-def test_times_are_rfc3339_with_offset_or_epoch_seconds(api_as, fleet, start, end):
+def test_times_are_rfc3339_with_offset_or_epoch_seconds(api_as, cast_with_latency, start, end):
     body = (
         api_as("viewer").get(URL, {"metric": "latency_p95_ms", "start": start, "end": end, "agent": "ta_00008"}).json()
     )
@@ -173,7 +161,7 @@ def test_times_are_rfc3339_with_offset_or_epoch_seconds(api_as, fleet, start, en
     assert body["series"][0]["points"] == [[_z(T0), 41.5]]
 
 
-def test_an_unencoded_plus_in_the_offset_still_parses(api_as, fleet):
+def test_an_unencoded_plus_in_the_offset_still_parses(api_as, cast_with_latency):
     start = (T0 - timedelta(hours=1)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + "+00:00"
     # A raw "+" in a query string is a space once decoded.
     response = api_as("viewer").get(f"{URL}?metric=latency_p95_ms&start={start}")
@@ -182,7 +170,7 @@ def test_an_unencoded_plus_in_the_offset_still_parses(api_as, fleet):
     assert response.json()["start"] == _z(T0 - timedelta(hours=1))
 
 
-def test_the_resolution_follows_the_range(api_as, fleet):
+def test_the_resolution_follows_the_range(api_as, cast_with_latency):
     client = api_as("viewer")
 
     def resolution(days: float) -> int:
@@ -202,7 +190,7 @@ def _csv(response) -> list[list[str]]:
     return list(csv.reader(io.StringIO(response.content.decode())))
 
 
-def test_csv_by_format_parameter_has_a_header_and_a_row_per_point(api_as, fleet):
+def test_csv_by_format_parameter_has_a_header_and_a_row_per_point(api_as, cast_with_latency):
     rows = _csv(api_as("viewer").get(URL, {"metric": "latency_p95_ms,queue_backlog", "division": "novacore-runtime",
                                            "format": "csv"}))  # fmt: skip
 
@@ -214,7 +202,7 @@ def test_csv_by_format_parameter_has_a_header_and_a_row_per_point(api_as, fleet)
     ]
 
 
-def test_csv_by_accept_header_with_domain_groups(api_as, fleet):
+def test_csv_by_accept_header_with_domain_groups(api_as, cast_with_latency):
     response = api_as("viewer").get(URL, {"metric": "latency_p95_ms", "group_by": "domain", "agg": "count"},
                                     HTTP_ACCEPT="text/csv")  # fmt: skip
 
@@ -225,17 +213,17 @@ def test_csv_by_accept_header_with_domain_groups(api_as, fleet):
     ]
 
 
-def test_csv_without_data_is_the_header_alone(api_as, fleet):
+def test_csv_without_data_is_the_header_alone(api_as, cast_with_latency):
     rows = _csv(api_as("viewer").get(URL, {"metric": "uptime_pct", "group_by": "division", "format": "csv"}))
     assert rows == [["metric", "division", "name", "ts", "value"]]
 
 
-def test_a_problem_stays_json_when_csv_was_asked_for(api_as, fleet):
+def test_a_problem_stays_json_when_csv_was_asked_for(api_as, cast_with_latency):
     response = api_as("viewer").get(URL, {"metric": "latency_p95_ms", "agg": "median", "format": "csv"})
-    assert_problem(response, 400, "agg")
+    assert_bad_parameter(response, "agg")
 
 
-def test_an_unknown_accept_is_406(api_as, fleet):
+def test_an_unknown_accept_is_406(api_as, cast_with_latency):
     assert_problem(api_as("viewer").get(URL, {"metric": "latency_p95_ms"}, HTTP_ACCEPT="text/html"), 406)
 
 
@@ -246,7 +234,7 @@ def test_an_unknown_accept_is_406(api_as, fleet):
     ("who", "status"),
     [("lead", 200), ("member", 200), ("other_member", 200), ("viewer", 200), ("no_role", 403), ("anonymous", 401)],
 )
-def test_people_with_any_role_read_every_series(api_as, fleet, who, status):
+def test_people_with_any_role_read_every_series(api_as, cast_with_latency, who, status):
     response = api_as(who).get(URL, {"metric": "latency_p95_ms"})
 
     assert response.status_code == status
@@ -256,14 +244,14 @@ def test_people_with_any_role_read_every_series(api_as, fleet, who, status):
         assert response["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_a_superuser_without_a_role_reads(fleet):
+def test_a_superuser_without_a_role_reads(cast_with_latency, superuser):
     client = APIClient()
-    client.force_authenticate(UserFactory(username="root", is_superuser=True, is_staff=True))
+    client.force_authenticate(superuser)
     assert client.get(URL, {"metric": "latency_p95_ms"}).status_code == 200
 
 
-def test_a_division_token_reads_its_own_division_only(token_client, fleet):
-    client = token_client()
+def test_a_division_token_reads_its_own_division_only(token_client, cast_with_latency):
+    client = token_client
 
     agents = client.get(URL, {"metric": "latency_p95_ms"})
     domains = client.get(URL, {"metric": "latency_p95_ms", "group_by": "domain", "agg": "sum"})
@@ -284,12 +272,12 @@ def test_a_division_token_reads_its_own_division_only(token_client, fleet):
         ({"domain": "orchops"}, "orchops"),
     ],
 )
-def test_a_division_token_naming_another_division_is_403(token_client, fleet, params, named):
-    body = assert_problem(token_client().get(URL, {"metric": "latency_p95_ms", **params}), 403)
+def test_a_division_token_naming_another_division_is_403(token_client, cast_with_latency, params, named):
+    body = assert_problem(token_client.get(URL, {"metric": "latency_p95_ms", **params}), 403)
     assert named in body["detail"] and "NovaCore Runtime" in body["detail"]
 
 
-def test_a_revoked_token_is_403_and_a_bad_one_401(cast, fleet):
+def test_a_revoked_token_is_403_and_a_bad_one_401(cast, cast_with_latency):
     token, secret = division_token_create(division=cast.division, name="old")
     division_token_revoke(token=token)
     client = APIClient()
@@ -322,13 +310,13 @@ def test_a_revoked_token_is_403_and_a_bad_one_401(cast, fleet):
         ({"domain": "nope"}, "domain", "Unknown domain: nope."),
     ],
 )
-def test_bad_parameters_are_400_problems_naming_the_parameter(api_as, fleet, params, field, message):
+def test_bad_parameters_are_400_problems_naming_the_parameter(api_as, cast_with_latency, params, field, message):
     params = {"metric": "latency_p95_ms", **params} if "metric" not in params and params != {} else params
-    body = assert_problem(api_as("viewer").get(URL, params), 400, field)
+    body = assert_bad_parameter(api_as("viewer").get(URL, params), field)
     assert message in json.dumps(body["errors"]), body
 
 
-def test_several_bad_parameters_are_listed_together(api_as, fleet):
+def test_several_bad_parameters_are_listed_together(api_as, cast_with_latency):
     body = assert_problem(api_as("viewer").get(URL, {"metric": "nope", "agg": "x", "start": "y"}), 400)
     assert sorted(error["field"] for error in body["errors"]) == ["agg", "metric", "start"]
 
@@ -339,7 +327,7 @@ def test_a_query_matching_too_many_series_is_a_400_naming_the_count(api_as, cast
     land(cast.division, [(metric, h, T0, 1.0) for h in handles for metric in ("uptime_pct", "error_rate_pct")])
     client = api_as("viewer")
 
-    body = assert_problem(client.get(URL, {"metric": "uptime_pct,error_rate_pct"}), 400, "metric")
+    body = assert_bad_parameter(client.get(URL, {"metric": "uptime_pct,error_rate_pct"}), "metric")
     assert f"matches {2 * len(handles)} series (metric × agent); at most {MAX_SERIES}" in json.dumps(
         body["errors"], ensure_ascii=False
     )
@@ -348,7 +336,7 @@ def test_a_query_matching_too_many_series_is_a_400_naming_the_count(api_as, cast
     assert len(client.get(URL, {"metric": "uptime_pct,error_rate_pct", "group_by": "division"}).json()["series"]) == 2
 
 
-def test_other_methods_are_405(api_as, fleet):
+def test_other_methods_are_405(api_as, cast_with_latency):
     assert_problem(api_as("lead").post(URL, {}, format="json"), 405)
 
 
@@ -376,8 +364,8 @@ def test_query_budget_holds_whatever_the_number_of_series(api_as, cast, land, dj
     assert all(len(s["points"]) == 12 for s in response.json()["series"])
 
 
-def test_query_budget_for_a_division_token(token_client, cast, fleet, django_assert_max_num_queries):
-    client = token_client()
+def test_query_budget_for_a_division_token(token_client, cast, cast_with_latency, django_assert_max_num_queries):
+    client = token_client
     # token lookup with its division and domain (1), last_used_at (1, at most once a minute), metric keys (1),
     # the series count and the aggregate (2).
     with django_assert_max_num_queries(5):

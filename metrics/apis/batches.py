@@ -1,0 +1,160 @@
+"""Batches API: POST a batch of points with a division token (validated fully, stored, answered 202; a worker
+lands it), and read a batch's status.
+
+A batch's points are validated by metrics.sources, never by a serializer per point.
+"""
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agents.authentication import DivisionPrincipal, DivisionTokenAuthentication
+from metrics.apis import READ_AUTHENTICATION
+from metrics.models import IngestBatch
+from metrics.services.batches import batch_accept, body_decode
+from novaops import policies
+from novaops.errors import PayloadTooLarge, UnsupportedMediaType
+from novaops.permissions import IsDivisionClient, IsPersonOrDivisionClient
+
+
+class BatchAcceptedSerializer(serializers.ModelSerializer):
+    points = serializers.IntegerField(source="point_count")
+    series = serializers.IntegerField(source="series_count")
+
+    class Meta:
+        model = IngestBatch
+        fields = ["id", "status", "points", "series"]
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    division = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    points = serializers.IntegerField(source="point_count")
+    series = serializers.IntegerField(source="series_count")
+
+    class Meta:
+        model = IngestBatch
+        fields = [
+            "id",
+            "status",
+            "division",
+            "points",
+            "series",
+            "points_written",
+            "ts_min",
+            "ts_max",
+            "error",
+            "attempts",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+
+class CanPostBatches(IsDivisionClient):
+    message = "Posting metrics needs a division token: Authorization: Bearer nvo_…"
+
+
+class CanReadBatch(IsPersonOrDivisionClient):
+    # A user without a role gets DRF's own words here, as this endpoint has always answered (the catalogue and
+    # series endpoints name the missing role).
+    message = exceptions.PermissionDenied.default_detail
+
+
+POINTS_EXAMPLE = {
+    "points": [
+        {
+            "metric": "latency_p95_ms",
+            "agent": "ta_00008",
+            "ts": "2026-11-27T10:00:00Z",
+            "value": 41.5,
+            "tags": {"region": "eu"},
+        },
+        {"metric": "queue_backlog", "ts": 1795000000, "value": 12},
+    ]
+}
+
+
+class BatchCreateApi(APIView):
+    """POST /api/v1/metrics/batches — validate fully, store durably, answer 202; a worker lands the points."""
+
+    authentication_classes = [DivisionTokenAuthentication]
+    permission_classes = [CanPostBatches]
+
+    @extend_schema(
+        operation_id="metrics_batch_create",
+        request={"application/json": OpenApiTypes.OBJECT},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Same key and body → the original answer; same key, other body → 422.",
+            ),
+            OpenApiParameter("Content-Encoding", str, OpenApiParameter.HEADER, required=False, enum=["gzip"]),
+        ],
+        examples=[OpenApiExample("Two points", value=POINTS_EXAMPLE, request_only=True)],
+        responses={
+            202: BatchAcceptedSerializer,
+            400: OpenApiResponse(description="Malformed body or invalid points, each listed in errors[]."),
+            401: OpenApiResponse(description="Missing or unknown token."),
+            403: OpenApiResponse(description="Revoked/expired token, or agents of another division."),
+            413: OpenApiResponse(description="Body (or its decompressed form) over 20 MB."),
+            415: OpenApiResponse(description="Not application/json, or an unknown Content-Encoding."),
+            422: OpenApiResponse(description="Idempotency-Key reused with a different body."),
+            429: OpenApiResponse(description="The division is over its quota; see Retry-After."),
+            503: OpenApiResponse(description="Database unavailable; retry after Retry-After."),
+        },
+        tags=["metrics"],
+    )
+    def post(self, request: Request) -> Response:
+        principal: DivisionPrincipal = request.user
+        limit = settings.METRICS_MAX_BODY_BYTES
+        _refuse_unreadable_body(request, limit)
+        raw = request._request.read(limit + 1)
+        body = body_decode(raw=raw, content_encoding=request.META.get("HTTP_CONTENT_ENCODING", ""), limit=limit)
+        accepted = batch_accept(
+            division=principal.division,
+            token=principal.token,
+            body=body,
+            idempotency_key=(request.META.get("HTTP_IDEMPOTENCY_KEY") or "").strip()[:255] or None,
+        )
+        batch = accepted.batch
+        data = BatchAcceptedSerializer(batch).data
+        headers = {"Location": request.build_absolute_uri(f"/api/v1/metrics/batches/{batch.pk}")}
+        if accepted.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(data, status=202, headers=headers)
+
+
+def _refuse_unreadable_body(request: Request, limit: int) -> None:
+    """415 for a body that is not JSON, 413 for one declared over the limit: both before reading a byte of it."""
+    content_type = request.content_type.split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise UnsupportedMediaType(f"Send application/json, not {content_type or 'nothing'}.")
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise PayloadTooLarge(f"Body of {declared} bytes is over the {limit}-byte limit.")
+
+
+class BatchDetailApi(APIView):
+    """GET /api/v1/metrics/batches/<id> — status, counts and the failure reason of one batch."""
+
+    authentication_classes = READ_AUTHENTICATION
+    permission_classes = [CanReadBatch]
+
+    @extend_schema(operation_id="metrics_batch_retrieve", responses={200: BatchSerializer}, tags=["metrics"])
+    def get(self, request: Request, batch_id: int) -> Response:
+        batch = get_object_or_404(IngestBatch.objects.select_related("division").defer("payload"), pk=batch_id)
+        user = request.user
+        if policies.is_division_client(user) and batch.division_id != user.division.pk:
+            raise exceptions.PermissionDenied(f"Batch {batch_id} belongs to another division.")
+        return Response(BatchSerializer(batch).data)

@@ -1,0 +1,220 @@
+"""Catalogue API: every metric clients may post, read by people with a role and by division tokens, changed by
+Tier 1 leads."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
+from rest_framework import exceptions, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from metrics.apis import READ_AUTHENTICATION
+from metrics.models import METRIC_KEY_PATTERN, Metric, MetricDirection, MetricKind
+from metrics.selectors import (
+    metric_get,
+    metric_list,
+)
+from metrics.services.catalogue import metric_create, metric_update
+from novaops.api import MethodRoute, Pagination, problem_responses
+from novaops.permissions import IsLead, IsPersonOrDivisionClient
+from novaops.serializers import StrictInputSerializer
+
+METRIC_KEY_MESSAGE = (
+    "A metric key is a lower-case letter followed by 1 to 62 lower-case letters, digits or _, e.g. latency_p95_ms."
+)
+
+
+@extend_schema_serializer(component_name="Metric")
+class MetricOutputSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    unit = serializers.CharField()
+    kind = serializers.ChoiceField(choices=MetricKind.choices)
+    better = serializers.ChoiceField(choices=MetricDirection.choices, help_text="Which direction is good.")
+    description = serializers.CharField()
+
+
+@extend_schema_serializer(component_name="MetricPage")
+class MetricPageSerializer(serializers.Serializer):
+    """The shape of novaops.api.Pagination around a page of metrics (documented explicitly for the schema)."""
+
+    count = serializers.IntegerField(help_text="Metrics in the catalogue, over all pages.")
+    page = serializers.IntegerField()
+    pages = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = MetricOutputSerializer(many=True)
+
+
+def _kind_field(**kwargs: Any) -> serializers.ChoiceField:
+    message = f"Kind must be one of {', '.join(MetricKind.values)}; not '{{input}}'."
+    return serializers.ChoiceField(choices=MetricKind.choices, error_messages={"invalid_choice": message}, **kwargs)
+
+
+def _better_field(**kwargs: Any) -> serializers.ChoiceField:
+    message = f"Better must be one of {', '.join(MetricDirection.values)}; not '{{input}}'."
+    return serializers.ChoiceField(
+        choices=MetricDirection.choices,
+        error_messages={"invalid_choice": message},
+        help_text="Which direction is good: higher, lower or neutral.",
+        **kwargs,
+    )
+
+
+@extend_schema_serializer(component_name="MetricCreate")
+class MetricCreateInputSerializer(StrictInputSerializer):
+    """A new catalogue entry; fields not listed here are refused."""
+
+    # The pattern fixes the length too; a max_length as well would answer a long key with two messages.
+    key = serializers.RegexField(
+        METRIC_KEY_PATTERN,
+        error_messages={"invalid": METRIC_KEY_MESSAGE},
+        help_text="Lower-case letter, then 1 to 62 lower-case letters, digits or _, e.g. latency_p95_ms.",
+    )
+    name = serializers.CharField(max_length=120)
+    unit = serializers.CharField(max_length=30, allow_blank=True, default="")
+    kind = _kind_field(default=MetricKind.GAUGE)
+    better = _better_field(default=MetricDirection.NEUTRAL)
+    description = serializers.CharField(allow_blank=True, default="")
+
+
+@extend_schema_serializer(component_name="MetricUpdate")
+class MetricUpdateInputSerializer(StrictInputSerializer):
+    """The fields to change (at least one); the key cannot be changed, other fields are refused."""
+
+    name = serializers.CharField(max_length=120, required=False)
+    unit = serializers.CharField(max_length=30, allow_blank=True, required=False)
+    kind = _kind_field(required=False)
+    better = _better_field(required=False)
+    description = serializers.CharField(allow_blank=True, required=False)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping) and "key" in data:
+            raise serializers.ValidationError(
+                {"key": ["A metric's key cannot be changed: series and clients refer to it. Create a new metric."]}
+            )
+        return super().to_internal_value(data)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError(f"Nothing to change; send at least one of {', '.join(self.fields)}.")
+        return attrs
+
+
+class CanEditCatalogue(IsLead):
+    message = "Only Tier 1 leads can change the metric catalogue."
+    division_client_message = "Division tokens post and read metrics; changing the catalogue needs a Tier 1 lead."
+
+
+class MetricsRoute(MethodRoute):
+    # Methods no API class of the path handles (405) are answered with the same authentication as the others.
+    authentication_classes = READ_AUTHENTICATION
+    permission_classes = [IsPersonOrDivisionClient]
+
+
+def _problems(*statuses: int, forbidden: str = "Signed in without a NovaOps role.") -> dict[Any, OpenApiResponse]:
+    return problem_responses(*statuses, s403=forbidden, s409="Refused: the catalogue already holds that key.")
+
+
+KEY_PARAMETER = OpenApiParameter(
+    "key", OpenApiTypes.STR, OpenApiParameter.PATH, description="Metric key, e.g. latency_p95_ms."
+)
+
+
+def _metric_or_404(key: str) -> Metric:
+    try:
+        return metric_get(key=key)
+    except Metric.DoesNotExist:
+        raise exceptions.NotFound(f"No metric with key '{key[:70]}'.") from None
+
+
+class MetricListApi(APIView):
+    authentication_classes = READ_AUTHENTICATION
+    permission_classes = [IsPersonOrDivisionClient]
+
+    @extend_schema(
+        operation_id="metrics_catalogue_list",
+        summary="List the metric catalogue",
+        description="Every metric clients may post, ordered by key, one page at a time. People with any role "
+        "and division tokens may read it.",
+        parameters=[
+            OpenApiParameter("page", OpenApiTypes.INT, description="1-based; a page past the end is a 404 problem."),
+            OpenApiParameter(
+                "page_size", OpenApiTypes.INT, description=f"Default 50, at most {Pagination.max_page_size}."
+            ),
+        ],
+        responses={200: MetricPageSerializer, **_problems(401, 403, 404)},
+        tags=["metrics"],
+    )
+    def get(self, request: Request) -> Response:
+        paginator = Pagination()
+        page = paginator.paginate_queryset(metric_list(), request, view=self)
+        return paginator.get_paginated_response(MetricOutputSerializer(page, many=True).data)
+
+
+class MetricCreateApi(APIView):
+    authentication_classes = READ_AUTHENTICATION
+    permission_classes = [IsPersonOrDivisionClient, CanEditCatalogue]
+
+    @extend_schema(
+        operation_id="metrics_catalogue_create",
+        summary="Add a metric to the catalogue",
+        description="Tier 1 leads and superusers only. A key already in the catalogue is a 409 problem.",
+        request=MetricCreateInputSerializer,
+        responses={
+            201: MetricOutputSerializer,
+            **_problems(400, 401, 403, 409, 413, 415, forbidden="Not a Tier 1 lead or superuser, or a division token."),
+        },
+        tags=["metrics"],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = MetricCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        metric = metric_create(**serializer.validated_data)
+        location = reverse("api:metrics:catalogue-detail", kwargs={"key": metric.key})
+        return Response(MetricOutputSerializer(metric).data, status=201, headers={"Location": location})
+
+
+class MetricDetailApi(APIView):
+    authentication_classes = READ_AUTHENTICATION
+    permission_classes = [IsPersonOrDivisionClient]
+
+    @extend_schema(
+        operation_id="metrics_catalogue_retrieve",
+        summary="Get a metric",
+        description="One catalogue entry: its name, unit, kind and which direction is good.",
+        parameters=[KEY_PARAMETER],
+        responses={200: MetricOutputSerializer, **_problems(401, 403, 404)},
+        tags=["metrics"],
+    )
+    def get(self, request: Request, key: str) -> Response:
+        return Response(MetricOutputSerializer(_metric_or_404(key)).data)
+
+
+class MetricUpdateApi(APIView):
+    authentication_classes = READ_AUTHENTICATION
+    permission_classes = [IsPersonOrDivisionClient, CanEditCatalogue]
+
+    @extend_schema(
+        operation_id="metrics_catalogue_partial_update",
+        summary="Change a metric",
+        description="Name, unit, kind, direction and description; Tier 1 leads and superusers only. The key "
+        "cannot be changed, and other fields are refused with a 400 problem.",
+        parameters=[KEY_PARAMETER],
+        request=MetricUpdateInputSerializer,
+        responses={
+            200: MetricOutputSerializer,
+            **_problems(400, 401, 403, 404, 413, 415, forbidden="Not a Tier 1 lead or superuser, or a division token."),
+        },
+        tags=["metrics"],
+    )
+    def patch(self, request: Request, key: str) -> Response:
+        metric = _metric_or_404(key)
+        serializer = MetricUpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        metric = metric_update(metric=metric, **serializer.validated_data)
+        return Response(MetricOutputSerializer(metric).data)

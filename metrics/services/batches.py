@@ -1,0 +1,328 @@
+"""Batches on the web side of the ingest pipeline: accept one (decode, validate fully, store), enqueue it, sweep.
+
+Accept: decode, validate fully, upsert the batch's series, store the batch with its points as a binary COPY stream,
+commit, then enqueue on commit. Nothing is in the points table yet, but nothing accepted can be lost either: the
+worker lands it (metrics.services.landing), and the sweeper enqueues again whatever no worker is moving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+import novaops.celery
+from agents.models import Agent, Division, DivisionToken
+from metrics.models import IngestBatch, Metric
+from metrics.services.payload import payload_encode
+from metrics.sources.native import ParsedPoints, PayloadError, parse_native
+from novaops.errors import (
+    Forbidden,
+    InvalidInput,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unprocessable,
+    UnsupportedMediaType,
+)
+
+logger = logging.getLogger(__name__)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FUTURE_TOLERANCE = timedelta(minutes=5)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    batch: IngestBatch
+    replayed: bool  # True when an Idempotency-Key returned an earlier batch
+
+
+def body_decode(*, raw: bytes, content_encoding: str, limit: int) -> bytes:
+    """Undo Content-Encoding without ever holding more than `limit` bytes of output (gzip bombs stop early).
+
+    Raises PayloadTooLarge (413), UnsupportedMediaType (415) for an encoding other than gzip, PayloadError (400)
+    for broken gzip."""
+    encoding = content_encoding.strip().lower()
+    if encoding in ("", "identity"):
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"Body is over {limit} bytes.")
+        return raw
+    if encoding not in ("gzip", "x-gzip"):
+        raise UnsupportedMediaType(f"Content-Encoding {content_encoding!r} is not supported; use gzip or none.")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        body = inflater.decompress(raw, limit + 1)
+    except zlib.error as exc:
+        raise PayloadError(f"Body is not valid gzip: {exc}.") from None
+    if len(body) > limit or inflater.unconsumed_tail:
+        raise PayloadTooLarge(f"Body decompresses to more than {limit} bytes.")
+    if not inflater.eof:
+        raise PayloadError("Body is truncated gzip.")
+    return body
+
+
+def batch_accept(
+    *,
+    division: Division,
+    token: DivisionToken | None,
+    body: bytes,
+    idempotency_key: str | None = None,
+    enqueue: bool = True,
+) -> Accepted:
+    """Validate a decoded native-JSON body completely and store it as a queued batch.
+
+    Raises InvalidInput (400: PayloadError for the body, else one error per bad point), Forbidden (403: agents of
+    another division, named in `agents`), Unprocessable (422) and TooManyRequests (429). Idempotent on
+    Idempotency-Key: the unique (division, key) constraint settles a race between two identical requests. Callers
+    that process the batch themselves (the demo backfill) pass enqueue=False.
+    """
+    body_sha256 = hashlib.sha256(body).hexdigest()
+    if idempotency_key:
+        earlier = _idempotent_replay(division=division, key=idempotency_key, body_sha256=body_sha256)
+        if earlier is not None:
+            return Accepted(batch=earlier, replayed=True)
+
+    metric_ids = dict(Metric.objects.values_list("key", "id"))
+    parsed = _points_parse(body, known_metrics=set(metric_ids))
+    agent_ids = _agents_resolve(parsed, division=division)
+    _quota_check(division=division, points=len(parsed))
+    series_rows, row_series = _series_build(parsed, division=division, metric_ids=metric_ids, agent_ids=agent_ids)
+    try:
+        batch = _batch_store(
+            division=division,
+            token=token,
+            parsed=parsed,
+            series_rows=series_rows,
+            row_series=row_series,
+            body_sha256=body_sha256,
+            idempotency_key=idempotency_key,
+            enqueue=enqueue,
+        )
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        # Two requests with one Idempotency-Key raced; the other one committed first.
+        earlier = _idempotent_replay(division=division, key=idempotency_key, body_sha256=body_sha256)
+        if earlier is None:
+            raise
+        return Accepted(batch=earlier, replayed=True)
+    return Accepted(batch=batch, replayed=False)
+
+
+def _idempotent_replay(*, division: Division, key: str, body_sha256: str) -> IngestBatch | None:
+    earlier = IngestBatch.objects.filter(division=division, idempotency_key=key).first()
+    if earlier is None:
+        return None
+    if earlier.body_sha256 != body_sha256:
+        raise Unprocessable(f"Idempotency-Key {key!r} was already used with a different body (batch {earlier.pk}).")
+    return earlier
+
+
+def _points_parse(body: bytes, *, known_metrics: set[str]) -> ParsedPoints:
+    """The body's points, each checked against the catalogue and against the window of acceptable times: from
+    the retention period ago to a few minutes ahead (clocks drift)."""
+    now_us = (timezone.now() - EPOCH) // _MICROSECOND
+    retention = timedelta(days=settings.METRICS_RETENTION_DAYS)
+    return parse_native(
+        body,
+        known_metrics=known_metrics,
+        now_us=now_us,
+        min_us=now_us - retention // _MICROSECOND,
+        max_us=now_us + FUTURE_TOLERANCE // _MICROSECOND,
+    )
+
+
+def _agents_resolve(parsed: ParsedPoints, *, division: Division) -> dict[str, int]:
+    """The agent id of each handle in the batch, once the batch is known to be valid as a whole.
+
+    Unknown handles join the parser's errors, and any error refuses the batch (InvalidInput, every error listed in
+    request order). Agents of another division refuse it too (Forbidden, naming them): a token acts for its own.
+    """
+    errors = parsed.errors
+    handles = {h for h in parsed.handles if h is not None}
+    agents = {
+        handle: (pk, division_id)
+        for handle, pk, division_id in Agent.objects.filter(handle__in=handles).values_list("handle", "id", "division")
+    }
+    foreign: set[str] = set()
+    if len(agents) < len(handles) or any(d != division.pk for _, d in agents.values()):
+        for position, handle in zip(parsed.positions, parsed.handles, strict=True):
+            if handle is None:
+                continue
+            if handle not in agents:
+                errors.append({"index": position, "field": "agent", "message": f"Unknown agent {handle!r}."})
+            elif agents[handle][1] != division.pk:
+                foreign.add(handle)
+    if errors:
+        errors.sort(key=lambda e: (e["index"] is not None, e["index"] or 0))
+        raise InvalidInput(f"{len(errors)} invalid point(s); nothing was stored.", errors=errors)
+    if foreign:
+        names = sorted(foreign)
+        shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+        raise Forbidden(
+            f"This token acts for {division.name}; these agents belong to other divisions: {shown}.",
+            extra={"agents": names[:100]},
+        )
+    return {handle: pk for handle, (pk, _) in agents.items()}
+
+
+def _quota_check(*, division: Division, points: int) -> None:
+    """Quotas on accepted data, counted from the durable batch table (no state shared between web processes)."""
+    now = timezone.now()
+    window = IngestBatch.objects.filter(division=division, created_at__gte=now - timedelta(hours=1))
+    stats = window.aggregate(
+        points_hour=Sum("point_count"),
+        batches_minute=Sum(1, filter=Q(created_at__gte=now - timedelta(minutes=1))),
+    )
+    if (stats["batches_minute"] or 0) >= settings.METRICS_QUOTA_BATCHES_PER_MINUTE:
+        raise TooManyRequests(
+            f"{division.name} is over its quota of {settings.METRICS_QUOTA_BATCHES_PER_MINUTE} batches a minute.",
+            retry_after=60,
+        )
+    if (stats["points_hour"] or 0) + points > settings.METRICS_QUOTA_POINTS_PER_HOUR:
+        raise TooManyRequests(
+            f"{division.name} is over its quota of {settings.METRICS_QUOTA_POINTS_PER_HOUR} points an hour.",
+            retry_after=300,
+        )
+
+
+def _series_build(
+    parsed: ParsedPoints, *, division: Division, metric_ids: dict[str, int], agent_ids: dict[str, int]
+) -> tuple[list[tuple], list[int]]:
+    """The batch's distinct series as rows (metric_id, agent_id, division_id, tags, key), and for each point the
+    position of its series among them.
+
+    Series identity is metric|agent|division|canonical tags, built once per distinct combination.
+    """
+    series_index: dict[tuple, int] = {}
+    series_rows: list[tuple] = []
+    row_series: list[int] = []
+    append_series = row_series.append
+    for metric, handle, tags in zip(parsed.metrics, parsed.handles, parsed.tags, strict=True):
+        combo = (metric, handle, tags)
+        idx = series_index.get(combo)
+        if idx is None:
+            idx = series_index[combo] = len(series_rows)
+            agent_id = agent_ids[handle] if handle else None
+            metric_id = metric_ids[metric]
+            key = f"{metric_id}|{agent_id or ''}|{division.pk}|{tags}"
+            series_rows.append((metric_id, agent_id, division.pk, tags or "{}", key))
+        append_series(idx)
+    return series_rows, row_series
+
+
+def _batch_store(
+    *,
+    division: Division,
+    token: DivisionToken | None,
+    parsed: ParsedPoints,
+    series_rows: list[tuple],
+    row_series: list[int],
+    body_sha256: str,
+    idempotency_key: str | None,
+    enqueue: bool,
+) -> IngestBatch:
+    """Upsert the series and store the batch with its payload in one transaction; enqueue once it commits.
+    Raises IntegrityError when a batch with the same Idempotency-Key committed first."""
+    with transaction.atomic():
+        series_ids = _series_upsert(series_rows)
+        ids = np.array([series_ids[row[4]] for row in series_rows], dtype=np.int64)
+        payload = payload_encode(
+            series_ids=ids[np.array(row_series, dtype=np.intp)], ts_us=parsed.ts_us, values=parsed.values
+        )
+        batch = IngestBatch.objects.create(
+            division=division,
+            token=token,
+            point_count=len(parsed),
+            series_count=len(series_rows),
+            idempotency_key=idempotency_key or None,
+            body_sha256=body_sha256,
+            payload=payload,
+            ts_min=EPOCH + timedelta(microseconds=min(parsed.ts_us)),
+            ts_max=EPOCH + timedelta(microseconds=max(parsed.ts_us)),
+        )
+        if enqueue:
+            transaction.on_commit(lambda: batch_enqueue(batch_id=batch.pk))
+    return batch
+
+
+def _series_upsert(rows: list[tuple]) -> dict[str, int]:
+    """Insert-ignore the batch's series, then read their ids: two statements, whatever the number of series."""
+    metric_ids, agent_ids, division_ids, tags, keys = (list(column) for column in zip(*rows, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO metrics_series (metric_id, agent_id, division_id, tags, key, created_at)
+            SELECT m, a, d, t::jsonb, k, now()
+            FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[]) AS u(m, a, d, t, k)
+            ON CONFLICT (key) DO NOTHING
+            """,
+            [metric_ids, agent_ids, division_ids, tags, keys],
+        )
+        cursor.execute("SELECT key, id FROM metrics_series WHERE key = ANY(%s)", [keys])
+        return dict(cursor.fetchall())
+
+
+def batch_enqueue(*, batch_id: int) -> bool:
+    """Hand the batch to Celery; a broker outage is logged, not raised: the sweeper enqueues it later.
+
+    enqueued_at is written before the message is published: written after, its UPDATE could hold the batch row
+    at the very moment a fast worker takes it with SKIP LOCKED, and that worker would leave the batch to the
+    sweeper. When publishing fails, the mark is taken back so the sweeper sees a batch the broker never got.
+    """
+    _enqueued_mark(batch_id, timezone.now())
+    try:
+        # No publish retries: they would hold the request for another socket timeout, and the sweeper retries.
+        novaops.celery.enqueue("metrics.batch_ingest", batch_id, retry=False)
+    except Exception as exc:
+        logger.warning("Could not enqueue batch %s (%s); the sweeper will retry.", batch_id, exc)
+        _enqueued_mark(batch_id, None)
+        return False
+    return True
+
+
+def _enqueued_mark(batch_id: int, moment: datetime | None) -> None:
+    """Best effort: the batch is committed already, so a lost mark must not fail the request that accepted it.
+    A wrong mark only changes when the sweeper publishes the batch (again), and a second message is harmless."""
+    try:
+        IngestBatch.objects.filter(pk=batch_id).update(enqueued_at=moment)
+    except DatabaseError as exc:
+        logger.warning("Could not mark batch %s enqueued (%s).", batch_id, exc)
+
+
+def batch_sweep(
+    *,
+    queued_grace: timedelta = timedelta(seconds=10),
+    requeue_after: timedelta = timedelta(minutes=5),
+    stalled_after: timedelta = timedelta(seconds=30),
+) -> list[int]:
+    """Re-enqueue batches that no worker is moving: never enqueued (broker was down), enqueued long ago and
+    still queued (message lost), or `processing` with nobody holding the row lock (the worker died).
+
+    Idempotent: enqueuing a batch twice only makes the second task find it done or locked.
+    """
+    now = timezone.now()
+    queued = IngestBatch.objects.filter(status=IngestBatch.Status.QUEUED).filter(
+        Q(enqueued_at__isnull=True, created_at__lt=now - queued_grace) | Q(enqueued_at__lt=now - requeue_after)
+    )
+    ids = list(queued.order_by("created_at").values_list("id", flat=True)[:1000])
+    with transaction.atomic():
+        # SKIP LOCKED leaves out the batches a live worker is processing right now.
+        stalled = (
+            IngestBatch.objects.select_for_update(skip_locked=True)
+            .filter(status=IngestBatch.Status.PROCESSING, started_at__lt=now - stalled_after)
+            .values_list("id", flat=True)[:1000]
+        )
+        ids += list(stalled)
+    for batch_id in ids:
+        if not batch_enqueue(batch_id=batch_id):
+            break  # broker still down: try again on the next sweep
+    return ids
