@@ -3,10 +3,11 @@
 `python -m bench.djangoside seed --agents N` creates a domain, a division with N agents and a division token,
 and prints {"division_id", "token", "handles"} as JSON on the last line of stdout.
 
-`python -m bench.djangoside naive --rows FILE` measures the naive DRF path the design rules out (DESIGN.md §9):
-a `ModelSerializer(many=True)` over a small model with the point's fields and `unique_together = (series, ts)`,
-whose implicit UniqueTogetherValidator runs one SELECT per point before `save()` runs one INSERT per point. FILE
-holds a JSON body `[{"series", "ts", "value"}, …]`. Prints the timings as JSON on the last line of stdout.
+`python -m bench.djangoside naive --rows FILE` measures the naive DRF path the design rules out
+(docs/architecture.md, "Pitfalls"): a `ModelSerializer(many=True)` over a small model with the point's fields and
+`unique_together = (series, ts)`, whose implicit UniqueTogetherValidator runs one SELECT per point before `save()`
+runs one INSERT per point. FILE holds a JSON body `[{"series", "ts", "value"}, …]`. Prints the timings as JSON on
+the last line of stdout.
 
 Both need DATABASE_URL (and the rest of the environment) set by bench.ingest; neither touches var/.
 """

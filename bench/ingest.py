@@ -392,7 +392,8 @@ def _post_batches(
                     if response.status in (429, 503) and attempt < 9:
                         with lock:
                             resends.append(f"batch {index}: {response.status}")
-                        # What a real client does (DESIGN.md §3); counted in the end-to-end time.
+                        # What a real client does: retry a 503 (docs/architecture.md, "Contracts"); counted in the
+                        # end-to-end time.
                         time.sleep(float(response.getheader("Retry-After") or 1))
                         continue
                     raise BenchFailed(f"POST of batch {index} answered {response.status}: {payload[:1000]!r}")

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, serializers
+from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,43 +16,11 @@ from rest_framework.views import APIView
 from agents.authentication import DivisionPrincipal, DivisionTokenAuthentication
 from metrics.apis import READ_AUTHENTICATION
 from metrics.models import IngestBatch
+from metrics.serializers import BatchAcceptedSerializer, BatchSerializer
 from metrics.services.batches import batch_accept, body_decode
 from novaops import policies
 from novaops.errors import PayloadTooLarge, UnsupportedMediaType
 from novaops.permissions import IsDivisionClient, IsPersonOrDivisionClient
-
-
-class BatchAcceptedSerializer(serializers.ModelSerializer):
-    points = serializers.IntegerField(source="point_count")
-    series = serializers.IntegerField(source="series_count")
-
-    class Meta:
-        model = IngestBatch
-        fields = ["id", "status", "points", "series"]
-
-
-class BatchSerializer(serializers.ModelSerializer):
-    division = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    points = serializers.IntegerField(source="point_count")
-    series = serializers.IntegerField(source="series_count")
-
-    class Meta:
-        model = IngestBatch
-        fields = [
-            "id",
-            "status",
-            "division",
-            "points",
-            "series",
-            "points_written",
-            "ts_min",
-            "ts_max",
-            "error",
-            "attempts",
-            "created_at",
-            "started_at",
-            "finished_at",
-        ]
 
 
 class CanPostBatches(IsDivisionClient):

@@ -1,108 +1,31 @@
 """Catalogue API: every metric clients may post, read by people with a role and by division tokens, changed by
 Tier 1 leads."""
 
-from collections.abc import Mapping
 from typing import Any
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
-from rest_framework import exceptions, serializers
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from metrics.apis import READ_AUTHENTICATION
-from metrics.models import METRIC_KEY_PATTERN, Metric, MetricDirection, MetricKind
+from metrics.models import Metric
 from metrics.selectors import (
     metric_get,
     metric_list,
 )
+from metrics.serializers import (
+    MetricCreateInputSerializer,
+    MetricOutputSerializer,
+    MetricPageSerializer,
+    MetricUpdateInputSerializer,
+)
 from metrics.services.catalogue import metric_create, metric_update
 from novaops.api import MethodRoute, Pagination, problem_responses
 from novaops.permissions import IsLead, IsPersonOrDivisionClient
-from novaops.serializers import StrictInputSerializer
-
-METRIC_KEY_MESSAGE = (
-    "A metric key is a lower-case letter followed by 1 to 62 lower-case letters, digits or _, e.g. latency_p95_ms."
-)
-
-
-@extend_schema_serializer(component_name="Metric")
-class MetricOutputSerializer(serializers.Serializer):
-    key = serializers.CharField()
-    name = serializers.CharField()
-    unit = serializers.CharField()
-    kind = serializers.ChoiceField(choices=MetricKind.choices)
-    better = serializers.ChoiceField(choices=MetricDirection.choices, help_text="Which direction is good.")
-    description = serializers.CharField()
-
-
-@extend_schema_serializer(component_name="MetricPage")
-class MetricPageSerializer(serializers.Serializer):
-    """The shape of novaops.api.Pagination around a page of metrics (documented explicitly for the schema)."""
-
-    count = serializers.IntegerField(help_text="Metrics in the catalogue, over all pages.")
-    page = serializers.IntegerField()
-    pages = serializers.IntegerField()
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = MetricOutputSerializer(many=True)
-
-
-def _kind_field(**kwargs: Any) -> serializers.ChoiceField:
-    message = f"Kind must be one of {', '.join(MetricKind.values)}; not '{{input}}'."
-    return serializers.ChoiceField(choices=MetricKind.choices, error_messages={"invalid_choice": message}, **kwargs)
-
-
-def _better_field(**kwargs: Any) -> serializers.ChoiceField:
-    message = f"Better must be one of {', '.join(MetricDirection.values)}; not '{{input}}'."
-    return serializers.ChoiceField(
-        choices=MetricDirection.choices,
-        error_messages={"invalid_choice": message},
-        help_text="Which direction is good: higher, lower or neutral.",
-        **kwargs,
-    )
-
-
-@extend_schema_serializer(component_name="MetricCreate")
-class MetricCreateInputSerializer(StrictInputSerializer):
-    """A new catalogue entry; fields not listed here are refused."""
-
-    # The pattern fixes the length too; a max_length as well would answer a long key with two messages.
-    key = serializers.RegexField(
-        METRIC_KEY_PATTERN,
-        error_messages={"invalid": METRIC_KEY_MESSAGE},
-        help_text="Lower-case letter, then 1 to 62 lower-case letters, digits or _, e.g. latency_p95_ms.",
-    )
-    name = serializers.CharField(max_length=120)
-    unit = serializers.CharField(max_length=30, allow_blank=True, default="")
-    kind = _kind_field(default=MetricKind.GAUGE)
-    better = _better_field(default=MetricDirection.NEUTRAL)
-    description = serializers.CharField(allow_blank=True, default="")
-
-
-@extend_schema_serializer(component_name="MetricUpdate")
-class MetricUpdateInputSerializer(StrictInputSerializer):
-    """The fields to change (at least one); the key cannot be changed, other fields are refused."""
-
-    name = serializers.CharField(max_length=120, required=False)
-    unit = serializers.CharField(max_length=30, allow_blank=True, required=False)
-    kind = _kind_field(required=False)
-    better = _better_field(required=False)
-    description = serializers.CharField(allow_blank=True, required=False)
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, Mapping) and "key" in data:
-            raise serializers.ValidationError(
-                {"key": ["A metric's key cannot be changed: series and clients refer to it. Create a new metric."]}
-            )
-        return super().to_internal_value(data)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if not attrs:
-            raise serializers.ValidationError(f"Nothing to change; send at least one of {', '.join(self.fields)}.")
-        return attrs
 
 
 class CanEditCatalogue(IsLead):

@@ -273,7 +273,7 @@ class _Assets(HTMLParser):
 
 @pytest.fixture
 def plain_static_storage(settings):
-    # The manifest storage needs collectstatic (about 30 s, DESIGN.md §9); tests serve from the finders instead.
+    # The manifest storage needs collectstatic (about 30 s here); tests serve from the finders instead.
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
