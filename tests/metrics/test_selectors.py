@@ -76,7 +76,7 @@ def test_every_range_gets_at_most_1000_buckets_at_the_finest_width_that_allows_i
 
 
 @pytest.fixture
-def four_agents(db):
+def teams(db):
     """An organisation of two domains: NovaOps has two divisions (A1, A2 | A3), OrchOps one (A4)."""
     novaops = DomainFactory(slug="novaops", name="NovaOps")
     orchops = DomainFactory(slug="orchops", name="OrchOps")
@@ -97,15 +97,15 @@ def four_agents(db):
 
 
 @pytest.fixture
-def landed(four_agents, land):
+def landed(teams, land):
     """Points inside the five minutes from T0 (10:00), so they share a bucket at every resolution."""
     s = timedelta(seconds=1)
-    land(four_agents["runtime"], [("latency_p95_ms", "ta_00001", T0, 10.0), ("latency_p95_ms", "ta_00001", T0 + 60 * s, 20.0),
+    land(teams["runtime"], [("latency_p95_ms", "ta_00001", T0, 10.0), ("latency_p95_ms", "ta_00001", T0 + 60 * s, 20.0),
                           ("latency_p95_ms", "ta_00002", T0 + 30 * s, 40.0)])  # fmt: skip
-    land(four_agents["tools"], [("latency_p95_ms", "ta_00003", T0 + 120 * s, 1.0),
+    land(teams["tools"], [("latency_p95_ms", "ta_00003", T0 + 120 * s, 1.0),
                         ("latency_p95_ms", "ta_00003", T0 + 240 * s, 3.0)])  # fmt: skip
-    land(four_agents["scheduling"], [("latency_p95_ms", "ta_00004", T0 + 10 * s, 100.0)])
-    return four_agents
+    land(teams["scheduling"], [("latency_p95_ms", "ta_00004", T0 + 10 * s, 100.0)])
+    return teams
 
 
 def _values(frame: pd.DataFrame, label: str) -> dict:
@@ -180,10 +180,10 @@ def test_filters_choose_series_by_agent_division_and_domain(landed):
     assert groups(agent_ids=[]) == []
 
 
-def test_metrics_are_separate_series_and_division_level_series_group_per_division(four_agents, land):
-    land(four_agents["runtime"], [("latency_p95_ms", "ta_00001", T0, 5.0), ("queue_backlog", None, T0, 7.0),
+def test_metrics_are_separate_series_and_division_level_series_group_per_division(teams, land):
+    land(teams["runtime"], [("latency_p95_ms", "ta_00001", T0, 5.0), ("queue_backlog", None, T0, 7.0),
                           ("queue_backlog", "ta_00002", T0, 2.0)])  # fmt: skip
-    land(four_agents["tools"], [("queue_backlog", None, T0, 9.0)])
+    land(teams["tools"], [("queue_backlog", None, T0, 9.0)])
 
     frame = series_aggregate(
         metric_keys=["queue_backlog", "latency_p95_ms"], start=T0, end=T0 + timedelta(minutes=5), agg="sum"
@@ -199,11 +199,11 @@ def test_metrics_are_separate_series_and_division_level_series_group_per_divisio
     ]  # fmt: skip
 
 
-def test_past_max_series_pairs_nothing_is_read(four_agents, land, django_assert_num_queries):
+def test_past_max_series_pairs_nothing_is_read(teams, land, django_assert_num_queries):
     # Four (metric, group) pairs, two of them division-level (no agent) and told apart by their division.
-    land(four_agents["runtime"], [("latency_p95_ms", "ta_00001", T0, 5.0), ("queue_backlog", None, T0, 7.0),
+    land(teams["runtime"], [("latency_p95_ms", "ta_00001", T0, 5.0), ("queue_backlog", None, T0, 7.0),
                           ("queue_backlog", "ta_00002", T0, 2.0)])  # fmt: skip
-    land(four_agents["tools"], [("queue_backlog", None, T0, 9.0)])
+    land(teams["tools"], [("queue_backlog", None, T0, 9.0)])
     window = {"metric_keys": ["queue_backlog", "latency_p95_ms"], "start": T0, "end": T0 + timedelta(minutes=5)}
 
     assert len(series_aggregate(max_series=4, **window)) == 4
@@ -214,21 +214,21 @@ def test_past_max_series_pairs_nothing_is_read(four_agents, land, django_assert_
     assert len(series_aggregate(max_series=None, **window)) == 4
 
 
-def test_tags_of_one_agent_merge_into_its_group(four_agents, land, django_capture_on_commit_callbacks):
+def test_tags_of_one_agent_merge_into_its_group(teams, land, django_capture_on_commit_callbacks):
     body = {"points": [
         {"metric": "latency_p95_ms", "agent": "ta_00001", "ts": T0.isoformat(), "value": 4.0, "tags": {"r": "eu"}},
         {"metric": "latency_p95_ms", "agent": "ta_00001", "ts": T0.isoformat(), "value": 8.0, "tags": {"r": "us"}},
     ]}  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True):
-        batch_accept(division=four_agents["runtime"], token=None, body=json.dumps(body).encode())
+        batch_accept(division=teams["runtime"], token=None, body=json.dumps(body).encode())
 
     frame = series_aggregate(metric_keys=["latency_p95_ms"], start=T0, end=T0 + timedelta(minutes=5), agg="avg")
 
     assert frame[["agent", "value"]].to_dict("records") == [{"agent": "ta_00001", "value": 6.0}]
 
 
-def test_buckets_overlapping_the_range_are_included_whole_and_the_end_is_exclusive(four_agents, land):
-    land(four_agents["runtime"], [("uptime_pct", "ta_00001", T0 + timedelta(minutes=m), float(m)) for m in range(0, 30)])
+def test_buckets_overlapping_the_range_are_included_whole_and_the_end_is_exclusive(teams, land):
+    land(teams["runtime"], [("uptime_pct", "ta_00001", T0 + timedelta(minutes=m), float(m)) for m in range(0, 30)])
 
     frame = series_aggregate(
         metric_keys=["uptime_pct"], start=T0 + timedelta(minutes=7), end=T0 + timedelta(minutes=20), agg="count"
@@ -239,14 +239,14 @@ def test_buckets_overlapping_the_range_are_included_whole_and_the_end_is_exclusi
     assert frame["value"].tolist() == [5, 5, 5]
 
 
-def test_an_empty_answer_has_the_columns_and_types(four_agents):
+def test_an_empty_answer_has_the_columns_and_types(teams):
     frame = series_aggregate(metric_keys=["uptime_pct"], start=T0, end=T0 + timedelta(hours=1), group_by="domain")
 
     assert list(frame.columns) == ["metric", "domain", "name", "bucket", "value"]
     assert frame.empty and str(frame["bucket"].dtype) == "datetime64[us, UTC]" and frame["value"].dtype == "float64"
 
 
-def test_bad_arguments_are_programming_errors(four_agents):
+def test_bad_arguments_are_programming_errors(teams):
     window = {"metric_keys": ["uptime_pct"], "start": T0, "end": T0 + timedelta(hours=1)}
     with pytest.raises(ValueError, match="group_by"):
         series_aggregate(group_by="team", **window)
@@ -260,12 +260,12 @@ def test_bad_arguments_are_programming_errors(four_agents):
 
 
 @pytest.fixture
-def dense(four_agents, land):
+def dense(teams, land):
     """ta_00001: a point an hour for 27 days, then one every 5 minutes for 3 days; returns (end, timestamps)."""
     end = DAY0 + timedelta(days=30)
     hourly = [DAY0 + timedelta(hours=h) for h in range(27 * 24)]
     fine = [end - timedelta(days=3) + timedelta(minutes=5 * i) for i in range(3 * 288)]
-    land(four_agents["runtime"], [("latency_p95_ms", "ta_00001", ts, float(n % 97)) for n, ts in enumerate(hourly + fine)])
+    land(teams["runtime"], [("latency_p95_ms", "ta_00001", ts, float(n % 97)) for n, ts in enumerate(hourly + fine)])
     return end, hourly + fine
 
 
@@ -321,11 +321,11 @@ def test_the_answer_comes_from_rollups_alone(dense):
 
 
 @pytest.mark.parametrize("agents", [2, 40])
-def test_two_queries_whatever_the_number_of_series(four_agents, land, django_assert_num_queries, agents):
+def test_two_queries_whatever_the_number_of_series(teams, land, django_assert_num_queries, agents):
     handles = [f"ta_{100 + n:05d}" for n in range(agents)]
     for handle in handles:
-        AgentFactory(handle=handle, division=four_agents["runtime"])
-    land(four_agents["runtime"], [("uptime_pct", h, T0 + timedelta(hours=i), 99.0) for h in handles for i in range(24)])
+        AgentFactory(handle=handle, division=teams["runtime"])
+    land(teams["runtime"], [("uptime_pct", h, T0 + timedelta(hours=i), 99.0) for h in handles for i in range(24)])
 
     # the series count, then the aggregate
     with django_assert_num_queries(2):
