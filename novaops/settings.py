@@ -10,9 +10,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 NOVAOPS_DATA_DIR = Path(env("NOVAOPS_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
-# `make run` records its development settings (DEBUG=true) here, so `manage.py` in another terminal matches the
-# running app with no variables to set. Variables set in the environment win.
-if (NOVAOPS_DATA_DIR / "dev.env").is_file():
+# `make run` records its settings (DEBUG off, its own SECRET_KEY, plain HTTP) here, so `manage.py` in another
+# terminal matches the running app with no variables to set. Variables set in the environment win.
+# NOVAOPS_DEV_ENV=off ignores the file: the tests set it, so that neither they nor the processes they start take
+# their configuration from whatever a previous `make run` left in the data directory.
+NOVAOPS_DEV_ENV = env.bool("NOVAOPS_DEV_ENV", default=True)
+if NOVAOPS_DEV_ENV and (NOVAOPS_DATA_DIR / "dev.env").is_file():
     env.read_env(NOVAOPS_DATA_DIR / "dev.env")
 
 DEBUG = env.bool("DEBUG", default=False)

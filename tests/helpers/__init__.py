@@ -1,5 +1,7 @@
 """Helpers every test module shares (plain functions; fixtures live in the conftests)."""
 
+import os
+from collections.abc import Iterable
 from typing import Any
 
 PROBLEM = "application/problem+json"
@@ -17,3 +19,12 @@ def assert_problem(response: Any, status: int, detail: str | None = None) -> dic
     if detail is not None:
         assert body["detail"] == detail
     return body
+
+
+def subprocess_env(*, without: Iterable[str] = (), **overrides: str) -> dict[str, str]:
+    """The environment of a process a test starts (manage.py, celery, gunicorn): this one's minus `without`, plus
+    `overrides`, and never configured by the `dev.env` a previous `make run` left in the data directory
+    (NOVAOPS_DEV_ENV=off): what the test sets is all the process gets."""
+    dropped = set(without)
+    env = {key: value for key, value in os.environ.items() if key not in dropped}
+    return {**env, "NOVAOPS_DEV_ENV": "off", **overrides}

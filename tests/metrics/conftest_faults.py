@@ -30,6 +30,7 @@ from django.db import connection
 
 from novaops import embedded
 from tests.conftest import database_url_for_subprocesses
+from tests.helpers import subprocess_env
 
 BIN = Path(sys.executable).parent
 PROJECT = Path(__file__).resolve().parents[2]
@@ -135,13 +136,7 @@ class Web:
 
 
 def _subprocess_env(*, database_url: str, redis_url: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "DEBUG": "true",
-        "PYTHONUNBUFFERED": "1",
-    }
+    return subprocess_env(DATABASE_URL=database_url, REDIS_URL=redis_url, DEBUG="true", PYTHONUNBUFFERED="1")
 
 
 @pytest.fixture

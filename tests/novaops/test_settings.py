@@ -1,7 +1,9 @@
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from novaops.run import _dev_env_write
+from tests.helpers import subprocess_env
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 PRODUCTION = {
@@ -12,14 +14,9 @@ PRODUCTION = {
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=BASE_DIR, env={**clean, **env}, capture_output=True, text=True
-    )
+    """manage.py configured by `env` alone: none of the test run's settings variables, no `make run` dev.env."""
+    clean = subprocess_env(without={"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}, **env)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=clean, capture_output=True, text=True)
 
 
 def test_check_deploy_passes_with_production_settings():
@@ -38,3 +35,23 @@ def test_seed_refuses_with_debug_off_unless_forced():
     result = _manage("seed_demo", **PRODUCTION)
     assert result.returncode != 0
     assert "Refusing to seed DEMO data with DEBUG off" in result.stderr
+
+
+def test_manage_py_reads_make_runs_dev_env_unless_switched_off(tmp_path):
+    """`make run`'s dev.env configures manage.py in another terminal; NOVAOPS_DEV_ENV=off (the tests) ignores it."""
+    _dev_env_write(tmp_path)
+    secret = next(line for line in (tmp_path / "dev.env").read_text().splitlines() if line.startswith("SECRET_KEY="))
+    show = (
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.DEBUG, settings.SECRET_KEY)",
+    )
+
+    read = _manage(*show, NOVAOPS_DATA_DIR=str(tmp_path), NOVAOPS_DEV_ENV="on")
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.split() == ["False", secret.removeprefix("SECRET_KEY=")]
+
+    ignored = _manage(*show, NOVAOPS_DATA_DIR=str(tmp_path), NOVAOPS_DEV_ENV="off")
+    assert ignored.returncode != 0, "without the file, DEBUG is off and no SECRET_KEY is set"
+    assert "SECRET_KEY" in ignored.stderr
