@@ -26,7 +26,8 @@ SECRET_KEY = env("SECRET_KEY") if not DEBUG else env("SECRET_KEY", default="nova
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin on our own AdminSite: only Tier 1 leads get in (novaops.admin).
+    "novaops.apps.LeadAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
