@@ -5,6 +5,9 @@ from collections.abc import Iterable
 from typing import Any
 
 PROBLEM = "application/problem+json"
+# A signed-in request also saves its session (sliding expiry, SESSION_SAVE_EVERY_REQUEST): inside a test's transaction
+# that is a SAVEPOINT, the UPDATE and its RELEASE; part of every query budget of a signed-in page.
+SESSION_SAVE_QUERIES = 3
 
 
 def assert_problem(response: Any, status: int, detail: str | None = None) -> dict[str, Any]:

@@ -1,6 +1,13 @@
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
+
+import time_machine
+from django.contrib.sessions.models import Session
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
 
 from novaops.run import _dev_env_write
 from tests.helpers import subprocess_env
@@ -55,3 +62,39 @@ def test_manage_py_reads_make_runs_dev_env_unless_switched_off(tmp_path):
     ignored = _manage(*show, NOVAOPS_DATA_DIR=str(tmp_path), NOVAOPS_DEV_ENV="off")
     assert ignored.returncode != 0, "without the file, DEBUG is off and no SECRET_KEY is set"
     assert "SECRET_KEY" in ignored.stderr
+
+
+# --- Sessions ------------------------------------------------------------------------------------------------------
+
+
+def test_a_session_idle_longer_than_session_idle_minutes_is_signed_out(cast, client, settings):
+    idle = timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        client.force_login(cast.viewer)
+        # Sliding: each request starts the idle time again, so a session in use outlives SESSION_IDLE_MINUTES.
+        for _ in range(3):
+            traveller.shift(idle - timedelta(minutes=1))
+            assert client.get("/agents/").status_code == 200
+
+        traveller.shift(idle + timedelta(minutes=1))
+        response = client.get("/agents/")
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+    assert response.wsgi_request.user.is_anonymous
+
+
+def test_signing_out_ends_the_session_on_the_server(cast, client, settings):
+    client.force_login(cast.viewer)
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    assert Session.objects.filter(session_key=key).exists()
+
+    assert client.post(reverse("logout")).status_code == 302
+    assert not Session.objects.filter(session_key=key).exists()
+
+    # Someone who kept the old cookie gets nothing from it.
+    replay = Client()
+    replay.cookies[settings.SESSION_COOKIE_NAME] = key
+    response = replay.get("/agents/")
+    assert response.status_code == 302
+    assert response.wsgi_request.user.is_anonymous
+    assert replay.get("/api/v1/agents").status_code == 401
