@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from datetime import timedelta
@@ -62,6 +63,62 @@ def test_manage_py_reads_make_runs_dev_env_unless_switched_off(tmp_path):
     ignored = _manage(*show, NOVAOPS_DATA_DIR=str(tmp_path), NOVAOPS_DEV_ENV="off")
     assert ignored.returncode != 0, "without the file, DEBUG is off and no SECRET_KEY is set"
     assert "SECRET_KEY" in ignored.stderr
+
+
+# --- Configuration read from the environment ---------------------------------------------------------------------
+
+_SHOW_CONFIGURATION = """
+import json
+from django.conf import settings
+from django.test import RequestFactory
+from axes.helpers import get_client_ip_address
+request = RequestFactory().get(
+    "/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.66, 203.0.113.9", HTTP_X_FORWARDED_PROTO="https"
+)
+print(json.dumps({
+    "failure_limit": settings.AXES_FAILURE_LIMIT,
+    "cool_off_seconds": settings.AXES_COOLOFF_TIME.total_seconds(),
+    "session_age": settings.SESSION_COOKIE_AGE,
+    "sliding": settings.SESSION_SAVE_EVERY_REQUEST,
+    "client": get_client_ip_address(request),
+    "https": request.is_secure(),
+}))
+"""
+
+
+def _configuration(**env: str) -> dict:
+    result = _manage("shell", "--no-imports", "-c", _SHOW_CONFIGURATION, DEBUG="true", **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_sign_in_session_and_proxy_defaults_trust_no_forwarded_header():
+    """Without TRUSTED_PROXY_COUNT the client is the peer address and X-Forwarded-* are a client's own words."""
+    assert _configuration() == {
+        "failure_limit": 5,
+        "cool_off_seconds": 15 * 60,
+        "session_age": 480 * 60,
+        "sliding": True,
+        "client": "10.0.0.2",
+        "https": False,
+    }
+
+
+def test_sign_in_session_and_proxy_settings_come_from_the_environment():
+    configured = _configuration(
+        LOGIN_FAILURE_LIMIT="3", LOGIN_LOCKOUT_MINUTES="2", SESSION_IDLE_MINUTES="30", TRUSTED_PROXY_COUNT="1"
+    )
+    assert configured == {
+        "failure_limit": 3,
+        "cool_off_seconds": 120,
+        "session_age": 30 * 60,
+        "sliding": True,
+        # One proxy: the address it appended (the right-most); the entry left of it is the client's own claim.
+        "client": "203.0.113.9",
+        "https": True,
+    }
+    # Two proxies: the outer one's entry, one further left.
+    assert _configuration(TRUSTED_PROXY_COUNT="2")["client"] == "198.51.100.66"
 
 
 # --- Sessions ------------------------------------------------------------------------------------------------------
