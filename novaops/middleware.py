@@ -4,6 +4,7 @@ operation (novaops.errors.ApplicationError: problem JSON for the API, the error 
 
 from collections.abc import Callable
 
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
@@ -50,3 +51,20 @@ def application_error_response(request: HttpRequest, exc: ApplicationError) -> H
 
 def database_unavailable_response() -> HttpResponse:
     return error_response(ServiceUnavailable("The database is unreachable; retry shortly."))
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    """Django's, except that a lost database does not turn our 503 into a second failure.
+
+    With SESSION_SAVE_EVERY_REQUEST (sliding expiry) Django reads the session's expiry for every response before it
+    decides not to save on a 5xx; with the database gone that read raises, and the precise 503 (problem JSON,
+    Retry-After) would become an error logged with a traceback per request. Nothing is saved on a 5xx anyway.
+    """
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        try:
+            return super().process_response(request, response)
+        except (OperationalError, InterfaceError):
+            if response.status_code >= 500:
+                return response
+            raise

@@ -1,5 +1,6 @@
 """NovaOps settings: one module, driven by environment variables (see README "Environment")."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -10,9 +11,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 NOVAOPS_DATA_DIR = Path(env("NOVAOPS_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
-# `make run` records its development settings (DEBUG=true) here, so `manage.py` in another terminal matches the
-# running app with no variables to set. Variables set in the environment win.
-if (NOVAOPS_DATA_DIR / "dev.env").is_file():
+# `make run` records its settings (DEBUG off, its own SECRET_KEY, plain HTTP) here, so `manage.py` in another
+# terminal matches the running app with no variables to set. Variables set in the environment win.
+# NOVAOPS_DEV_ENV=off ignores the file: the tests set it, so that neither they nor the processes they start take
+# their configuration from whatever a previous `make run` left in the data directory.
+NOVAOPS_DEV_ENV = env.bool("NOVAOPS_DEV_ENV", default=True)
+if NOVAOPS_DEV_ENV and (NOVAOPS_DATA_DIR / "dev.env").is_file():
     env.read_env(NOVAOPS_DATA_DIR / "dev.env")
 
 DEBUG = env.bool("DEBUG", default=False)
@@ -23,7 +27,8 @@ SECRET_KEY = env("SECRET_KEY") if not DEBUG else env("SECRET_KEY", default="nova
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin on our own AdminSite: only Tier 1 leads get in (novaops.admin).
+    "novaops.apps.LeadAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -36,6 +41,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
     "novaops",
     "agents",
     "metrics",
@@ -45,13 +51,15 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "novaops.middleware.ErrorMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "novaops.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a sign-in refused for too many failures into our lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "novaops.urls"
@@ -96,6 +104,40 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "agents:domain_list"
 LOGOUT_REDIRECT_URL = "login"
+# The axes backend refuses a sign-in while its username or address is locked out and authenticates no one itself;
+# ModelBackend checks the password (and is the one force_login and the session use, having get_user).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Sliding expiry: a session ends after this much idle time, every request pushes the end further out.
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=480)
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
+
+# Failed sign-ins (the sign-in page and the admin's), counted per username and per client address: either one
+# alone reaching the limit pauses sign-in for it, for the cool-off. Attempts are rows in the database, so every
+# web process sees the same counts.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Attempts during a pause do not restart it: the pause ends when it said it would.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "novaops.signin.locked_out"
+# No banner on every manage.py command. The attempts are in the admin (Axes), where a lead can also end a pause.
+AXES_VERBOSE = False
+# Who the client is. Without proxies in front, the peer address (REMOTE_ADDR) and nothing a client can write.
+# Behind TRUSTED_PROXY_COUNT proxies, each appending the address it saw to X-Forwarded-For, the client is the
+# entry that many places from the right (what the outermost proxy saw); entries further left were written by the
+# client. python-ipware counts the proxies *listed* in the header (the one connecting to us is REMOTE_ADDR, not
+# listed), hence the - 1, and non-strict so that a longer, client-prefixed header still resolves from the right.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT > 0:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT - 1
+    IPWARE_STRICT = False
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -189,7 +231,10 @@ METRICS_QUOTA_POINTS_PER_HOUR = env.int("METRICS_QUOTA_POINTS_PER_HOUR", default
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# X-Forwarded-Proto says whether the client used HTTPS only when a proxy of ours wrote it; without a trusted proxy
+# anyone could send it.
+if TRUSTED_PROXY_COUNT > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True

@@ -38,6 +38,31 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     embedded.down(settings.NOVAOPS_DATA_DIR, only=_started_here)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _as_after_make_run():
+    """The whole suite runs as it would after a `make run`: the data directory holds the `dev.env` it writes (DEBUG
+    off, a SECRET_KEY of its own, plain HTTP). Neither the tests nor the processes they start may read it
+    (NOVAOPS_DEV_ENV=off, see tests.helpers.subprocess_env); one that did would fail here as it would on a
+    developer's machine. The file (and the staticfiles directory `make run` creates with it) is removed at the end
+    only when this fixture created it: a `make run` in another terminal keeps its own."""
+    from django.conf import settings
+
+    from novaops.run import _dev_env_write
+
+    root = settings.NOVAOPS_DATA_DIR
+    dev_env, staticfiles = root / "dev.env", root / "staticfiles"
+    created = [path for path in (dev_env, staticfiles) if not path.exists()]
+    _dev_env_write(root)
+    yield
+    if dev_env in created:
+        dev_env.unlink(missing_ok=True)
+    if staticfiles in created:
+        try:
+            staticfiles.rmdir()
+        except OSError:  # not empty: something put files there since, leave them
+            pass
+
+
 @pytest.fixture(autouse=True)
 def _celery_eager_unless_real_worker(request):
     """Unit tests run tasks in-process; tests marked `worker` talk to a real worker through a real broker."""

@@ -26,6 +26,7 @@ import psutil
 import pytest
 
 from novaops import embedded
+from tests.helpers import subprocess_env
 
 BIN = Path(sys.executable).parent
 PROJECT = Path(__file__).resolve().parents[2]
@@ -103,14 +104,9 @@ def database_url_for_subprocesses() -> str:
     return f"postgresql://{auth}@{host}{port}/{params['NAME']}"
 
 
-def subprocess_env(*, database_url: str, redis_url: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "DEBUG": "true",
-        "PYTHONUNBUFFERED": "1",
-    }
+def server_env(*, database_url: str, redis_url: str) -> dict[str, str]:
+    """The environment of a web or worker process a test starts against these servers (never a make run's dev.env)."""
+    return subprocess_env(DATABASE_URL=database_url, REDIS_URL=redis_url, DEBUG="true", PYTHONUNBUFFERED="1")
 
 
 def manage(*args: str, database_url: str, redis_url: str, timeout: float = 120) -> str:
@@ -118,7 +114,7 @@ def manage(*args: str, database_url: str, redis_url: str, timeout: float = 120) 
     result = subprocess.run(
         [sys.executable, str(PROJECT / "manage.py"), *args],
         cwd=PROJECT,
-        env=subprocess_env(database_url=database_url, redis_url=redis_url),
+        env=server_env(database_url=database_url, redis_url=redis_url),
         capture_output=True,
         timeout=timeout,
         text=True,
@@ -191,7 +187,7 @@ def web_start(*, database_url: str, redis_url: str, log_dir: Path) -> Web:
                 "60",
             ],
             cwd=PROJECT,
-            env=subprocess_env(database_url=database_url, redis_url=redis_url),
+            env=server_env(database_url=database_url, redis_url=redis_url),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -301,7 +297,7 @@ def worker_start(*extra_args: str, database_url: str, redis_url: str, log: Path,
         process = subprocess.Popen(
             worker_command(*extra_args, hostname=hostname),
             cwd=PROJECT,
-            env=subprocess_env(database_url=database_url, redis_url=redis_url),
+            env=server_env(database_url=database_url, redis_url=redis_url),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -3,6 +3,7 @@ browser's session path, query budgets."""
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.http import HttpRequest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -424,7 +425,8 @@ def _login(username: str) -> APIClient:
     user.set_password("pw-for-tests")
     user.save(update_fields=["password"])
     client = APIClient(enforce_csrf_checks=True)
-    assert client.login(username=username, password="pw-for-tests")
+    # A sign-in goes through django-axes' backend, which counts failures per client address: it needs a request.
+    assert client.login(request=HttpRequest(), username=username, password="pw-for-tests")
     return client
 
 
