@@ -127,7 +127,7 @@ def test_application_error_is_a_409_problem(lead, cast):
 
 
 def test_lost_database_is_503_with_retry_after(lead, monkeypatch):
-    def unreachable() -> None:
+    def unreachable(**kwargs: Any) -> None:
         raise OperationalError("connection refused")
 
     monkeypatch.setattr("agents.apis.domains.domain_list", unreachable)
@@ -139,7 +139,7 @@ def test_lost_database_is_503_with_retry_after(lead, monkeypatch):
 
 
 def test_unexpected_error_is_a_json_500_without_a_traceback(cast, monkeypatch):
-    def broken() -> None:
+    def broken(**kwargs: Any) -> None:
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr("agents.apis.domains.domain_list", broken)
@@ -188,9 +188,33 @@ def test_pagination_shape_and_invalid_pages(api_as, cast):
     assert [agent["handle"] for agent in body["results"]] == ["ta_00003", "ta_00004"]
     detail = assert_problem(client.get(AGENTS, {"page": 9}), 404)["detail"]
     assert detail == "Page '9' does not exist: That page contains no results"
-    detail = assert_problem(client.get(AGENTS, {"page": "two"}), 404)["detail"]
-    assert detail == "Page 'two' does not exist: That page number is not an integer"
-    assert client.get(AGENTS, {"page": "last", "page_size": 2}).json()["page"] == 3
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "message"),
+    [
+        ({"page": "two"}, "page", "page is a whole number from 1; not 'two'."),
+        ({"page": "last"}, "page", "page is a whole number from 1; not 'last'."),
+        ({"page": "0"}, "page", "page is a whole number from 1; not '0'."),
+        ({"page": "-1"}, "page", "page is a whole number from 1; not '-1'."),
+        ({"page": ""}, "page", "page is a whole number from 1; not ''."),
+        ({"page_size": "1.5"}, "page_size", "page_size is a whole number from 1 to 500; not '1.5'."),
+        ({"page_size": "null"}, "page_size", "page_size is a whole number from 1 to 500; not 'null'."),
+        ({"page_size": "0"}, "page_size", "page_size is a whole number from 1 to 500; not '0'."),
+        ({"page_size": "501"}, "page_size", "page_size is a whole number from 1 to 500; not '501'."),
+        ({"page_size": ["2", "3"]}, "page_size", "Give page_size once."),
+    ],
+)
+@pytest.mark.parametrize("path", [AGENTS, "/api/v1/metrics/catalogue"])
+def test_pagination_refuses_what_is_not_a_page_number_or_size(api_as, cast, path, params, field, message):
+    body = assert_problem(api_as("viewer").get(path, params), 400)
+
+    assert body["errors"] == [{"field": field, "message": message}]
+
+
+@pytest.mark.parametrize("path", [AGENTS, "/api/v1/metrics/catalogue"])
+def test_pagination_takes_the_largest_page_size_it_documents(api_as, cast, path):
+    assert api_as("viewer").get(path, {"page_size": 500, "page": 1}).status_code == 200
 
 
 def test_empty_list_is_one_empty_page(api_as, cast):
