@@ -97,8 +97,15 @@ class AgentListApi(APIView):
             ),
             OpenApiParameter("domain", OpenApiTypes.STR, description="Domain slug."),
             OpenApiParameter("division", OpenApiTypes.STR, description="Division slug."),
-            OpenApiParameter("tier", OpenApiTypes.INT, enum=[1, 2, 3]),
-            OpenApiParameter("lifecycle_state", OpenApiTypes.STR, enum=Agent.Lifecycle.values),
+            # A blank value means any (the registry page's filter form sends blanks): documented as an enum value.
+            OpenApiParameter(
+                "tier", {"type": "string", "enum": ["1", "2", "3", ""]}, description="1, 2 or 3; blank for any."
+            ),
+            OpenApiParameter(
+                "lifecycle_state",
+                {"type": "string", "enum": [*Agent.Lifecycle.values, ""]},
+                description="Blank for any.",
+            ),
             *Pagination.parameters(),
         ],
         responses={200: AgentPageSerializer, **problems(400, 401, 403, 404)},
