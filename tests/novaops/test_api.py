@@ -1,6 +1,7 @@
 """The shared API plumbing (novaops/api.py, the error views, the schema and Swagger UI) through real endpoints."""
 
 import json
+import re
 from html.parser import HTMLParser
 from typing import Any
 
@@ -274,6 +275,49 @@ def test_schema_documents_parameters_bodies_and_problems(schema):
     patch_body = paths["/api/v1/agents/{handle}"]["patch"]["requestBody"]["content"]["application/json"]["schema"]
     update = components[patch_body["$ref"].rsplit("/", 1)[1]]
     assert update["properties"].keys() == {"callsign", "role_title", "tier", "lifecycle_state"}
+
+
+def test_schema_states_the_constraints_the_server_enforces(schema):
+    paths, components = schema["paths"], schema["components"]["schemas"]
+    create, update = components["AgentCreate"], components["PatchedAgentUpdate"]
+
+    # Strict inputs: unknown fields refused, a PATCH changes something, a write sends a body.
+    assert (create["additionalProperties"], update["additionalProperties"], update["minProperties"]) == (
+        False,
+        False,
+        1,
+    )
+    assert paths["/api/v1/agents/{handle}"]["patch"]["requestBody"]["required"] is True
+    assert paths["/api/v1/metrics/batches"]["post"]["requestBody"]["required"] is True
+    # Text that may not be blank, a division that may not be "" (DRF reads it as null).
+    assert create["properties"]["callsign"] | {"pattern": None} == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 60,
+        "pattern": None,
+    }
+    assert create["properties"]["division"]["minLength"] == 1
+    # Pagination: whole numbers in range.
+    for path in ("/api/v1/agents", "/api/v1/metrics/catalogue"):
+        parameters = {p["name"]: p["schema"] for p in paths[path]["get"]["parameters"]}
+        assert parameters["page"] == {"type": "integer", "minimum": 1}
+        assert parameters["page_size"] == {"type": "integer", "minimum": 1, "maximum": 500}
+    # Every lookup by id documents its 404; the series' metric is required and not empty.
+    assert "404" in paths["/api/v1/metrics/batches/{batch_id}"]["get"]["responses"]
+    series = {p["name"]: p for p in paths["/api/v1/metrics/series"]["get"]["parameters"]}
+    assert (series["metric"]["required"], series["metric"]["schema"]["minItems"]) == (True, 1)
+    encoding = {p["name"]: p for p in paths["/api/v1/metrics/batches"]["post"]["parameters"]}["Content-Encoding"]
+    assert all(re.fullmatch(encoding["schema"]["pattern"][1:-1], value) for value in ("gzip", "x-gzip", "identity", ""))
+    assert not re.fullmatch(encoding["schema"]["pattern"][1:-1], "br")
+
+
+def test_registry_reads_document_the_division_token_and_writes_the_session_only(schema):
+    paths = schema["paths"]
+
+    for path in ("/api/v1/agents", "/api/v1/agents/{handle}", "/api/v1/divisions", "/api/v1/domains/{slug}"):
+        assert {"divisionToken", "cookieAuth"} <= {key for item in paths[path]["get"]["security"] for key in item}
+    assert paths["/api/v1/agents"]["post"]["security"] == [{"cookieAuth": []}]
+    assert paths["/api/v1/agents/{handle}"]["patch"]["security"] == [{"cookieAuth": []}]
 
 
 class _Assets(HTMLParser):

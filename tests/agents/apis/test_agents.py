@@ -306,6 +306,11 @@ TIER_MESSAGE = "Tier must be 1, 2 or 3."
         ),
         ({"callsign": ""}, "callsign", "This field may not be blank."),
         ({"callsign": "x" * 61}, "callsign", "Ensure this field has no more than 60 characters."),
+        ({"callsign": 0}, "callsign", "Not a valid string."),
+        ({"callsign": "   "}, "callsign", "This field may not be blank."),
+        ({"tier": "2"}, "tier", "Tier must be 1, 2 or 3."),
+        ({"tier": 2.0}, "tier", "Tier must be 1, 2 or 3."),
+        ({"division": ""}, "division", "This field may not be null."),
         (
             {"colour": "blue"},
             "colour",
