@@ -1,9 +1,9 @@
 """Registry API routes under /api/v1/, namespace api:agents; each path also answers with a trailing slash."""
 
+from agents.apis import RegistryRoute
 from agents.apis.agents import AgentCreateApi, AgentDetailApi, AgentListApi, AgentUpdateApi
 from agents.apis.divisions import DivisionDetailApi, DivisionListApi
 from agents.apis.domains import DomainDetailApi, DomainListApi
-from novaops.api import MethodRoute
 from novaops.routing import api_path
 
 urlpatterns = [
@@ -12,6 +12,6 @@ urlpatterns = [
     *api_path("divisions", DivisionListApi.as_view(), name="division-list"),
     *api_path("divisions/<str:slug>", DivisionDetailApi.as_view(), name="division-detail"),
     # GET lists, POST creates; GET reads one, PATCH changes it.
-    *api_path("agents", MethodRoute.of(AgentListApi, AgentCreateApi), name="agent-list"),
-    *api_path("agents/<str:handle>", MethodRoute.of(AgentDetailApi, AgentUpdateApi), name="agent-detail"),
+    *api_path("agents", RegistryRoute.of(AgentListApi, AgentCreateApi), name="agent-list"),
+    *api_path("agents/<str:handle>", RegistryRoute.of(AgentDetailApi, AgentUpdateApi), name="agent-detail"),
 ]

@@ -1,4 +1,8 @@
-"""Reads for the registry: domains, divisions, agents, with the counts the pages and the API show."""
+"""Reads for the registry: domains, divisions, agents, with the counts the pages and the API show.
+
+`division_id` (novaops.policies.division_scope) narrows a read to what belongs to one division: its domain, itself,
+its agents. A division token reads through it; an object outside the scope is simply not there (DoesNotExist).
+"""
 
 from collections.abc import Mapping
 from typing import Any
@@ -10,26 +14,37 @@ from agents.filters import AgentFilter
 from agents.models import Agent, Division, DivisionToken, Domain
 
 
-def domain_list() -> QuerySet[Domain]:
-    return Domain.objects.select_related("lead").annotate(
+def domain_list(*, division_id: int | None = None) -> QuerySet[Domain]:
+    """Every domain with its lead and counts; with `division_id`, only the domain of that division."""
+    domains = Domain.objects.select_related("lead").annotate(
         division_count=Count("divisions", distinct=True), agent_count=Count("divisions__agents", distinct=True)
     )
+    if division_id is not None:
+        domains = domains.filter(pk__in=Division.objects.filter(pk=division_id).values("domain_id"))
+    return domains
 
 
-def domain_get(*, slug: str) -> Domain:
-    return domain_list().get(slug=slug)
+def domain_get(*, slug: str, division_id: int | None = None) -> Domain:
+    if "\x00" in slug:  # no slug holds NUL, and PostgreSQL refuses to compare one
+        raise Domain.DoesNotExist
+    return domain_list(division_id=division_id).get(slug=slug)
 
 
-def division_list(*, domain: Domain | None = None) -> QuerySet[Division]:
+def division_list(*, domain: Domain | None = None, division_id: int | None = None) -> QuerySet[Division]:
+    """Divisions (of one domain) with their lead and counts; with `division_id`, only that division."""
     divisions = Division.objects.select_related("domain", "lead").annotate(
         agent_count=Count("agents", distinct=True),
         active_count=Count("agents", filter=Q(agents__lifecycle_state=Agent.Lifecycle.ACTIVE), distinct=True),
     )
+    if division_id is not None:
+        divisions = divisions.filter(pk=division_id)
     return divisions.filter(domain=domain) if domain is not None else divisions
 
 
-def division_get(*, slug: str) -> Division:
-    return division_list().get(slug=slug)
+def division_get(*, slug: str, division_id: int | None = None) -> Division:
+    if "\x00" in slug:  # no slug holds NUL, and PostgreSQL refuses to compare one
+        raise Division.DoesNotExist
+    return division_list(division_id=division_id).get(slug=slug)
 
 
 def division_choice_list() -> QuerySet[Division]:
@@ -57,22 +72,26 @@ def division_token_by_prefix(*, prefix: str) -> DivisionToken | None:
     return DivisionToken.objects.select_related("division__domain").filter(prefix=prefix).first()
 
 
-def agent_list() -> QuerySet[Agent]:
-    """Every agent with its division and domain joined (one query per page, whatever the page size)."""
-    return Agent.objects.select_related("division", "division__domain")
+def agent_list(*, division_id: int | None = None) -> QuerySet[Agent]:
+    """Every agent (of one division, with `division_id`) with its division and domain joined (one query per page,
+    whatever the page size)."""
+    agents = Agent.objects.select_related("division", "division__domain")
+    return agents.filter(division_id=division_id) if division_id is not None else agents
 
 
-def agent_get(*, handle: str) -> Agent:
-    return agent_list().select_related("person__user", "led_division", "led_domain").get(handle=handle)
+def agent_get(*, handle: str, division_id: int | None = None) -> Agent:
+    agents = agent_list(division_id=division_id)
+    return agents.select_related("person__user", "led_division", "led_domain").get(handle=handle)
 
 
-def agent_list_filtered(*, filters: Mapping[str, Any]) -> QuerySet[Agent]:
-    """agent_list() narrowed by AgentFilter (q, domain, division, tier, lifecycle_state; other keys are ignored).
+def agent_list_filtered(*, filters: Mapping[str, Any], division_id: int | None = None) -> QuerySet[Agent]:
+    """agent_list(division_id=…) narrowed by AgentFilter (q, domain, division, tier, lifecycle_state; other keys
+    are ignored).
 
     An unknown slug, tier or state raises ValidationError keyed by the parameter, in AgentFilter's words: a filter
     that silently dropped a bad value would answer with the whole registry, which reads as a valid (and wrong) result.
     """
-    filterset = AgentFilter(filters, queryset=agent_list())
+    filterset = AgentFilter(filters, queryset=agent_list(division_id=division_id))
     if not filterset.is_valid():
         errors = filterset.form.errors.as_data()
         raise ValidationError({field: [_message(error) for error in errors[field]] for field in errors})

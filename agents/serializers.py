@@ -12,9 +12,10 @@ from rest_framework import serializers
 from agents.constants import HANDLE_EXAMPLE, HANDLE_FORMAT
 from agents.filters import INVALID_LIFECYCLE_STATE, UNKNOWN_DIVISION, UNKNOWN_DOMAIN
 from agents.models import Agent, Division, Domain, handle_validator
-from novaops.serializers import StrictInputSerializer
+from novaops.serializers import StrictInputSerializer, StrictIntegerField, TextField
 
 TIER_MESSAGE = "Tier must be 1, 2 or 3."
+SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 
 
 # --- outputs ---
@@ -107,7 +108,7 @@ class AgentPageSerializer(serializers.Serializer):
 
 def _tier_field(**kwargs: Any) -> serializers.IntegerField:
     messages = {"min_value": TIER_MESSAGE, "max_value": TIER_MESSAGE, "invalid": TIER_MESSAGE}
-    return serializers.IntegerField(min_value=1, max_value=3, error_messages=messages, **kwargs)
+    return StrictIntegerField(min_value=1, max_value=3, error_messages=messages, **kwargs)
 
 
 def _lifecycle_field(**kwargs: Any) -> serializers.ChoiceField:
@@ -116,21 +117,35 @@ def _lifecycle_field(**kwargs: Any) -> serializers.ChoiceField:
     return serializers.ChoiceField(choices=Agent.Lifecycle.choices, error_messages=messages, **kwargs)
 
 
+class SlugReferenceField(serializers.SlugRelatedField):
+    """A row named by its slug. A value with a NUL names nothing (PostgreSQL would refuse to compare it)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data[:60])
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "minLength": 1, "pattern": SLUG_PATTERN})
+class DivisionSlugField(SlugReferenceField):
+    """A division named by its slug: text, never blank (DRF reads "" as null, which a division may not be)."""
+
+
 @extend_schema_serializer(component_name="AgentCreate")
 class AgentCreateInputSerializer(StrictInputSerializer):
     """A new agent; fields not listed here are refused."""
 
     # The pattern fixes the length too; a max_length as well would answer a long handle with two messages.
     handle = serializers.CharField(validators=[handle_validator], help_text=f"{HANDLE_FORMAT}, e.g. {HANDLE_EXAMPLE}.")
-    callsign = serializers.CharField(max_length=60)
-    division = serializers.SlugRelatedField(
+    callsign = TextField(max_length=60)
+    division = DivisionSlugField(
         slug_field="slug",
         queryset=Division.objects.all(),
         error_messages={"does_not_exist": UNKNOWN_DIVISION, "invalid": "A division slug is text."},
         help_text="Slug of the division the agent belongs to.",
     )
     tier = _tier_field(default=3)
-    role_title = serializers.CharField(max_length=120, allow_blank=True, default="")
+    role_title = TextField(max_length=120, allow_blank=True, default="")
     lifecycle_state = _lifecycle_field(default=Agent.Lifecycle.ACTIVE)
 
 
@@ -138,8 +153,10 @@ class AgentCreateInputSerializer(StrictInputSerializer):
 class AgentUpdateInputSerializer(StrictInputSerializer):
     """The fields to change (at least one); handle and division cannot be changed, other fields are refused."""
 
-    callsign = serializers.CharField(max_length=60, required=False)
-    role_title = serializers.CharField(max_length=120, allow_blank=True, required=False)
+    min_fields = 1
+
+    callsign = TextField(max_length=60, required=False)
+    role_title = TextField(max_length=120, allow_blank=True, required=False)
     tier = _tier_field(required=False)
     lifecycle_state = _lifecycle_field(required=False)
 
@@ -152,7 +169,7 @@ class AgentUpdateInputSerializer(StrictInputSerializer):
 class DivisionFilterSerializer(serializers.Serializer):
     """Query parameters of the division list; a blank domain means every domain."""
 
-    domain = serializers.SlugRelatedField(
+    domain = SlugReferenceField(
         slug_field="slug",
         queryset=Domain.objects.all(),
         required=False,

@@ -15,7 +15,7 @@ from rest_framework import serializers
 from agents.models import Agent, Division, Domain
 from metrics.models import METRIC_KEY_PATTERN, IngestBatch, Metric, MetricDirection, MetricKind
 from metrics.selectors import AGG_CHOICES, GROUP_BY_CHOICES
-from novaops.serializers import StrictInputSerializer
+from novaops.serializers import StrictInputSerializer, TextField
 
 
 class BatchAcceptedSerializer(serializers.ModelSerializer):
@@ -103,22 +103,24 @@ class MetricCreateInputSerializer(StrictInputSerializer):
         error_messages={"invalid": METRIC_KEY_MESSAGE},
         help_text="Lower-case letter, then 1 to 62 lower-case letters, digits or _, e.g. latency_p95_ms.",
     )
-    name = serializers.CharField(max_length=120)
-    unit = serializers.CharField(max_length=30, allow_blank=True, default="")
+    name = TextField(max_length=120)
+    unit = TextField(max_length=30, allow_blank=True, default="")
     kind = _kind_field(default=MetricKind.GAUGE)
     better = _better_field(default=MetricDirection.NEUTRAL)
-    description = serializers.CharField(allow_blank=True, default="")
+    description = TextField(allow_blank=True, default="")
 
 
 @extend_schema_serializer(component_name="MetricUpdate")
 class MetricUpdateInputSerializer(StrictInputSerializer):
     """The fields to change (at least one); the key cannot be changed, other fields are refused."""
 
-    name = serializers.CharField(max_length=120, required=False)
-    unit = serializers.CharField(max_length=30, allow_blank=True, required=False)
+    min_fields = 1
+
+    name = TextField(max_length=120, required=False)
+    unit = TextField(max_length=30, allow_blank=True, required=False)
     kind = _kind_field(required=False)
     better = _better_field(required=False)
-    description = serializers.CharField(allow_blank=True, required=False)
+    description = TextField(allow_blank=True, required=False)
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping) and "key" in data:

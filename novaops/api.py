@@ -5,12 +5,13 @@ import logging
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponseBase
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -82,11 +83,42 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
 
 
 class Pagination(pagination.PageNumberPagination):
-    """Page-number pagination with a client-chosen page size (capped) and totals in the body."""
+    """Page-number pagination with a client-chosen page size and totals in the body.
+
+    `page` and `page_size` are whole numbers (page from 1, page_size from 1 to max_page_size): anything else is a
+    400 problem naming the parameter, as the schema (`parameters()`) says; a page past the end is a 404 problem.
+    """
 
     page_size_query_param = "page_size"
     max_page_size = 500
+    query_parameters = ("page", "page_size")
     invalid_page_message = "Page {page_number!r} does not exist: {message}"
+
+    @classmethod
+    def parameters(cls) -> list[OpenApiParameter]:
+        """The query parameters of a paginated list, for its @extend_schema."""
+        return [
+            OpenApiParameter(
+                "page",
+                {"type": "integer", "minimum": 1},
+                description="1-based; a page past the end is a 404 problem.",
+            ),
+            OpenApiParameter(
+                "page_size",
+                {"type": "integer", "minimum": 1, "maximum": cls.max_page_size},
+                description=f"Default {settings.REST_FRAMEWORK['PAGE_SIZE']}, from 1 to {cls.max_page_size}.",
+            ),
+        ]
+
+    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list[Any] | None:
+        errors = {
+            name: [message]
+            for name, maximum in (("page", None), ("page_size", self.max_page_size))
+            if (message := _whole_number_problem(request.query_params, name, maximum)) is not None
+        }
+        if errors:
+            raise exceptions.ValidationError(errors)
+        return super().paginate_queryset(queryset, request, view)
 
     def get_paginated_response(self, data: Any) -> Response:
         return Response(
@@ -105,6 +137,34 @@ class Pagination(pagination.PageNumberPagination):
         base["properties"]["page"] = {"type": "integer", "example": 1}
         base["properties"]["pages"] = {"type": "integer", "example": 3}
         return base
+
+
+def _whole_number_problem(params: Any, name: str, maximum: int | None) -> str | None:
+    """Why the query parameter `name` is not a whole number from 1 to `maximum`, or None when it is (or is absent)."""
+    values = params.getlist(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        return f"Give {name} once."
+    text = values[0]
+    limit = f" to {maximum}" if maximum is not None else ""
+    if not (text.isascii() and text.isdigit()) or int(text) < 1 or (maximum is not None and int(text) > maximum):
+        return f"{name} is a whole number from 1{limit}; not {text[:40]!r}."
+    return None
+
+
+def refuse_unknown_parameters(request: Any, *known: str) -> None:
+    """A 400 problem naming each query parameter the endpoint does not take (a misspelt filter, `?divison=`, must
+    not answer with everything, which reads as a valid and wrong result), and each value holding a NUL character
+    (which no name, slug or text stored in PostgreSQL can hold, and which PostgreSQL refuses to compare)."""
+    params = request.query_params
+    takes = f"takes {', '.join(sorted(known))}" if known else "takes no query parameters"
+    errors = {name[:60]: [f"Unknown query parameter; this endpoint {takes}."] for name in params if name not in known}
+    for name in known:
+        if any("\x00" in value for value in params.getlist(name)):
+            errors[name] = ["A value cannot hold a NUL character."]
+    if errors:
+        raise exceptions.ValidationError(dict(sorted(errors.items())))
 
 
 class MethodRoute(APIView):

@@ -19,8 +19,12 @@ class IsPerson(permissions.BasePermission):
     """Signed-in users with a NovaOps role (any role reads); writes are checked per view."""
 
     message = "Your account has no NovaOps role; ask an administrator to assign one."
+    division_client_message = "A division token only reads; this needs a person signed in with a NovaOps role."
 
     def has_permission(self, request: "Request", view: "APIView") -> bool:
+        if policies.is_division_client(request.user):
+            self.message = self.division_client_message
+            return False
         return policies.has_role(request.user)
 
 

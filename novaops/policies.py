@@ -25,6 +25,14 @@ def is_division_client(user: Any) -> bool:
     return bool(getattr(user, "is_division_client", False))
 
 
+def division_scope(user: Any) -> int | None:
+    """The one division a principal may read (a division client: its token's), or None for no such limit.
+
+    Selectors narrow their reads to it; whether the principal may read at all is has_role / is_division_client.
+    """
+    return user.division.pk if is_division_client(user) else None
+
+
 def has_role(user: Any) -> bool:
     """Signed in with any NovaOps role (or a superuser): may read everything."""
     if user is None or not user.is_authenticated or is_division_client(user):

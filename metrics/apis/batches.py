@@ -4,9 +4,10 @@ lands it), and read a batch's status.
 A batch's points are validated by metrics.sources, never by a serializer per point.
 """
 
+import re
+
 from django.conf import settings
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.request import Request
@@ -18,9 +19,12 @@ from metrics.apis import READ_AUTHENTICATION
 from metrics.models import IngestBatch
 from metrics.serializers import BatchAcceptedSerializer, BatchSerializer
 from metrics.services.batches import batch_accept, body_decode
+from metrics.sources.native import MAX_POINTS, MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS
 from novaops import policies
+from novaops.api import problem_responses
 from novaops.errors import PayloadTooLarge, UnsupportedMediaType
 from novaops.permissions import IsDivisionClient, IsPersonOrDivisionClient
+from novaops.serializers import AutoSchema
 
 
 class CanPostBatches(IsDivisionClient):
@@ -32,6 +36,46 @@ class CanReadBatch(IsPersonOrDivisionClient):
     # series endpoints name the missing role).
     message = exceptions.PermissionDenied.default_detail
 
+
+# The Content-Encoding values metrics.services.batches.body_decode decodes (gzip, x-gzip, identity or nothing, in any
+# case), as the schema states them; the view refuses anything else with a 415 before reading the body. ASCII classes
+# only, so ECMA 262 (the schema's readers) and Python (this view) agree on what matches.
+CONTENT_ENCODING_PATTERN = r"^[ \t]*([gG][zZ][iI][pP]|[xX]-[gG][zZ][iI][pP]|[iI][dD][eE][nN][tT][iI][tT][yY])?[ \t]*$"
+_CONTENT_ENCODING_RE = re.compile(CONTENT_ENCODING_PATTERN.removeprefix("^").removesuffix("$"))
+
+# The body as metrics.sources.native checks it (that module, not a serializer, validates a batch: one tight loop).
+_POINT_SCHEMA = {
+    "type": "object",
+    "required": ["metric", "ts", "value"],
+    "additionalProperties": False,
+    "properties": {
+        "metric": {"type": "string", "description": "A key of the metric catalogue."},
+        "agent": {
+            "type": "string",
+            "nullable": True,
+            "pattern": r"^ta_[0-9]{5}$",
+            "description": "An agent of the token's division; absent or null for a division-wide series.",
+        },
+        "ts": {
+            "oneOf": [{"type": "string", "format": "date-time"}, {"type": "number"}],
+            "description": "RFC 3339 with an offset, or epoch seconds; at most 5 minutes ahead, within retention.",
+        },
+        "value": {"type": "number", "description": "Finite: NaN and Infinity are refused."},
+        "tags": {
+            "type": "object",
+            "nullable": True,
+            "maxProperties": MAX_TAGS,
+            "additionalProperties": {"type": "string", "maxLength": MAX_TAG_VALUE},
+            "description": f"Keys of 1 to {MAX_TAG_KEY} letters, digits, _ . -, starting with a letter or _.",
+        },
+    },
+}
+BATCH_SCHEMA = {
+    "type": "object",
+    "required": ["points"],
+    "additionalProperties": False,
+    "properties": {"points": {"type": "array", "minItems": 1, "maxItems": MAX_POINTS, "items": _POINT_SCHEMA}},
+}
 
 POINTS_EXAMPLE = {
     "points": [
@@ -52,10 +96,11 @@ class BatchCreateApi(APIView):
 
     authentication_classes = [DivisionTokenAuthentication]
     permission_classes = [CanPostBatches]
+    schema = AutoSchema()
 
     @extend_schema(
         operation_id="metrics_batch_create",
-        request={"application/json": OpenApiTypes.OBJECT},
+        request={"application/json": BATCH_SCHEMA},
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
@@ -64,7 +109,14 @@ class BatchCreateApi(APIView):
                 required=False,
                 description="Same key and body → the original answer; same key, other body → 422.",
             ),
-            OpenApiParameter("Content-Encoding", str, OpenApiParameter.HEADER, required=False, enum=["gzip"]),
+            OpenApiParameter(
+                "Content-Encoding",
+                {"type": "string", "pattern": CONTENT_ENCODING_PATTERN},
+                OpenApiParameter.HEADER,
+                required=False,
+                description="gzip (or x-gzip) for a compressed body; identity, empty or absent for a plain one; "
+                "in any case. Any other encoding is a 415 problem.",
+            ),
         ],
         examples=[OpenApiExample("Two points", value=POINTS_EXAMPLE, request_only=True)],
         responses={
@@ -84,8 +136,11 @@ class BatchCreateApi(APIView):
         principal: DivisionPrincipal = request.user
         limit = settings.METRICS_MAX_BODY_BYTES
         _refuse_unreadable_body(request, limit)
+        encoding = request.META.get("HTTP_CONTENT_ENCODING", "")
+        if not _CONTENT_ENCODING_RE.fullmatch(encoding):
+            raise UnsupportedMediaType(f"Content-Encoding {encoding[:40]!r} is not supported; use gzip or none.")
         raw = request._request.read(limit + 1)
-        body = body_decode(raw=raw, content_encoding=request.META.get("HTTP_CONTENT_ENCODING", ""), limit=limit)
+        body = body_decode(raw=raw, content_encoding=encoding, limit=limit)
         accepted = batch_accept(
             division=principal.division,
             token=principal.token,
@@ -119,7 +174,23 @@ class BatchDetailApi(APIView):
     authentication_classes = READ_AUTHENTICATION
     permission_classes = [CanReadBatch]
 
-    @extend_schema(operation_id="metrics_batch_retrieve", responses={200: BatchSerializer}, tags=["metrics"])
+    @extend_schema(
+        operation_id="metrics_batch_retrieve",
+        summary="Get a batch",
+        description="Status, counts and the failure reason of one batch. A division token reads its own "
+        "division's batches; another division's is a 403 problem.",
+        responses={
+            200: BatchSerializer,
+            **problem_responses(
+                401,
+                403,
+                404,
+                s403="No NovaOps role, or a division token asking for another division's batch.",
+                s404="No batch with that id (a batch id is a whole number).",
+            ),
+        },
+        tags=["metrics"],
+    )
     def get(self, request: Request, batch_id: int) -> Response:
         batch = get_object_or_404(IngestBatch.objects.select_related("division").defer("payload"), pk=batch_id)
         user = request.user

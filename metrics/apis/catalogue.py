@@ -24,8 +24,9 @@ from metrics.serializers import (
     MetricUpdateInputSerializer,
 )
 from metrics.services.catalogue import metric_create, metric_update
-from novaops.api import MethodRoute, Pagination, problem_responses
+from novaops.api import MethodRoute, Pagination, problem_responses, refuse_unknown_parameters
 from novaops.permissions import IsLead, IsPersonOrDivisionClient
+from novaops.serializers import AutoSchema
 
 
 class CanEditCatalogue(IsLead):
@@ -37,6 +38,7 @@ class MetricsRoute(MethodRoute):
     # Methods no API class of the path handles (405) are answered with the same authentication as the others.
     authentication_classes = READ_AUTHENTICATION
     permission_classes = [IsPersonOrDivisionClient]
+    schema = AutoSchema()
 
 
 def _problems(*statuses: int, forbidden: str = "Signed in without a NovaOps role.") -> dict[Any, OpenApiResponse]:
@@ -49,6 +51,8 @@ KEY_PARAMETER = OpenApiParameter(
 
 
 def _metric_or_404(key: str) -> Metric:
+    if "\x00" in key:  # no key holds NUL, and PostgreSQL refuses to compare one
+        raise exceptions.NotFound(f"No metric with key '{key[:70]}'.")
     try:
         return metric_get(key=key)
     except Metric.DoesNotExist:
@@ -63,17 +67,14 @@ class MetricListApi(APIView):
         operation_id="metrics_catalogue_list",
         summary="List the metric catalogue",
         description="Every metric clients may post, ordered by key, one page at a time. People with any role "
-        "and division tokens may read it.",
-        parameters=[
-            OpenApiParameter("page", OpenApiTypes.INT, description="1-based; a page past the end is a 404 problem."),
-            OpenApiParameter(
-                "page_size", OpenApiTypes.INT, description=f"Default 50, at most {Pagination.max_page_size}."
-            ),
-        ],
-        responses={200: MetricPageSerializer, **_problems(401, 403, 404)},
+        "and division tokens may read it. A page or page_size that is not a whole number in range is a 400 problem, "
+        "and so is any other parameter.",
+        parameters=Pagination.parameters(),
+        responses={200: MetricPageSerializer, **_problems(400, 401, 403, 404)},
         tags=["metrics"],
     )
     def get(self, request: Request) -> Response:
+        refuse_unknown_parameters(request, *Pagination.query_parameters)
         paginator = Pagination()
         page = paginator.paginate_queryset(metric_list(), request, view=self)
         return paginator.get_paginated_response(MetricOutputSerializer(page, many=True).data)

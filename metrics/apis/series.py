@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -39,7 +40,7 @@ from metrics.serializers import (
     SeriesQueryInputSerializer,
 )
 from novaops import policies
-from novaops.api import problem_responses
+from novaops.api import problem_responses, refuse_unknown_parameters
 from novaops.permissions import IsPersonOrDivisionClient
 
 
@@ -82,8 +83,14 @@ def _division_scope(principal: DivisionPrincipal, query: dict[str, Any]) -> list
     return [own.pk]
 
 
-def _list_parameter(name: str, description: str) -> OpenApiParameter:
-    return OpenApiParameter(name, OpenApiTypes.STR, many=True, explode=True, style="form", description=description)
+def _list_parameter(name: str, description: str, *, required: bool = False) -> OpenApiParameter:
+    """A repeatable query parameter of names; each value holds at least one name (blank values are refused)."""
+    schema = {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": NAMES_PATTERN}}
+    return OpenApiParameter(name, schema, required=required, explode=True, style="form", description=description)
+
+
+# A value of a list parameter: one or more comma-separated names, at least one of them not blank, no NUL.
+NAMES_PATTERN = r"^[^\u0000]*[^\s,\u0000][^\u0000]*$"
 
 
 class SeriesAggregateApi(APIView):
@@ -92,6 +99,14 @@ class SeriesAggregateApi(APIView):
     authentication_classes = READ_AUTHENTICATION
     permission_classes = [IsPersonOrDivisionClient]
     renderer_classes = [renderers.JSONRenderer, SeriesCSVRenderer]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # DRF answers an unknown ?format= with a 404, as if the path did not exist; it is a bad parameter.
+        try:
+            return super().perform_content_negotiation(request, force)
+        except Http404:
+            value = request.query_params.get("format", "")[:40]
+            raise exceptions.ValidationError({"format": [f"format must be json or csv; not {value!r}."]}) from None
 
     @extend_schema(
         operation_id="metrics_series_aggregate",
@@ -104,12 +119,14 @@ class SeriesAggregateApi(APIView):
             "`?format=csv` or `Accept: text/csv`. People with any role read every series; a division token reads "
             "its own division's, and naming another division's agent, division or domain is a 403 problem. "
             "Unknown metrics, agents, divisions or domains, bad times and bad agg or group_by are 400 problems "
-            f"naming the parameter, and so is a query matching more than {MAX_SERIES} series (metric × group)."
+            f"naming the parameter, and so are a query matching more than {MAX_SERIES} series (metric × group) and "
+            "an unknown parameter."
         ),
         parameters=[
             _list_parameter(
                 "metric",
-                f"Required. Metric key(s): repeat the parameter or separate with commas (at most {MAX_METRICS}).",
+                f"Metric key(s): repeat the parameter or separate with commas (at most {MAX_METRICS}).",
+                required=True,
             ),
             OpenApiParameter(
                 "start",
@@ -133,7 +150,9 @@ class SeriesAggregateApi(APIView):
             _list_parameter("agent", "Only these agents (handles, e.g. ta_00008)."),
             _list_parameter("division", "Only series posted for these divisions (slugs)."),
             _list_parameter("domain", "Only series of the divisions of these domains (slugs)."),
-            OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"], description="Overrides Accept."),
+            OpenApiParameter(
+                "format", OpenApiTypes.STR, enum=["json", "csv"], description="Overrides Accept; another is a 400."
+            ),
         ],
         responses={
             (200, "application/json"): SeriesAggregateOutputSerializer,
@@ -148,6 +167,7 @@ class SeriesAggregateApi(APIView):
         tags=["metrics"],
     )
     def get(self, request: Request) -> Response:
+        refuse_unknown_parameters(request, *SeriesQueryInputSerializer().fields, "format")
         parsed = SeriesQueryInputSerializer(data=request.query_params)
         parsed.is_valid(raise_exception=True)
         query = parsed.validated_data

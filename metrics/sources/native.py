@@ -75,7 +75,10 @@ def _parse_ts(raw: object, now_us: int, min_us: int, max_us: int) -> tuple[int |
     elif type(raw) is int or type(raw) is float:
         if not math.isfinite(raw):
             return None, "Epoch seconds must be finite."
-        ts_us = round(raw * 1_000_000)
+        scaled = raw * 1_000_000
+        if type(scaled) is float and not math.isfinite(scaled):  # 1e308 seconds: finite, but not in microseconds
+            return None, "Epoch seconds out of range."
+        ts_us = round(scaled)
     elif raw is None:
         return None, "Required."
     else:

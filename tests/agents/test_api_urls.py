@@ -77,3 +77,51 @@ def test_permission_matrix(api_as, registry, method, name, kwargs, body, role, s
     assert Agent.objects.filter(handle="ta_00300").exists() == (method == "post" and status == 201)
     callsign = Agent.objects.get(handle="ta_00002").callsign
     assert callsign == ("Renamed" if method == "patch" and status == 200 else "Beacon")
+
+
+# A division token (NovaCore Runtime's) reads its own division's registry entries; the rest is not there (404);
+# it never writes (403), and methods no path has stay 405.
+TOKEN_MATRIX: list[tuple[str, str, dict[str, str], dict[str, Any] | None, int]] = [
+    ("get", "domain-list", {}, None, 200),
+    ("get", "domain-detail", {"slug": "novaops"}, None, 200),
+    ("get", "domain-detail", {"slug": "orchops"}, None, 404),
+    ("get", "division-list", {}, None, 200),
+    ("get", "division-detail", {"slug": "novacore-runtime"}, None, 200),
+    ("get", "division-detail", {"slug": "tool-ecosystem"}, None, 404),
+    ("get", "agent-list", {}, None, 200),
+    ("get", "agent-detail", {"handle": "ta_00002"}, None, 200),
+    ("head", "agent-detail", {"handle": "ta_00002"}, None, 200),
+    ("get", "agent-detail", {"handle": "ta_00010"}, None, 404),
+    ("post", "agent-list", {}, NEW_AGENT, 403),
+    ("patch", "agent-detail", {"handle": "ta_00002"}, {"callsign": "Renamed"}, 403),
+    ("patch", "agent-detail", {"handle": "ta_00010"}, {"callsign": "Renamed"}, 403),
+    ("put", "agent-detail", {"handle": "ta_00002"}, {"callsign": "Renamed"}, 405),
+    ("delete", "agent-list", {}, None, 405),
+    ("post", "domain-list", {}, {"slug": "x"}, 405),
+    ("patch", "division-detail", {"slug": "novacore-runtime"}, {"name": "x"}, 405),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "name", "kwargs", "body", "status"),
+    [
+        pytest.param(method, name, kwargs, body, status, id=f"{method}-{name}-{'-'.join(kwargs.values())}")
+        for method, name, kwargs, body, status in TOKEN_MATRIX
+    ],
+)
+def test_division_token_matrix(token_client, registry, method, name, kwargs, body, status):
+    response = getattr(token_client, method)(url(name, **kwargs), body, format="json" if body else None)
+
+    assert response.status_code == status, response.content
+    if status >= 400 and method != "head":
+        assert_problem(response, status)
+    if status == 403:
+        assert (
+            response.json()["detail"]
+            == "A division token only reads; this needs a person signed in with a NovaOps role."
+        )
+    assert not Agent.objects.filter(handle="ta_00300").exists()
+    assert {agent.callsign for agent in Agent.objects.filter(handle__in=["ta_00002", "ta_00010"])} == {
+        "Beacon",
+        "Cipher",
+    }

@@ -1,6 +1,7 @@
 """The shared API plumbing (novaops/api.py, the error views, the schema and Swagger UI) through real endpoints."""
 
 import json
+import re
 from html.parser import HTMLParser
 from typing import Any
 
@@ -127,7 +128,7 @@ def test_application_error_is_a_409_problem(lead, cast):
 
 
 def test_lost_database_is_503_with_retry_after(lead, monkeypatch):
-    def unreachable() -> None:
+    def unreachable(**kwargs: Any) -> None:
         raise OperationalError("connection refused")
 
     monkeypatch.setattr("agents.apis.domains.domain_list", unreachable)
@@ -139,7 +140,7 @@ def test_lost_database_is_503_with_retry_after(lead, monkeypatch):
 
 
 def test_unexpected_error_is_a_json_500_without_a_traceback(cast, monkeypatch):
-    def broken() -> None:
+    def broken(**kwargs: Any) -> None:
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr("agents.apis.domains.domain_list", broken)
@@ -188,9 +189,33 @@ def test_pagination_shape_and_invalid_pages(api_as, cast):
     assert [agent["handle"] for agent in body["results"]] == ["ta_00003", "ta_00004"]
     detail = assert_problem(client.get(AGENTS, {"page": 9}), 404)["detail"]
     assert detail == "Page '9' does not exist: That page contains no results"
-    detail = assert_problem(client.get(AGENTS, {"page": "two"}), 404)["detail"]
-    assert detail == "Page 'two' does not exist: That page number is not an integer"
-    assert client.get(AGENTS, {"page": "last", "page_size": 2}).json()["page"] == 3
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "message"),
+    [
+        ({"page": "two"}, "page", "page is a whole number from 1; not 'two'."),
+        ({"page": "last"}, "page", "page is a whole number from 1; not 'last'."),
+        ({"page": "0"}, "page", "page is a whole number from 1; not '0'."),
+        ({"page": "-1"}, "page", "page is a whole number from 1; not '-1'."),
+        ({"page": ""}, "page", "page is a whole number from 1; not ''."),
+        ({"page_size": "1.5"}, "page_size", "page_size is a whole number from 1 to 500; not '1.5'."),
+        ({"page_size": "null"}, "page_size", "page_size is a whole number from 1 to 500; not 'null'."),
+        ({"page_size": "0"}, "page_size", "page_size is a whole number from 1 to 500; not '0'."),
+        ({"page_size": "501"}, "page_size", "page_size is a whole number from 1 to 500; not '501'."),
+        ({"page_size": ["2", "3"]}, "page_size", "Give page_size once."),
+    ],
+)
+@pytest.mark.parametrize("path", [AGENTS, "/api/v1/metrics/catalogue"])
+def test_pagination_refuses_what_is_not_a_page_number_or_size(api_as, cast, path, params, field, message):
+    body = assert_problem(api_as("viewer").get(path, params), 400)
+
+    assert body["errors"] == [{"field": field, "message": message}]
+
+
+@pytest.mark.parametrize("path", [AGENTS, "/api/v1/metrics/catalogue"])
+def test_pagination_takes_the_largest_page_size_it_documents(api_as, cast, path):
+    assert api_as("viewer").get(path, {"page_size": 500, "page": 1}).status_code == 200
 
 
 def test_empty_list_is_one_empty_page(api_as, cast):
@@ -250,6 +275,49 @@ def test_schema_documents_parameters_bodies_and_problems(schema):
     patch_body = paths["/api/v1/agents/{handle}"]["patch"]["requestBody"]["content"]["application/json"]["schema"]
     update = components[patch_body["$ref"].rsplit("/", 1)[1]]
     assert update["properties"].keys() == {"callsign", "role_title", "tier", "lifecycle_state"}
+
+
+def test_schema_states_the_constraints_the_server_enforces(schema):
+    paths, components = schema["paths"], schema["components"]["schemas"]
+    create, update = components["AgentCreate"], components["PatchedAgentUpdate"]
+
+    # Strict inputs: unknown fields refused, a PATCH changes something, a write sends a body.
+    assert (create["additionalProperties"], update["additionalProperties"], update["minProperties"]) == (
+        False,
+        False,
+        1,
+    )
+    assert paths["/api/v1/agents/{handle}"]["patch"]["requestBody"]["required"] is True
+    assert paths["/api/v1/metrics/batches"]["post"]["requestBody"]["required"] is True
+    # Text that may not be blank, a division that may not be "" (DRF reads it as null).
+    assert create["properties"]["callsign"] | {"pattern": None} == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 60,
+        "pattern": None,
+    }
+    assert create["properties"]["division"]["minLength"] == 1
+    # Pagination: whole numbers in range.
+    for path in ("/api/v1/agents", "/api/v1/metrics/catalogue"):
+        parameters = {p["name"]: p["schema"] for p in paths[path]["get"]["parameters"]}
+        assert parameters["page"] == {"type": "integer", "minimum": 1}
+        assert parameters["page_size"] == {"type": "integer", "minimum": 1, "maximum": 500}
+    # Every lookup by id documents its 404; the series' metric is required and not empty.
+    assert "404" in paths["/api/v1/metrics/batches/{batch_id}"]["get"]["responses"]
+    series = {p["name"]: p for p in paths["/api/v1/metrics/series"]["get"]["parameters"]}
+    assert (series["metric"]["required"], series["metric"]["schema"]["minItems"]) == (True, 1)
+    encoding = {p["name"]: p for p in paths["/api/v1/metrics/batches"]["post"]["parameters"]}["Content-Encoding"]
+    assert all(re.fullmatch(encoding["schema"]["pattern"][1:-1], value) for value in ("gzip", "x-gzip", "identity", ""))
+    assert not re.fullmatch(encoding["schema"]["pattern"][1:-1], "br")
+
+
+def test_registry_reads_document_the_division_token_and_writes_the_session_only(schema):
+    paths = schema["paths"]
+
+    for path in ("/api/v1/agents", "/api/v1/agents/{handle}", "/api/v1/divisions", "/api/v1/domains/{slug}"):
+        assert {"divisionToken", "cookieAuth"} <= {key for item in paths[path]["get"]["security"] for key in item}
+    assert paths["/api/v1/agents"]["post"]["security"] == [{"cookieAuth": []}]
+    assert paths["/api/v1/agents/{handle}"]["patch"]["security"] == [{"cookieAuth": []}]
 
 
 class _Assets(HTMLParser):

@@ -83,12 +83,11 @@ def test_lead_of_another_domain_may_edit_any_agent(registry, cast):
         ({"domain": "novaops", "tier": "2", "lifecycle_state": "active"}, ["ta_00001", "ta_00011"]),
         ({"division": "tool-ecosystem", "q": "lead"}, ["ta_00011"]),
         ({"domain": "orchops", "division": "tool-ecosystem"}, []),
-        # Blank values mean "any"; unknown parameters are ignored.
+        # Blank values mean "any".
         (
             {"division": "", "tier": "", "q": ""},
             ["ta_00001", "ta_00002", "ta_00008", "ta_00010", "ta_00011", "ta_00151", "ta_00152"],
         ),
-        ({"tier": "1", "colour": "blue", "sort": "-handle"}, ["ta_00008", "ta_00151"]),
     ],
 )
 def test_agent_list_filters_and_search(api_as, registry, params, expected):
@@ -130,6 +129,14 @@ def test_agent_list_items_have_division_and_domain(api_as, registry):
             "Lifecycle state must be one of provisioning, active, suspended, retired; not 'sleeping'.",
         ),
         ({"q": "x" * 61}, "q", "Ensure this value has at most 60 characters (it has 61)."),
+        ({"q": "a\x00"}, "q", "A value cannot hold a NUL character."),
+        ({"division": "a\x00"}, "division", "A value cannot hold a NUL character."),
+        # A misspelt filter must not answer with the whole registry.
+        (
+            {"divison": "tool-ecosystem"},
+            "divison",
+            "Unknown query parameter; this endpoint takes division, domain, lifecycle_state, page, page_size, q, tier.",
+        ),
     ],
 )
 def test_agent_list_bad_filter_is_400_naming_the_parameter(api_as, registry, params, field, message):
@@ -171,23 +178,30 @@ def test_agent_list_pagination_keeps_filters_in_links(api_as, registry):
     assert body["next"] == "http://testserver/api/v1/agents?domain=novaops&page=2&page_size=2"
 
 
-@pytest.mark.parametrize("page", ["4", "0", "abc", "-1"])
-def test_agent_list_page_out_of_range_or_not_a_number_is_404(api_as, registry, page):
-    body = assert_problem(api_as("viewer").get(url("agent-list"), {"page": page, "page_size": 3}), 404)
-    assert body["detail"].startswith(f"Page {str(page)!r} does not exist: ")
+def test_agent_list_page_out_of_range_is_404(api_as, registry):
+    body = assert_problem(api_as("viewer").get(url("agent-list"), {"page": "4", "page_size": 3}), 404)
+    assert body["detail"].startswith("Page '4' does not exist: ")
 
 
-def test_agent_list_page_size_is_capped_at_500(api_as, cast):
+@pytest.mark.parametrize("page", ["0", "abc", "-1"])
+def test_agent_list_page_not_a_page_number_is_400(api_as, registry, page):
+    body = assert_problem(api_as("viewer").get(url("agent-list"), {"page": page, "page_size": 3}), 400)
+    assert body["errors"] == [{"field": "page", "message": f"page is a whole number from 1; not {page!r}."}]
+
+
+def test_agent_list_page_size_is_at_most_500(api_as, cast):
     Agent.objects.bulk_create(
         Agent(handle=f"ta_{n:05d}", callsign=f"A{n}", division=cast.division, tier=3) for n in range(1, 502)
     )
     client = api_as("viewer")
 
-    capped = client.get(url("agent-list"), {"page_size": 1000}).json()
-    default = client.get(url("agent-list"), {"page_size": "lots"}).json()
+    largest = client.get(url("agent-list"), {"page_size": 500}).json()
+    default = client.get(url("agent-list")).json()
 
-    assert (capped["count"], capped["pages"], len(capped["results"])) == (501, 2, 500)
+    assert (largest["count"], largest["pages"], len(largest["results"])) == (501, 2, 500)
     assert (default["pages"], len(default["results"])) == (11, 50)
+    for refused in ("1000", "lots"):
+        assert_problem(client.get(url("agent-list"), {"page_size": refused}), 400)
 
 
 # --- detail ---
@@ -293,6 +307,11 @@ TIER_MESSAGE = "Tier must be 1, 2 or 3."
         ),
         ({"callsign": ""}, "callsign", "This field may not be blank."),
         ({"callsign": "x" * 61}, "callsign", "Ensure this field has no more than 60 characters."),
+        ({"callsign": 0}, "callsign", "Not a valid string."),
+        ({"callsign": "   "}, "callsign", "This field may not be blank."),
+        ({"tier": "2"}, "tier", "Tier must be 1, 2 or 3."),
+        ({"tier": 2.0}, "tier", "Tier must be 1, 2 or 3."),
+        ({"division": ""}, "division", "This field may not be null."),
         (
             {"colour": "blue"},
             "colour",

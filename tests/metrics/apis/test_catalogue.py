@@ -144,6 +144,11 @@ def test_a_division_token_cannot_add_metrics(token_client):
         ({"name": "n" * 121}, "name", "no more than 120"),
         ({"unit": "u" * 31}, "unit", "no more than 30"),
         ({"colour": "red"}, "colour", "Unknown field"),
+        # Text is text: DRF alone would store 0 as "0"; a NUL is refused, as the schema's pattern says.
+        ({"name": 0}, "name", "Not a valid string."),
+        ({"unit": "m\x00s"}, "unit", "Null characters are not allowed."),
+        # The length counts before trimming, as the schema's maxLength does.
+        ({"name": "n" * 120 + " "}, "name", "no more than 120"),
     ],
 )
 def test_bad_fields_are_400_problems_naming_the_field(api_as, cast, change, field, message):

@@ -308,6 +308,10 @@ def test_a_revoked_token_is_403_and_a_bad_one_401(cast, cast_with_latency):
         ({"agent": "ta_00008,ta_99999"}, "agent", "Unknown agent: ta_99999."),
         ({"division": "nope"}, "division", "Unknown division: nope."),
         ({"domain": "nope"}, "domain", "Unknown domain: nope."),
+        ({"agent": ""}, "agent", "at least one value, or leave the parameter out"),
+        ({"format": "xml"}, "format", "format must be json or csv; not 'xml'."),
+        ({"metric": "a\x00"}, "metric", "NUL"),
+        ({"metrics": "uptime_pct"}, "metrics", "Unknown query parameter"),
     ],
 )
 def test_bad_parameters_are_400_problems_naming_the_parameter(api_as, cast_with_latency, params, field, message):
