@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -23,7 +24,15 @@ from agents.services.tokens import division_token_create
 from metrics.models import IngestBatch
 from metrics.services.batches import batch_sweep
 from tests.factories import AgentFactory, DivisionFactory
-from tests.helpers.processes import REQUEST_TIMEOUT, Reply, Web, database_url_for_subprocesses, manage, wait_until
+from tests.helpers.processes import (
+    REQUEST_TIMEOUT,
+    Reply,
+    Web,
+    beat_start,
+    database_url_for_subprocesses,
+    manage,
+    wait_until,
+)
 
 pytestmark = pytest.mark.worker
 
@@ -512,3 +521,83 @@ def test_the_same_batch_twice_in_a_row_and_at_once_lands_each_point_once(client_
     for case, points in expected.items():
         _assert_landed_exactly(case, points)
     assert IngestBatch.objects.filter(pk__in=ids, points_written=20).count() == len(ids)
+
+
+# --- 5. The shipped worker and beat through broker restarts -----------------------------------------------------
+
+# A broker outage of about this long, as the one that once killed the worker; it is the fault itself, not a wait.
+OUTAGE_SECONDS = 10
+RESTARTS = 3
+
+
+def _heartbeat_seen_at():
+    from novaops.models import Heartbeat
+    from novaops.selectors import WORKER_COMPONENT
+
+    return Heartbeat.objects.filter(component=WORKER_COMPONENT).values_list("seen_at", flat=True).first()
+
+
+def _log_count(worker, text: str) -> int:
+    """How many times the worker has logged this (its whole log, not a tail)."""
+    return worker.log.read_text(errors="replace").count(text)
+
+
+def test_the_shipped_worker_and_beat_ride_out_broker_restarts(client_token, broker, gunicorn, workers, tmp_path):
+    """Worker and beat, started with the shipped command lines (novaops.launcher) while the broker is up, live
+    through several ~10 s broker outages as the very same processes (the bug was a race: gossip's teardown crashed
+    the worker one restart in two). Afterwards the batches accepted during the outages land (beat's sweeper
+    publishes them, the worker runs them) and beat's heartbeat task sent after the last restart is recorded."""
+    from django.utils import timezone
+
+    web = gunicorn(database_url=database_url_for_subprocesses(), redis_url=broker.url)
+    worker = workers()
+    beat = beat_start(
+        database_url=database_url_for_subprocesses(),
+        redis_url=broker.url,
+        log=tmp_path / "beat.log",
+        schedule=tmp_path / "celerybeat-schedule",
+    )
+    sent: dict[int, list[dict]] = {}
+    warm = _points("restarts", 3)
+    reply = post_batch(web, _body(warm), token=client_token)
+    assert reply.status == 202, reply.body[:500]
+    sent[reply.json()["id"]] = warm
+    _wait_done(sent)  # the worker is connected and consuming when the broker goes
+
+    for restart in range(RESTARTS):
+        losses, connects = _log_count(worker, "Connection to broker lost"), _log_count(worker, "Connected to redis")
+        broker.stop()
+        wait_until(
+            lambda n=losses: _log_count(worker, "Connection to broker lost") > n,
+            timeout=30,
+            what="the worker to notice the broker left",
+        )
+        points = _points("restarts", 3, start=10 * (restart + 1))
+        reply = post_batch(web, _body(points), token=client_token)
+        _assert_no_500_and_problem_503(reply)
+        if reply.status == 202:
+            sent[reply.json()["id"]] = points
+        time.sleep(OUTAGE_SECONDS)
+        broker.start()
+        # Its reconnection backoff grows by 2 s a try: at most ~12 s after a 10 s outage.
+        wait_until(
+            lambda n=connects: _log_count(worker, "Connected to redis") > n or worker.process.poll() is not None,
+            timeout=60,
+            what="the worker to reconnect",
+        )
+        for name, process in (("worker", worker), ("beat", beat)):
+            assert process.process.poll() is None, f"{name} died in restart {restart + 1}:\n{process.output()}"
+    back_at = timezone.now()
+    assert len(sent) > 1, "no batch was accepted while the broker was down"
+
+    # Beat's sweeper (every 15 s, 10 s grace) publishes what was accepted while the broker was down.
+    _wait_done(sent, timeout=120)
+    _assert_landed_exactly("restarts", _expected(*sent.values()))
+    # Beat sends the heartbeat every 30 s; the worker records it.
+    wait_until(
+        lambda: (_heartbeat_seen_at() or back_at) > back_at,
+        timeout=120,
+        what="a heartbeat sent by beat after the last restart",
+    )
+    assert worker.process.poll() is None and beat.process.poll() is None
+    assert "Unrecoverable error" not in worker.output(), worker.output()
