@@ -560,7 +560,9 @@ def test_the_shipped_worker_and_beat_ride_out_broker_restarts(
     from django.utils import timezone
 
     web = gunicorn(database_url=database_url_for_subprocesses(), redis_url=broker.url)
-    worker = workers()
+    # The shipped concurrency: with a task held, the other pool slot keeps the consumer reading from Redis when the
+    # broker goes (with one slot it would not be polling), which is the state the crash needed.
+    worker = workers("--concurrency", str(launcher.WORKER_DEFAULTS["concurrency"]))
     beat = beat_start(
         database_url=database_url_for_subprocesses(),
         redis_url=broker.url,
