@@ -20,11 +20,10 @@ SERVICES = ("web", "worker", "beat")
 
 # Celery's cluster-event features, off. Gossip, mingle and worker heartbeats exchange events between workers
 # (broadcast queues, a fanout channel per worker); NovaOps reads none of them (its own heartbeat is a task, see
-# novaops/tasks.py). They are also what a broker restart kills the worker through: when the connection drops,
-# the gossip step closes its channel on a connection kombu has already torn down, and kombu's Redis transport
-# raises AttributeError("'NoneType' object has no attribute 'hostname'") — an "Unrecoverable error" that ends
-# the worker (seen here one restart in two; celery/kombu#582). Without these steps the consumer only has its
-# task queue to re-declare, and reconnects for ever (CELERY_BROKER_CONNECTION_MAX_RETRIES = None).
+# novaops/tasks.py). Each is one more channel to tear down and rebuild when the broker restarts, and gossip's
+# teardown is a known way into the kombu bug that killed the worker (celery/kombu#582: AttributeError
+# "'NoneType' object has no attribute 'hostname'"). The bug itself is guarded in novaops/celery.py; the worker
+# reconnects for ever (CELERY_BROKER_CONNECTION_MAX_RETRIES = None).
 WORKER_RELIABILITY_FLAGS = ("--without-gossip", "--without-mingle", "--without-heartbeat")
 
 WEB_DEFAULTS = {"workers": 2, "threads": 4, "timeout": 60}
