@@ -2,8 +2,8 @@
 
 A child that exits while it should be running is started again after a short backoff (1 s, doubling to 30 s; back to
 1 s once it has run for a minute), with one line saying so. Only repeated quick failures (5 exits within 60 s) make
-the supervisor give up: it stops every child and `run()` returns 1. `stop()` (Ctrl-C, SIGTERM) ends every child's
-process group: SIGTERM, then SIGKILL after a grace period.
+the supervisor give up: it stops every child and `run()` returns 1. `stop()` (Ctrl-C, SIGTERM) ends every child:
+SIGTERM to it, then SIGKILL to its whole process group after a grace period.
 
 Each child's output goes through a `LogFilter`: per-task and per-request INFO lines (Celery's task received /
 succeeded, beat's sends, gunicorn's access log, the simulator's rounds) are counted and summarised once a minute,
@@ -232,11 +232,15 @@ class Supervisor:
         return {child.name: child.pid for child in self.children}
 
     def stop(self, *, grace: float = 15.0) -> None:
-        """SIGTERM every child's process group, then SIGKILL what is still there after `grace` seconds."""
+        """SIGTERM every child, then SIGKILL its whole process group once it has exited or after `grace` seconds.
+
+        SIGTERM goes to the child alone: Celery's main process then shuts down warm (its pool finishes the tasks in
+        hand) and gunicorn's master stops its workers; a pool child signalled directly would lose its task."""
         self.stopping.set()
         running = [c.process for c in self.children if c.process is not None]
         for process in running:
-            _signal_group(process, signal.SIGTERM)
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + grace
         for process in running:
             try:

@@ -836,4 +836,7 @@ def _assert_chaos_landed(pg, broker, poster: Poster) -> None:
     stored = _chaos_points(pg.url)
     assert all(copies == 1 for _, copies in stored)
     assert set(expected) <= {ts for ts, _ in stored}  # a batch sent but whose 202 was lost may add more
-    print(f"{len(ids)} batches accepted, {len(stored)} points stored; statuses {sorted(set(poster.statuses))}")
+    print(
+        f"{len(ids)} batches accepted, {len(stored)} points stored; statuses {sorted(set(poster.statuses))}; "
+        f"{'a sweep was run by hand: ' + swept[0].strip() if swept else 'no sweep by hand was needed'}"
+    )
