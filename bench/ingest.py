@@ -49,7 +49,7 @@ import orjson
 import psutil
 import psycopg
 
-from novaops import embedded
+from novaops import embedded, launcher
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 RESULTS_DIR = BASE_DIR / "bench" / "results"
@@ -642,11 +642,9 @@ def _run(args: argparse.Namespace, stack: Stack) -> dict:
 
     port = _free_port()
     _log(f"gunicorn on 127.0.0.1:{port} (2 workers × 4 threads), celery worker --concurrency {args.concurrency}")
-    # As `make run` starts them (novaops/run.py), minus the access log.
-    gunicorn = [str(BIN / "gunicorn"), *"novaops.wsgi --workers 2 --threads 4 --timeout 60".split()]
-    stack.start("gunicorn", [*gunicorn, "--bind", f"127.0.0.1:{port}"], env)
-    celery = [str(BIN / "celery"), *"-A novaops worker --loglevel INFO --without-gossip --without-mingle".split()]
-    worker = stack.start("worker", [*celery, "--concurrency", str(args.concurrency), "--hostname", "bench@%h"], env)
+    # The shipped command lines (novaops/launcher.py, as `make run` starts them), minus the access log.
+    stack.start("gunicorn", launcher.web_command(bind=f"127.0.0.1:{port}", access_log=False), env)
+    worker = stack.start("worker", launcher.worker_command(concurrency=args.concurrency, hostname="bench@%h"), env)
     _wait_for(lambda: _http_ok(f"http://127.0.0.1:{port}/readyz"), what="gunicorn", stack=stack)
     _wait_for(lambda: "ready." in stack.logs["worker"].read_text(errors="replace"), what="celery worker", stack=stack)
     _warm_up(port, token)

@@ -1,7 +1,11 @@
-"""`make run`: embedded servers, migrations, the demo seed, then web + worker + beat in the foreground.
+"""`make run`: embedded servers, migrations, the demo seed, then web + worker + beat (and the simulator) in the
+foreground under a supervisor that restarts a child that exits (novaops/supervisor.py).
 
 Ctrl-C (or SIGTERM) stops every process this started, the embedded servers included; their data stays under
 NOVAOPS_DATA_DIR for the next run.
+
+`python -m novaops.run web|worker|beat` runs one service in the foreground instead, as production does
+(docs/deploy.md): the launcher's command line in place of this process, no embedded servers, no demo data.
 """
 
 from __future__ import annotations
@@ -11,28 +15,22 @@ import secrets
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import NoReturn
 
-from novaops import embedded
+from novaops import embedded, launcher
+from novaops.supervisor import Supervisor
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-
-
-def _pump(name: str, stream, lock: threading.Lock) -> None:
-    for line in iter(stream.readline, b""):
-        with lock:
-            sys.stdout.write(f"{name:>6} | {line.decode(errors='replace')}")
-            sys.stdout.flush()
+BASE_DIR = launcher.BASE_DIR
+BIN = launcher.BIN
 
 
-def _wait_until_up(url: str, processes: list[subprocess.Popen], timeout: float = 60) -> bool:
+def _wait_until_up(url: str, supervisor: Supervisor, timeout: float = 60) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(p.poll() is not None for p in processes):
+    while time.monotonic() < deadline and not supervisor.stopping.is_set():
+        if not supervisor.poll():
             return False
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
@@ -78,20 +76,9 @@ def _prepare(env: dict[str, str]) -> bool:
 
 
 def _commands(*, root: Path, host: str, port: str) -> dict[str, list[str]]:
-    """The command line of every process `make run` keeps running."""
+    """The command line of every process `make run` keeps running: the shipped services, and the simulator."""
     commands = {
-        "web": [
-            str(BIN / "gunicorn"),
-            "novaops.wsgi",
-            *("--bind", f"{host}:{port}", "--workers", "2", "--threads", "4", "--timeout", "60"),
-            *("--access-logfile", "-"),
-        ],
-        "worker": [str(BIN / "celery"), "-A", "novaops", "worker", "--loglevel", "INFO", "--concurrency", "2"],
-        "beat": [
-            str(BIN / "celery"),
-            *("-A", "novaops", "beat", "--loglevel", "INFO"),
-            *("--schedule", str(root / "celerybeat-schedule")),
-        ],
+        service: launcher.service_command(service, data_dir=root, host=host, port=port) for service in launcher.SERVICES
     }
     if os.environ.get("NOVAOPS_SIMULATOR", "on") != "off":
         # Live DEMO points for every division through the real HTTP API with real division tokens.
@@ -102,40 +89,43 @@ def _commands(*, root: Path, host: str, port: str) -> dict[str, list[str]]:
     return commands
 
 
-def _start(commands: dict[str, list[str]], env: dict[str, str], lock: threading.Lock) -> list[subprocess.Popen]:
-    processes: list[subprocess.Popen] = []
-    for name, command in commands.items():
-        # Own process groups: Ctrl-C reaches only us, and we stop the children in order.
-        process = subprocess.Popen(
-            command, cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        threading.Thread(target=_pump, args=(name, process.stdout, lock), daemon=True).start()
-        processes.append(process)
-    return processes
+def _data_dir() -> Path:
+    return Path(os.environ.get("NOVAOPS_DATA_DIR") or BASE_DIR / "var").resolve()
 
 
-def _stop(processes: list[subprocess.Popen], *, grace: float = 15) -> None:
-    """SIGTERM every process group, then SIGKILL what is still there after `grace` seconds."""
-    for process in processes:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+def run_service(service: str) -> NoReturn:
+    """Replace this process with one service's shipped command line (for systemd and the like)."""
+    command = launcher.service_command(
+        service, data_dir=_data_dir(), host=os.environ.get("HOST", "127.0.0.1"), port=os.environ.get("PORT", "8000")
+    )
+    os.chdir(BASE_DIR)
+    os.execve(command[0], command, launcher.environment())
 
 
-def main() -> int:
-    root = Path(os.environ.get("NOVAOPS_DATA_DIR") or BASE_DIR / "var").resolve()
+def _banner(host: str, port: str) -> str:
+    return (
+        f"\n  NovaOps is running at http://{host}:{port}\n"
+        "  Demo logins (password novaops-demo): core (NovaOps Tier 1 lead, admin), "
+        "meridian (OrchOps Tier 1 lead, admin), member (NovaCore Runtime member), viewer (read-only)\n"
+        "  Press Ctrl-C to stop.\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv:
+        if argv[0] not in launcher.SERVICES or len(argv) > 1:
+            print(f"usage: python -m novaops.run [{'|'.join(launcher.SERVICES)}]", file=sys.stderr)
+            return 2
+        run_service(argv[0])
+    root = _data_dir()
     os.environ["NOVAOPS_DATA_DIR"] = str(root)
     port = os.environ.get("PORT", "8000")
     host = os.environ.get("HOST", "127.0.0.1")
 
     _dev_env_write(root)
     was_running = embedded.status(root)
-    env = {**os.environ, **embedded.up(root)}
+    env = launcher.environment({**os.environ, **embedded.up(root)})
     started = [name for name, running in was_running.items() if not running]
     if started:
         print(f"Started embedded {', '.join(started)} with data under {root}")
@@ -143,31 +133,16 @@ def main() -> int:
         embedded.down(root, only=started)
         return 1
 
-    lock = threading.Lock()
-    processes = _start(_commands(root=root, host=host, port=port), env, lock)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-
-    if _wait_until_up(f"http://{host}:{port}/healthz", processes):
-        with lock:
-            print(
-                f"\n  NovaOps is running at http://{host}:{port}\n"
-                "  Demo logins (password novaops-demo): core (NovaOps Tier 1 lead, admin), "
-                "meridian (OrchOps Tier 1 lead, admin), member (NovaCore Runtime member), viewer (read-only)\n"
-                "  Press Ctrl-C to stop.\n",
-                flush=True,
-            )
-    while not stop.is_set():
-        if any(p.poll() is not None for p in processes):
-            print("A process exited; stopping the rest.", flush=True)
-            break
-        stop.wait(0.5)
-
-    _stop(processes)
+    supervisor = Supervisor(_commands(root=root, host=host, port=port), env=env, cwd=BASE_DIR)
+    signal.signal(signal.SIGINT, lambda *_: supervisor.stopping.set())
+    signal.signal(signal.SIGTERM, lambda *_: supervisor.stopping.set())
+    supervisor.start()
+    if _wait_until_up(f"http://{host}:{port}/healthz", supervisor):
+        supervisor.say(_banner(host, port))
+    code = supervisor.run()
     embedded.down(root, only=started)
-    print("Stopped.", flush=True)
-    return 0
+    print("Stopped." if code == 0 else "Stopped after repeated failures.", flush=True)
+    return code
 
 
 if __name__ == "__main__":

@@ -191,6 +191,11 @@ SPECTACULAR_SETTINGS = {
 # Celery: docs/architecture.md ("Reliability") says why each of these matters.
 CELERY_BROKER_URL = REDIS_URL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker or beat that lost the broker reconnects for ever (Celery's default gives up after 100 tries, about an
+# hour of backoff, and the process exits): a long Redis outage must not need a person to restart them. See also
+# novaops/celery.py (a kombu crash on reconnect, guarded) and novaops/launcher.py (the worker's command line).
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A frozen broker must not hang a request that enqueues.
     "socket_timeout": 3,

@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from novaops import embedded
+from novaops import embedded, launcher
 from tests.helpers import subprocess_env
 
 BIN = Path(sys.executable).parent
@@ -105,8 +105,9 @@ def database_url_for_subprocesses() -> str:
 
 
 def server_env(*, database_url: str, redis_url: str) -> dict[str, str]:
-    """The environment of a web or worker process a test starts against these servers (never a make run's dev.env)."""
-    return subprocess_env(DATABASE_URL=database_url, REDIS_URL=redis_url, DEBUG="true", PYTHONUNBUFFERED="1")
+    """The environment of a service a test starts against these servers: the launcher's, never configured by a make
+    run's dev.env."""
+    return launcher.environment(subprocess_env(DATABASE_URL=database_url, REDIS_URL=redis_url, DEBUG="true"))
 
 
 def manage(*args: str, database_url: str, redis_url: str, timeout: float = 120) -> str:
@@ -168,24 +169,17 @@ class Web:
 
 
 def web_start(*, database_url: str, redis_url: str, log_dir: Path) -> Web:
-    """A real `gunicorn novaops.wsgi` with two workers on a free port, answering /healthz."""
+    """A real `gunicorn novaops.wsgi` as the launcher builds it (two workers) on a free port, answering /healthz."""
     port = free_port()
     log = log_dir / f"gunicorn-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "novaops.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "--no-control-socket",
-                "--graceful-timeout",
-                "3",
-                "--timeout",
-                "60",
-            ],
+            # The shipped command line; for a test: no access log, no control socket, a quick graceful stop.
+            launcher.web_command(
+                bind=f"127.0.0.1:{port}",
+                access_log=False,
+                extra=("--no-control-socket", "--graceful-timeout", "3"),
+            ),
             cwd=PROJECT,
             env=server_env(database_url=database_url, redis_url=redis_url),
             stdout=out,
@@ -269,25 +263,9 @@ class Worker:
 
 
 def worker_command(*extra_args: str, hostname: str) -> list[str]:
-    """The `celery worker` command line of every real-worker test: one pool process unless extra_args say more."""
-    return [
-        str(BIN / "celery"),
-        "-A",
-        "novaops",
-        "worker",
-        "--loglevel",
-        "INFO",
-        "--concurrency",
-        "1",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        "--pool",
-        "prefork",
-        "--hostname",
-        hostname,
-        *extra_args,
-    ]
+    """The shipped `celery worker` command line (novaops.launcher), with one pool process unless extra_args say
+    more (a later --concurrency wins) and a hostname of the test's."""
+    return launcher.worker_command(concurrency=1, hostname=hostname, extra=extra_args)
 
 
 def worker_start(*extra_args: str, database_url: str, redis_url: str, log: Path, hostname: str) -> Worker:
@@ -331,3 +309,33 @@ class Postgres:
 
     def start(self) -> None:
         assert embedded.postgres_up(self.root) == self.url, "PostgreSQL came back on another socket"
+
+
+# --- Celery beat ------------------------------------------------------------------------------------------------
+
+
+def beat_start(*, database_url: str, redis_url: str, log: Path, schedule: Path) -> Worker:
+    """The shipped `celery beat` (novaops.launcher) against these servers, its schedule state in `schedule`; it has
+    started once its log says it is "beat: Starting...". A Worker for its process and log."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            launcher.beat_command(schedule=schedule),
+            cwd=PROJECT,
+            env=server_env(database_url=database_url, redis_url=redis_url),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    beat = Worker(process, log)
+
+    def started() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"beat exited with {process.returncode}:\n{beat.output()}")
+        return "beat: Starting..." in log.read_text(errors="replace")
+
+    try:
+        wait_until(started, timeout=30, what="Celery beat to start", interval=0.2)
+    except BaseException:
+        stop_group(process, grace=10)
+        raise
+    return beat

@@ -9,12 +9,15 @@ deadline. The harness is tests/helpers/processes.py; its fixtures are in the con
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
+import psutil
 import psycopg
 import pytest
 from django.db import connection
@@ -22,8 +25,20 @@ from django.db import connection
 from agents.services.tokens import division_token_create
 from metrics.models import IngestBatch
 from metrics.services.batches import batch_sweep
+from novaops import launcher
 from tests.factories import AgentFactory, DivisionFactory
-from tests.helpers.processes import REQUEST_TIMEOUT, Reply, Web, database_url_for_subprocesses, manage, wait_until
+from tests.helpers.processes import (
+    PROJECT,
+    REQUEST_TIMEOUT,
+    Reply,
+    Web,
+    beat_start,
+    database_url_for_subprocesses,
+    free_port,
+    manage,
+    server_env,
+    wait_until,
+)
 
 pytestmark = pytest.mark.worker
 
@@ -512,3 +527,316 @@ def test_the_same_batch_twice_in_a_row_and_at_once_lands_each_point_once(client_
     for case, points in expected.items():
         _assert_landed_exactly(case, points)
     assert IngestBatch.objects.filter(pk__in=ids, points_written=20).count() == len(ids)
+
+
+# --- 5. The shipped worker and beat through broker restarts -----------------------------------------------------
+
+# A broker outage of about this long, as the one that once killed the worker; it is the fault itself, not a wait.
+OUTAGE_SECONDS = 10
+RESTARTS = 3
+
+
+def _heartbeat_seen_at():
+    from novaops.models import Heartbeat
+    from novaops.selectors import WORKER_COMPONENT
+
+    return Heartbeat.objects.filter(component=WORKER_COMPONENT).values_list("seen_at", flat=True).first()
+
+
+def _log_count(worker, text: str) -> int:
+    """How many times the worker has logged this (its whole log, not a tail)."""
+    return worker.log.read_text(errors="replace").count(text)
+
+
+def test_the_shipped_worker_and_beat_ride_out_broker_restarts(
+    client_token, broker, gunicorn, workers, tmp_path, blocker
+):
+    """Worker and beat, started with the shipped command lines (novaops.launcher) while the broker is up, live
+    through several ~10 s broker outages as the very same processes. Each outage starts while the worker holds a
+    task in progress (its message unacknowledged: held inside the batch transaction by a row lock of this test),
+    the race that used to kill the worker ("Unrecoverable error: AttributeError(... 'hostname')", see
+    novaops/celery.py). Afterwards the batches accepted during the outages land (beat's sweeper publishes them, the
+    worker runs them) and beat's heartbeat task sent after the last restart is recorded."""
+    from django.utils import timezone
+
+    web = gunicorn(database_url=database_url_for_subprocesses(), redis_url=broker.url)
+    # The shipped concurrency: with a task held, the other pool slot keeps the consumer reading from Redis when the
+    # broker goes (with one slot it would not be polling), which is the state the crash needed.
+    worker = workers("--concurrency", str(launcher.WORKER_DEFAULTS["concurrency"]))
+    beat = beat_start(
+        database_url=database_url_for_subprocesses(),
+        redis_url=broker.url,
+        log=tmp_path / "beat.log",
+        schedule=tmp_path / "celerybeat-schedule",
+    )
+    sent: dict[int, list[dict]] = {}
+
+    def post(points: list[dict]) -> Reply:
+        reply = post_batch(web, _body(points), token=client_token)
+        _assert_no_500_and_problem_503(reply)
+        if reply.status == 202:
+            sent[reply.json()["id"]] = points
+        return reply
+
+    assert post(_points("restarts", 3)).status == 202
+    _wait_done(sent)  # the worker is connected and consuming when the broker goes
+
+    for restart in range(RESTARTS):
+        # A task in progress when the broker goes: it waits for this test's lock on a point it rewrites.
+        blocker.execute(
+            "SELECT 1 FROM metrics_point WHERE series_id = %s AND ts = %s FOR UPDATE", [_series_id("restarts"), BASE]
+        ).fetchone()
+        held = post(_points("restarts", 3, value=100 * (restart + 1)))
+        assert held.status == 202, held.body[:500]
+        wait_until(lambda: backends_waiting_on_lock("INSERT INTO metrics_point"), timeout=20, what="a held task")
+        losses, connects = _log_count(worker, "Connection to broker lost"), _log_count(worker, "Connected to redis")
+        broker.stop()
+        wait_until(
+            lambda n=losses: _log_count(worker, "Connection to broker lost") > n,
+            timeout=30,
+            what="the worker to notice the broker left",
+        )
+        post(_points("restarts", 3, start=10 * (restart + 1)))  # kept in PostgreSQL until the sweeper
+        time.sleep(OUTAGE_SECONDS)
+        broker.start()
+        blocker.rollback()
+        _wait_done([held.json()["id"]])
+        # Its reconnection backoff grows by 2 s a try: at most ~12 s after a 10 s outage.
+        wait_until(
+            lambda n=connects: _log_count(worker, "Connected to redis") > n or worker.process.poll() is not None,
+            timeout=60,
+            what="the worker to reconnect",
+        )
+        for name, process in (("worker", worker), ("beat", beat)):
+            assert process.process.poll() is None, f"{name} died in restart {restart + 1}:\n{process.output()}"
+    back_at = timezone.now()
+    assert len(sent) > 1 + RESTARTS, "no batch was accepted while the broker was down"
+
+    # Beat's sweeper (every 15 s, 10 s grace) publishes what was accepted while the broker was down.
+    _wait_done(sent, timeout=120)
+    _assert_landed_exactly("restarts", _expected(*sent.values()))
+    # Beat sends the heartbeat every 30 s; the worker records it.
+    wait_until(
+        lambda: (_heartbeat_seen_at() or back_at) > back_at,
+        timeout=120,
+        what="a heartbeat sent by beat after the last restart",
+    )
+    assert worker.process.poll() is None and beat.process.poll() is None
+    assert "Unrecoverable error" not in worker.log.read_text(errors="replace")
+
+
+# --- 6. Everything at once: the shipped services under the supervisor, posting all along ---------------------------
+
+
+class Poster(threading.Thread):
+    """A division client posting small batches without pause, as a real one would: 503, 429 and connection errors
+    are retried (same body, same Idempotency-Key) until accepted; every accepted batch and every answer is kept."""
+
+    def __init__(self, port: int, token: str) -> None:
+        super().__init__(daemon=True)
+        self.web = Web(None, port, None)
+        self.token = token
+        self.halt = threading.Event()
+        self.accepted: dict[int, list[dict]] = {}
+        self.statuses: list[int] = []
+        self.errors = 0
+
+    def batch(self, n: int) -> list[dict]:
+        # Three points a batch, each with a timestamp of its own (one a second from BASE).
+        return [
+            {"metric": "latency_p95_ms", "agent": "ta_00008", "value": 3 * n + k + 0.5, "tags": {"case": "chaos"}}
+            | {"ts": (BASE + timedelta(seconds=3 * n + k)).isoformat()}
+            for k in range(3)
+        ]
+
+    def run(self) -> None:
+        n = 0
+        while not self.halt.is_set():
+            points = self.batch(n)
+            while not self.halt.is_set():
+                try:
+                    reply = post_batch(self.web, _body(points), token=self.token, key=f"chaos-{n}")
+                except OSError:  # refused, reset, timed out: the web service is busy restarting something
+                    self.errors += 1
+                    self.halt.wait(0.3)
+                    continue
+                self.statuses.append(reply.status)
+                if reply.status == 202:
+                    self.accepted[reply.json()["id"]] = points
+                    break
+                if reply.status not in (429, 503):
+                    break  # a 500 or anything else unexpected: recorded, asserted on at the end
+                self.halt.wait(0.3)
+            n += 1
+            self.halt.wait(0.1)
+
+    def count(self, status: int) -> int:
+        return self.statuses.count(status)
+
+
+def _chaos_points(database_url: str) -> list[tuple[datetime, int]]:
+    """(ts, copies) of every stored point of the chaos series."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            """
+            SELECT p.ts, count(*) FROM metrics_point p JOIN metrics_series s ON s.id = p.series_id
+            WHERE s.tags = '{"case": "chaos"}'::jsonb GROUP BY p.ts
+            """
+        ).fetchall()
+    return [(ts.astimezone(UTC), copies) for ts, copies in rows]
+
+
+def _not_done(database_url: str, ids) -> list[int]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT id FROM metrics_ingestbatch WHERE id = ANY(%s) AND status <> 'done'", [list(ids)]
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+SWEEP_NOW = """
+from datetime import timedelta
+from metrics.services.batches import batch_sweep
+print(batch_sweep(queued_grace=timedelta(0), requeue_after=timedelta(0), stalled_after=timedelta(0)))
+"""
+
+
+@pytest.fixture
+def supervised(tmp_path):
+    """start(commands, env) → a Supervisor running `commands` in a thread, as `make run` does; its console (every
+    line) in `.out`. Stopped at teardown, with any process group a test orphaned (a SIGKILLed worker's pool)."""
+    from novaops.supervisor import Supervisor
+
+    running: list[tuple[Supervisor, threading.Thread]] = []
+    orphans: list[int] = []
+
+    def start(commands: dict[str, list[str]], env: dict[str, str]) -> Supervisor:
+        supervisor = Supervisor(commands, env=env, cwd=PROJECT, out=io.StringIO(), full_logs=True)
+        supervisor.orphans = orphans
+        supervisor.start()
+        thread = threading.Thread(target=supervisor.run, daemon=True)
+        thread.start()
+        running.append((supervisor, thread))
+        return supervisor
+
+    yield start
+    for supervisor, thread in running:
+        supervisor.stopping.set()
+        thread.join(timeout=60)
+        (tmp_path / "supervisor.log").write_text(supervisor.out.getvalue())
+    for pgid in orphans:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _console_count(supervisor, text: str) -> int:
+    return supervisor.out.getvalue().count(text)
+
+
+def _wait_accepted(poster: Poster, more: int, what: str) -> None:
+    target = len(poster.accepted) + more
+    wait_until(lambda: len(poster.accepted) >= target, timeout=90, what=f"{more} more accepted batches {what}")
+
+
+def _chaos_services(tmp_path, pg, broker, supervised):
+    port = free_port()
+    env = {
+        **server_env(database_url=pg.url, redis_url=broker.url),
+        "NOVAOPS_DATA_DIR": str(tmp_path),
+    }
+    commands = {
+        "web": launcher.web_command(bind=f"127.0.0.1:{port}"),
+        "worker": launcher.worker_command(),
+        "beat": launcher.beat_command(schedule=tmp_path / "celerybeat-schedule"),
+    }
+    supervisor = supervised(commands, env)
+    wait_until(
+        lambda: _console_count(supervisor, " ready.") and _console_count(supervisor, "beat: Starting..."),
+        timeout=60,
+        what="the worker and beat to start",
+    )
+    return supervisor, port
+
+
+def test_the_supervised_services_lose_nothing_through_broker_database_and_worker_failures(
+    private_postgres, broker, supervised, tmp_path
+):
+    """web, worker and beat with the shipped command lines under the supervisor, a client posting all along; in turn
+    Redis restarts, PostgreSQL restarts, the worker's main process is SIGKILLed (the supervisor starts a new one),
+    and a pool child is SIGKILLed (the worker forks another). In the end every accepted point is stored exactly
+    once, no answer was a 500, and the processes nobody killed (gunicorn's master, beat) are the ones of the start."""
+    pg = private_postgres
+    manage("migrate", "--no-input", database_url=pg.url, redis_url=broker.url)
+    token = manage("shell", "-c", CREATE_CLIENT, database_url=pg.url, redis_url=broker.url).split()[-1]
+    supervisor, port = _chaos_services(tmp_path, pg, broker, supervised)
+    first = supervisor.pids()
+    poster = Poster(port, token)
+    poster.start()
+    try:
+        _wait_accepted(poster, 5, "at the start")
+
+        losses = _console_count(supervisor, "Connection to broker lost")
+        broker.stop()
+        wait_until(lambda: _console_count(supervisor, "Connection to broker lost") > losses, timeout=30, what="loss")
+        _wait_accepted(poster, 3, "while the broker is down")  # kept in PostgreSQL for the sweeper
+        broker.start()
+        _wait_accepted(poster, 5, "after the broker came back")
+
+        refused = poster.count(503)
+        pg.stop()
+        wait_until(lambda: poster.count(503) >= refused + 3, timeout=30, what="503s while PostgreSQL is down")
+        pg.start()
+        _wait_accepted(poster, 5, "after PostgreSQL came back")
+
+        readies = _console_count(supervisor, " ready.")
+        killed = supervisor.pids()["worker"]
+        supervisor.orphans.append(killed)  # its pool children outlive it in its process group
+        os.kill(killed, signal.SIGKILL)
+        wait_until(lambda: _console_count(supervisor, " ready.") > readies, timeout=60, what="a new worker")
+        assert supervisor.pids()["worker"] != killed
+        _wait_accepted(poster, 5, "after the worker was killed")
+
+        worker = psutil.Process(supervisor.pids()["worker"])
+        children = {child.pid for child in worker.children()}
+        os.kill(min(children), signal.SIGKILL)
+        wait_until(
+            lambda: len({c.pid for c in worker.children()} - children) == 1 and len(worker.children()) == len(children),
+            timeout=30,
+            what="the pool to replace its killed child",
+        )
+        _wait_accepted(poster, 5, "after a pool child was killed")
+    finally:
+        poster.halt.set()
+        poster.join(timeout=30)
+
+    _assert_chaos_landed(pg, broker, poster)
+    assert 500 not in poster.statuses, f"500 answers: {poster.count(500)}"
+    assert set(poster.statuses) <= {202, 429, 503}, sorted(set(poster.statuses))
+    now = supervisor.pids()
+    assert (now["web"], now["beat"]) == (first["web"], first["beat"]), supervisor.out.getvalue()[-3000:]
+
+
+def _assert_chaos_landed(pg, broker, poster: Poster) -> None:
+    ids = set(poster.accepted)
+
+    def done() -> bool:
+        if not _not_done(pg.url, ids):
+            return True
+        if time.monotonic() > sweep_after and not swept:
+            # A message the SIGKILLed worker had reserved comes back only after the sweeper's 5-minute requeue (or
+            # the visibility timeout): run that same sweep now rather than wait for it.
+            swept.append(manage("shell", "-c", SWEEP_NOW, database_url=pg.url, redis_url=broker.url))
+        return False
+
+    sweep_after, swept = time.monotonic() + 60, []
+    wait_until(done, timeout=150, what=f"every accepted batch to be done ({len(ids)})", interval=1)
+    expected = sorted(datetime.fromisoformat(p["ts"]) for points in poster.accepted.values() for p in points)
+    stored = _chaos_points(pg.url)
+    assert all(copies == 1 for _, copies in stored)
+    assert set(expected) <= {ts for ts, _ in stored}  # a batch sent but whose 202 was lost may add more
+    print(
+        f"{len(ids)} batches accepted, {len(stored)} points stored; statuses {sorted(set(poster.statuses))}; "
+        f"{'a sweep was run by hand: ' + swept[0].strip() if swept else 'no sweep by hand was needed'}"
+    )
