@@ -1,10 +1,10 @@
-"""`python -m bench [ingest] [options]`: dispatch to a benchmark (only `ingest` so far, the default)."""
+"""`python -m bench [ingest|soak] [options]`: dispatch to a benchmark (`ingest` is the default, `make bench`)."""
 
 from __future__ import annotations
 
 import sys
 
-BENCHMARKS = ("ingest",)
+BENCHMARKS = ("ingest", "soak")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,6 +13,10 @@ def main(argv: list[str] | None = None) -> int:
     if name not in BENCHMARKS:
         print(f"Unknown benchmark {name!r}; choose from: {', '.join(BENCHMARKS)}.", file=sys.stderr)
         return 2
+    if name == "soak":
+        from bench import soak
+
+        return soak.main(argv)
     from bench import ingest
 
     return ingest.main(argv)

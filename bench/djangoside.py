@@ -3,13 +3,17 @@
 `python -m bench.djangoside seed --agents N` creates a domain, a division with N agents and a division token,
 and prints {"division_id", "token", "handles"} as JSON on the last line of stdout.
 
+`python -m bench.djangoside demo` seeds the demo organisation (the one `make run` shows: eight divisions, 166
+agents), mints a token per division and prints [{"division", "token", "handles"}] (active agents) as JSON on the last
+line of stdout.
+
 `python -m bench.djangoside naive --rows FILE` measures the naive DRF path the design rules out
 (docs/architecture.md, "Pitfalls"): a `ModelSerializer(many=True)` over a small model with the point's fields and
 `unique_together = (series, ts)`, whose implicit UniqueTogetherValidator runs one SELECT per point before `save()`
 runs one INSERT per point. FILE holds a JSON body `[{"series", "ts", "value"}, …]`. Prints the timings as JSON on
 the last line of stdout.
 
-Both need DATABASE_URL (and the rest of the environment) set by bench.ingest; neither touches var/.
+All need DATABASE_URL (and the rest of the environment) set by bench.ingest; neither touches var/.
 """
 
 from __future__ import annotations
@@ -39,6 +43,22 @@ def seed(*, agents: int, first_handle: int) -> dict:
         )
         _, secret = division_token_create(division=division, name="bench collector")
     return {"division_id": division.pk, "token": secret, "handles": handles}
+
+
+def demo() -> list[dict]:
+    from agents.demo import demo_organisation_seed
+    from agents.models import Agent, Division
+    from agents.services.tokens import division_token_create
+
+    demo_organisation_seed()
+    divisions = []
+    for division in Division.objects.order_by("slug"):
+        _, secret = division_token_create(division=division, name="bench soak")
+        active = Agent.objects.filter(division=division, lifecycle_state=Agent.Lifecycle.ACTIVE).order_by("handle")
+        divisions.append(
+            {"division": division.slug, "token": secret, "handles": list(active.values_list("handle", flat=True))}
+        )
+    return divisions
 
 
 def _naive_model():
@@ -128,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     seed_parser = sub.add_parser("seed")
     seed_parser.add_argument("--agents", type=int, default=200)
     seed_parser.add_argument("--first-handle", type=int, default=20000)
+    sub.add_parser("demo")
     naive_parser = sub.add_parser("naive")
     naive_parser.add_argument("--rows", required=True)
     args = parser.parse_args(argv)
@@ -137,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     if args.step == "seed":
         result = seed(agents=args.agents, first_handle=args.first_handle)
+    elif args.step == "demo":
+        result = demo()
     else:
         result = naive(rows_file=args.rows)
     print(json.dumps(result))

@@ -601,13 +601,9 @@ def _log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def _run(args: argparse.Namespace, stack: Stack) -> dict:
-    root = stack.root
-    _log(f"private servers under {root}")
-    stack.postgres = True
-    dsn = embedded.postgres_up(root)
-    stack.valkey = True
-    redis_url = embedded.valkey_up(root)
+def service_env(*, root: Path, dsn: str, redis_url: str) -> dict[str, str]:
+    """The environment of the services a benchmark starts: its private servers, production settings over plain HTTP
+    on the loopback, and nothing read from var/ (the data directory is the run's own)."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
         {
@@ -620,10 +616,19 @@ def _run(args: argparse.Namespace, stack: Stack) -> dict:
             "SECURE_SSL_REDIRECT": "false",
             # Keeps settings away from var/ (and its dev.env) entirely.
             "NOVAOPS_DATA_DIR": str(root),
-            "DJANGO_SETTINGS_MODULE": "novaops.settings",
-            "PYTHONUNBUFFERED": "1",
         }
     )
+    return launcher.environment(env)
+
+
+def _run(args: argparse.Namespace, stack: Stack) -> dict:
+    root = stack.root
+    _log(f"private servers under {root}")
+    stack.postgres = True
+    dsn = embedded.postgres_up(root)
+    stack.valkey = True
+    redis_url = embedded.valkey_up(root)
+    env = service_env(root=root, dsn=dsn, redis_url=redis_url)
     python = str(BIN / "python")
     _log("migrate")
     _run_step([python, "manage.py", "migrate", "--no-input", "-v", "0"], env, "manage.py migrate")
