@@ -168,39 +168,54 @@ class Web:
         return {child.pid for child in psutil.Process(self.process.pid).children()}
 
 
-def web_start(*, database_url: str, redis_url: str, log_dir: Path) -> Web:
-    """A real `gunicorn novaops.wsgi` as the launcher builds it (two workers) on a free port, answering /healthz."""
-    port = free_port()
-    log = log_dir / f"gunicorn-{port}.log"
+def _service_spawn(command: list[str], *, database_url: str, redis_url: str, log: Path) -> subprocess.Popen:
+    """Start a service in its own process group against these servers, its output in `log` (a pipe nobody reads
+    would fill and stall it)."""
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            # The shipped command line; for a test: no access log, no control socket, a quick graceful stop.
-            launcher.web_command(
-                bind=f"127.0.0.1:{port}",
-                access_log=False,
-                extra=("--no-control-socket", "--graceful-timeout", "3"),
-            ),
+        return subprocess.Popen(
+            command,
             cwd=PROJECT,
             env=server_env(database_url=database_url, redis_url=redis_url),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def _await_up(process: subprocess.Popen, up: Callable[[], bool], *, what: str, output: Callable[[], str]) -> None:
+    """Wait until `up()`; fail at once with the output when the process exits first, and never leave it running
+    when the wait fails."""
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited with {process.returncode}:\n{output()}")
+        return up()
+
+    try:
+        wait_until(ready, timeout=30, what=f"{what} to be up", interval=0.2)
+    except BaseException:
+        stop_group(process, grace=10)
+        raise
+
+
+def web_start(*, database_url: str, redis_url: str, log_dir: Path) -> Web:
+    """A real `gunicorn novaops.wsgi` as the launcher builds it (two workers) on a free port, answering /healthz."""
+    port = free_port()
+    log = log_dir / f"gunicorn-{port}.log"
+    # The shipped command line; for a test: no access log, no control socket, a quick graceful stop.
+    command = launcher.web_command(
+        bind=f"127.0.0.1:{port}", access_log=False, extra=("--no-control-socket", "--graceful-timeout", "3")
+    )
+    process = _service_spawn(command, database_url=database_url, redis_url=redis_url, log=log)
     web = Web(process, port, log)
 
     def healthy() -> bool:
-        if process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {process.returncode}:\n{tail(log)}")
         try:
             return web.request("GET", "/healthz").status == 200
         except OSError:
             return False
 
-    try:
-        wait_until(healthy, timeout=30, what="gunicorn to answer /healthz", interval=0.2)
-    except BaseException:
-        stop_group(process, grace=5)
-        raise
+    _await_up(process, healthy, what="gunicorn", output=lambda: tail(log))
     return web
 
 
@@ -269,29 +284,11 @@ def worker_command(*extra_args: str, hostname: str) -> list[str]:
 
 
 def worker_start(*extra_args: str, database_url: str, redis_url: str, log: Path, hostname: str) -> Worker:
-    """A real Celery worker against these servers, ready to consume (its log says "ready"). Its output goes to a
-    file: a pipe nobody reads would fill and stall it."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            worker_command(*extra_args, hostname=hostname),
-            cwd=PROJECT,
-            env=server_env(database_url=database_url, redis_url=redis_url),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    """A real Celery worker against these servers, ready to consume (its log says "ready")."""
+    command = worker_command(*extra_args, hostname=hostname)
+    process = _service_spawn(command, database_url=database_url, redis_url=redis_url, log=log)
     worker = Worker(process, log)
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            pytest.fail(f"worker exited with {process.returncode}:\n{worker.output()}")
-        return " ready." in log.read_text(errors="replace")
-
-    try:
-        wait_until(ready, timeout=30, what="the Celery worker to be ready", interval=0.2)
-    except BaseException:
-        stop_group(process, grace=10)
-        raise
+    _await_up(process, lambda: " ready." in log.read_text(errors="replace"), what="worker", output=worker.output)
     return worker
 
 
@@ -317,25 +314,8 @@ class Postgres:
 def beat_start(*, database_url: str, redis_url: str, log: Path, schedule: Path) -> Worker:
     """The shipped `celery beat` (novaops.launcher) against these servers, its schedule state in `schedule`; it has
     started once its log says it is "beat: Starting...". A Worker for its process and log."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            launcher.beat_command(schedule=schedule),
-            cwd=PROJECT,
-            env=server_env(database_url=database_url, redis_url=redis_url),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    command = launcher.beat_command(schedule=schedule)
+    process = _service_spawn(command, database_url=database_url, redis_url=redis_url, log=log)
     beat = Worker(process, log)
-
-    def started() -> bool:
-        if process.poll() is not None:
-            pytest.fail(f"beat exited with {process.returncode}:\n{beat.output()}")
-        return "beat: Starting..." in log.read_text(errors="replace")
-
-    try:
-        wait_until(started, timeout=30, what="Celery beat to start", interval=0.2)
-    except BaseException:
-        stop_group(process, grace=10)
-        raise
+    _await_up(process, lambda: "beat: Starting..." in log.read_text(errors="replace"), what="beat", output=beat.output)
     return beat
