@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -18,6 +19,8 @@ from agents.constants import is_handle
 from novaops.errors import InvalidInput
 
 MAX_POINTS = 50_000
+# Values are stored as double precision; a JSON integer beyond this cannot become one (float() would overflow).
+FLOAT_MAX = sys.float_info.max
 MAX_TAGS = 16
 MAX_TAG_KEY = 64
 MAX_TAG_VALUE = 200
@@ -138,7 +141,7 @@ def parse_native(body: bytes, *, known_metrics: set[str], now_us: int, min_us: i
                 and (handle in good_handles or _handle_good(handle, good_handles))
             )
             and ts_error is None
-            and (kind is float and math.isfinite(value) or kind is int)
+            and (kind is float and math.isfinite(value) or kind is int and -FLOAT_MAX <= value <= FLOAT_MAX)
             and tags_error is None
         ):
             add_metric(metric)
@@ -210,6 +213,8 @@ def _point_errors(
     kind = type(value)
     if kind is _NonFinite or kind is float and not math.isfinite(value):
         errors.append({"index": index, "field": "value", "message": "NaN and Infinity are not allowed."})
+    elif kind is int and not -FLOAT_MAX <= value <= FLOAT_MAX:
+        errors.append({"index": index, "field": "value", "message": "Too large for a double-precision number."})
     elif kind is not float and kind is not int:
         message = "Required number." if value is None else "Expected a number."
         errors.append({"index": index, "field": "value", "message": message})
