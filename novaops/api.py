@@ -13,7 +13,9 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, pagination
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from novaops.errors import TITLES, ApplicationError, PayloadTooLarge, ServiceUnavailable
@@ -119,6 +121,13 @@ class Pagination(pagination.PageNumberPagination):
         if errors:
             raise exceptions.ValidationError(errors)
         return super().paginate_queryset(queryset, request, view)
+
+    @classmethod
+    def respond(cls, request: Request, view: APIView, queryset: Any, serializer: type[Serializer]) -> Response:
+        """The requested page of `queryset`, each row rendered by `serializer`, with the totals around it."""
+        paginator = cls()
+        page = paginator.paginate_queryset(queryset, request, view=view)
+        return paginator.get_paginated_response(serializer(page, many=True).data)
 
     def get_paginated_response(self, data: Any) -> Response:
         return Response(

@@ -114,9 +114,7 @@ class AgentListApi(APIView):
         # A bad filter value raises Django's ValidationError, which novaops.api answers as a 400 problem.
         refuse_unknown_parameters(request, *AgentFilter.Meta.fields, *Pagination.query_parameters)
         agents = agent_list_filtered(filters=request.query_params, division_id=division_scope(request.user))
-        paginator = Pagination()
-        page = paginator.paginate_queryset(agents, request, view=self)
-        return paginator.get_paginated_response(AgentOutputSerializer(page, many=True).data)
+        return Pagination.respond(request, self, agents, AgentOutputSerializer)
 
 
 class AgentCreateApi(APIView):

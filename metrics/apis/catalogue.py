@@ -75,9 +75,7 @@ class MetricListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         refuse_unknown_parameters(request, *Pagination.query_parameters)
-        paginator = Pagination()
-        page = paginator.paginate_queryset(metric_list(), request, view=self)
-        return paginator.get_paginated_response(MetricOutputSerializer(page, many=True).data)
+        return Pagination.respond(request, self, metric_list(), MetricOutputSerializer)
 
 
 class MetricCreateApi(APIView):
