@@ -7,6 +7,7 @@ buckets at about 1,000 whatever the range, so a year of data costs what a day do
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal
@@ -133,6 +134,7 @@ def series_aggregate(
     agent_ids: Sequence[int] | None = None,
     division_ids: Sequence[int] | None = None,
     domain_ids: Sequence[int] | None = None,
+    tags: dict[str, str] | None = None,
     resolution: int | None = None,
     max_series: int | None = MAX_SERIES,
 ) -> pd.DataFrame:
@@ -143,7 +145,8 @@ def series_aggregate(
     width (`resolution`, or resolution_for(start, end) when not given). Buckets overlapping the range are
     included whole, so the first may begin before `start`.
 
-    Filters combine (AND); `division_ids` and `domain_ids` apply to the division a series was posted for.
+    Filters combine (AND); `division_ids` and `domain_ids` apply to the division a series was posted for; `tags`
+    keeps the series carrying all those tag values.
     Two SQL statements whatever the number of series, a count of the (metric, group) pairs and the aggregate:
     the series are chosen first (by metric, agent, division: every point query filters by series first, see
     docs/architecture.md), their rollup rows are read by primary key (series_id, resolution, bucket) and grouped in
@@ -167,7 +170,7 @@ def series_aggregate(
         "low": bucket_floor(start, width),
         "end": end,
     }
-    filters = _series_filters(params, agent_ids=agent_ids, division_ids=division_ids, domain_ids=domain_ids)
+    filters = _series_filters(params, agent_ids=agent_ids, division_ids=division_ids, domain_ids=domain_ids, tags=tags)
     picked = _picked_sql(group_by, filters)
     label_columns = ", ".join(f"p.l{n}" for n in range(1, len(GROUP_COLUMNS[group_by]) + 1))
     with connection.cursor() as cursor:
@@ -188,6 +191,7 @@ def _series_filters(
     agent_ids: Sequence[int] | None,
     division_ids: Sequence[int] | None,
     domain_ids: Sequence[int] | None,
+    tags: dict[str, str] | None = None,
 ) -> list[str]:
     """The conditions that choose the series `s` (by metric, then each filter given), adding their values to params."""
     filters = ["s.metric_id = ANY(ARRAY(SELECT id FROM metrics_metric WHERE key = ANY(%(keys)s)))"]
@@ -202,6 +206,9 @@ def _series_filters(
             "s.division_id = ANY(ARRAY(SELECT id FROM agents_division WHERE domain_id = ANY(%(domain_ids)s)))"
         )
         params["domain_ids"] = list(domain_ids)
+    if tags:
+        filters.append("s.tags @> %(tags)s::jsonb")
+        params["tags"] = json.dumps(tags)
     return filters
 
 

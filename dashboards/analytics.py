@@ -1,0 +1,74 @@
+"""Analytics on series_aggregate frames, in pandas: pure functions, no ORM, tested on known series.
+
+Anomaly marks: a point is marked when it breaks from its own series' recent behaviour, measured robustly (median
+and median absolute deviation over a trailing window that does not include the point itself), so one spike neither
+hides itself nor marks the points after it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from metrics.selectors import GROUP_COLUMNS
+
+# Trailing window (in buckets of the frame's resolution), and how many of them a verdict needs.
+ANOMALY_WINDOW = 24
+ANOMALY_MIN_PERIODS = 12
+# |value − median| in robust standard deviations (1.4826 × MAD estimates σ for normal noise) that counts as a break.
+ANOMALY_THRESHOLD = 5.0
+_MAD_TO_SIGMA = 1.4826
+
+
+def _series_keys(frame: pd.DataFrame) -> list[str]:
+    """The columns that identify one line of a frame: the metric and the group's identity columns."""
+    for group, columns in GROUP_COLUMNS.items():
+        if columns[0] in frame.columns and (group != "agent" or "callsign" in frame.columns):
+            return ["metric", *columns[:1], *(["division"] if group == "agent" else [])]
+    raise ValueError("not a series_aggregate frame")
+
+
+def _rolling_median(values: pd.Series, ids: pd.Series, *, window: int, min_periods: int) -> pd.Series:
+    """Per line (`ids`), the median of the `window` values up to each row, in one vectorised pass."""
+    rolled = values.groupby(ids, sort=False).rolling(window, min_periods=min_periods).median()
+    return rolled.reset_index(level=0, drop=True).reindex(values.index)
+
+
+def anomaly_scores(
+    values: pd.Series,
+    ids: pd.Series | None = None,
+    *,
+    window: int = ANOMALY_WINDOW,
+    min_periods: int = ANOMALY_MIN_PERIODS,
+) -> pd.Series:
+    """Each value's distance from the median of the `window` values before it in its line (`ids`, one line when
+    None), in robust deviations; NaN until `min_periods` values came before. A line that was flat has a MAD of
+    zero: its scale falls back to a millionth of its level, so any real departure from a flat line scores high and
+    the line itself scores zero."""
+    ids = pd.Series(0, index=values.index) if ids is None else ids
+    previous = values.groupby(ids, sort=False).shift(1)
+    median = _rolling_median(previous, ids, window=window, min_periods=min_periods)
+    deviation = (values - median).abs()
+    mad = _rolling_median(deviation.groupby(ids, sort=False).shift(1), ids, window=window, min_periods=min_periods)
+    floor = np.maximum(median.abs(), 1.0) * 1e-6
+    scale = np.maximum(_MAD_TO_SIGMA * mad, floor)
+    return (values - median) / scale
+
+
+def anomaly_marks(
+    frame: pd.DataFrame,
+    *,
+    window: int = ANOMALY_WINDOW,
+    min_periods: int = ANOMALY_MIN_PERIODS,
+    threshold: float = ANOMALY_THRESHOLD,
+) -> pd.DataFrame:
+    """The rows of `frame` (series_aggregate's shape) whose anomaly score exceeds `threshold`, with a `score`
+    column (signed: above or below the usual), ordered like the frame."""
+    if frame.empty:
+        return frame.assign(score=pd.Series(dtype="float64"))
+    keys = _series_keys(frame)
+    ordered = frame.sort_values([*keys, "bucket"], kind="stable")
+    ids = ordered.groupby(keys, sort=False, dropna=False).ngroup()
+    scores = anomaly_scores(ordered["value"].astype("float64"), ids, window=window, min_periods=min_periods)
+    marked = ordered.assign(score=scores)
+    return marked[marked["score"].abs() > threshold].sort_index()
