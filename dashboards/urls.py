@@ -2,11 +2,11 @@
 
 from django.urls import path
 
-from dashboards.views import analysis, figures, pages
+from dashboards.views import analysis, figures, overview, pages
 
 app_name = "dashboards"
 urlpatterns = [
-    path("", pages.overview, name="overview"),
+    path("", overview.overview, name="overview"),
     path("dashboards/figure/", figures.figure, name="figure"),
     path("dashboards/explore/", analysis.explore, name="explore"),
     path("dashboards/compare/", analysis.compare, name="compare"),

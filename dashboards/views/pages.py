@@ -61,11 +61,3 @@ def agent_dashboard(request: HttpRequest, handle: str) -> HttpResponse:
     context = {"agent": agent, "state": state, "toolbar": toolbar(state), "charts": charts}
     return render(request, "dashboards/agent.html", context)
 
-
-@require_safe
-@person_required
-def overview(request: HttpRequest) -> HttpResponse:
-    """The ecosystem overview, the home page after sign-in."""
-    state = view_state(request, allowed=SCOPED_PARAMETERS)
-    context = {"state": state, "toolbar": toolbar(state), "divisions": registry.division_choice_list()}
-    return render(request, "dashboards/overview.html", context)
