@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dashboards.views import analysis, figures, overview, pages
+from dashboards.views import analysis, figures, overview, pages, summary
 
 app_name = "dashboards"
 urlpatterns = [
@@ -13,4 +13,9 @@ urlpatterns = [
     path("dashboards/divisions/<slug:slug>/", pages.division_dashboard, name="division"),
     # <str:…>, not a handle converter: a malformed handle still needs sign-in first, then answers 404.
     path("dashboards/agents/<str:handle>/", pages.agent_dashboard, name="agent"),
+]
+urlpatterns += [
+    path("dashboards/summary/anomalies/", overview.anomalies, name="overview_anomalies"),
+    path("dashboards/summary/divisions/<slug:slug>/", summary.division_summary, name="division_summary"),
+    path("dashboards/summary/agents/<str:handle>/", summary.agent_summary, name="agent_summary"),
 ]

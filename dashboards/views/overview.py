@@ -1,15 +1,35 @@
-"""The ecosystem overview at `/`, the home page after sign-in."""
+"""The ecosystem overview at `/`, the home page after sign-in: per domain and division the key metrics now against
+the previous period, with sparklines and agents by lifecycle state; top movers, stopped reporting and saved views.
+
+The page itself costs a handful of queries whatever the fleet's size: one period summary at agent level (divisions
+and domains are its sums regrouped, analytics.summary_regroup), one coarse sparkline read per level, the lifecycle
+counts, the reporting cadence and the saved views. The anomaly list needs a finer read of every agent's key metrics
+and is a fragment loaded on its own (`anomalies`), so it never holds up the page.
+"""
 
 from __future__ import annotations
 
+import pandas as pd
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from agents import selectors as registry
+from agents.models import Agent
+from dashboards import analytics, selectors
+from dashboards.state import ViewState
 from dashboards.views.common import toolbar, view_state
 from dashboards.views.pages import SCOPED_PARAMETERS
+from dashboards.views.summary import better_of, by_group, change_text, key_metrics, number, sparklines, tiles
+from metrics.models import RollupResolution
+from metrics.selectors import bucket_count, resolution_for, series_aggregate
 from novaops.decorators import person_required
+
+# Anomalies are looked for at no finer than hourly buckets over long ranges: enough points for the trailing window,
+# few enough to read every agent's key metrics in one go.
+ANOMALY_POINTS = 400
 
 
 @require_safe
@@ -17,6 +37,170 @@ from novaops.decorators import person_required
 def overview(request: HttpRequest) -> HttpResponse:
     """The ecosystem overview, the home page after sign-in."""
     state = view_state(request, allowed=SCOPED_PARAMETERS)
-    divisions = registry.division_choice_list()
-    context = {"state": state, "toolbar": toolbar(state), "divisions": divisions, "section": "overview"}
+    metrics = key_metrics()
+    divisions = list(registry.division_choice_list())
+    summary = selectors.period_summary(metric_keys=[m.key for m in metrics], start=state.start, end=state.end)
+    better = better_of(metrics)
+    domain_of = {division.slug: division.domain.slug for division in divisions}
+    division_changes = analytics.period_changes(
+        analytics.summary_regroup(summary, summary["division"], "division"), ["division"], better
+    )
+    domain_changes = analytics.period_changes(
+        analytics.summary_regroup(summary, summary["division"].map(domain_of), "domain"), ["domain"], better
+    )
+    lifecycle = selectors.lifecycle_counts()
+    context = {
+        "state": state,
+        "toolbar": toolbar(state),
+        "section": "overview",
+        "has_metrics": bool(metrics) and not summary.empty,
+        "domains": _domain_cards(state, metrics, divisions, division_changes, domain_changes, lifecycle),
+        "movers": _movers(state, summary, division_changes, metrics, {d.slug: d.name for d in divisions}),
+        "stopped": _stopped(state),
+        "saved_views": [
+            {"name": view.name, "page": view.get_page_display(), "url": f"/dashboards/{view.page}/?{view.query}"}
+            for view in selectors.saved_view_list()
+        ],
+        "anomalies_url": f"{reverse('dashboards:overview_anomalies')}?{state.query()}",
+    }
     return render(request, "dashboards/overview.html", context)
+
+
+def _lifecycle(counts: pd.DataFrame, column: str, key: str) -> list[dict]:
+    rows = counts[counts[column] == key].groupby("state", sort=False)["agents"].sum()
+    labels = dict(Agent.Lifecycle.choices)
+    return [{"state": state, "label": labels[state], "agents": int(rows[state])} for state in labels if state in rows]
+
+
+def _domain_cards(state: ViewState, metrics, divisions, division_changes, domain_changes, lifecycle) -> list[dict]:
+    """One card per domain (its tiles, agents by state) holding one card per division, each linking down."""
+    division_changes, domain_changes = by_group(division_changes, "division"), by_group(domain_changes, "domain")
+    division_lines = sparklines(state, metrics, "division")
+    domain_lines = sparklines(state, metrics, "domain")
+    query = state.query()
+    cards: dict[str, dict] = {}
+    for division in divisions:
+        domain = division.domain
+        if domain.slug not in cards:
+            cards[domain.slug] = {
+                "slug": domain.slug,
+                "name": domain.name,
+                "tiles": tiles(metrics, domain_changes, domain.slug, domain_lines),
+                "lifecycle": _lifecycle(lifecycle, "domain", domain.slug),
+                "divisions": [],
+            }
+        cards[domain.slug]["divisions"].append(
+            {
+                "slug": division.slug,
+                "name": division.name,
+                "url": f"{reverse('dashboards:division', args=[division.slug])}?{query}",
+                "tiles": tiles(metrics, division_changes, division.slug, division_lines),
+                "lifecycle": _lifecycle(lifecycle, "division", division.slug),
+            }
+        )
+    return list(cards.values())
+
+
+def _movers(state: ViewState, summary, division_changes, metrics, division_names: dict[str, str]) -> list[dict]:
+    """Top movers across every division and agent, each a link to the chart that shows it."""
+    better = better_of(metrics)
+    names = {metric.key: metric for metric in metrics}
+    agents = analytics.period_changes(summary[summary["agent"].notna()], ["agent", "callsign"], better)
+    both = pd.concat(
+        [
+            division_changes.assign(level="division", key=division_changes["division"]),
+            agents.assign(level="agent", key=agents["agent"]),
+        ],
+        ignore_index=True,
+    )
+    query = state.query()
+    out = []
+    for row in analytics.top_movers(both, better).itertuples(index=False):
+        metric = names[row.metric]
+        if row.level == "agent":
+            label = f"{row.key} · {row.callsign}" if isinstance(row.callsign, str) and row.callsign else row.key
+            url = reverse("dashboards:agent", args=[row.key])
+        else:
+            label, url = division_names.get(row.key, row.key), reverse("dashboards:division", args=[row.key])
+        out.append(
+            {
+                "level": "Agent" if row.level == "agent" else "Division",
+                "label": label,
+                "metric": metric.name,
+                "unit": metric.unit,
+                "previous": number(row.previous),
+                "current": number(row.current),
+                "change": change_text(row.score, row.tone),
+                "tone": row.tone,
+                "url": f"{url}?{query}#chart-{metric.key}",
+            }
+        )
+    return out
+
+
+def _stopped(state: ViewState) -> list[dict]:
+    """Active agents that went silent, per division, with when they were last heard from (in the viewer's zone)."""
+    stopped = analytics.stopped_reporting(selectors.reporting_cadence(), pd.Timestamp(timezone.now()))
+    query = state.query()
+    divisions: dict[str, dict] = {}
+    for row in stopped.itertuples(index=False):
+        entry = divisions.setdefault(row.division, {"slug": row.division, "agents": []})
+        entry["agents"].append(
+            {
+                "handle": row.agent,
+                "callsign": row.callsign,
+                "last_seen": timezone.localtime(row.last_seen.to_pydatetime(), state.tz),
+                "silent": _duration(row.silent_seconds),
+                "url": f"{reverse('dashboards:agent', args=[row.agent])}?{query}",
+            }
+        )
+    return list(divisions.values())
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes // 60
+    return f"{hours} h" if hours < 48 else f"{hours // 24} d"
+
+
+@require_safe
+@person_required
+def anomalies(request: HttpRequest) -> HttpResponse:
+    """The overview's anomaly list (a fragment): the largest breaks from their own recent behaviour among every
+    agent's key metrics over the range, each with its size in deviations and a link to its chart."""
+    state = view_state(request, allowed=SCOPED_PARAMETERS)
+    metrics = key_metrics()
+    frame = series_aggregate(
+        metric_keys=[m.key for m in metrics],
+        start=state.start,
+        end=state.end,
+        group_by="agent",
+        agg="avg",
+        resolution=_anomaly_resolution(state),
+        max_series=None,
+    )
+    marks = analytics.anomaly_list(analytics.anomaly_marks(frame[frame["agent"].notna()]))
+    names = {metric.key: metric for metric in metrics}
+    query = state.query()
+    rows = [
+        {
+            "label": f"{row.agent} · {row.callsign}" if row.callsign else row.agent,
+            "metric": names[row.metric].name,
+            "unit": names[row.metric].unit,
+            "value": number(row.value),
+            "at": timezone.localtime(row.bucket.to_pydatetime(), state.tz),
+            "score": f"{'>' if row.clipped else ''}{row.display_score:+.1f}",
+            "url": f"{reverse('dashboards:agent', args=[row.agent])}?{query}#chart-{row.metric}",
+        }
+        for row in marks.itertuples(index=False)
+    ]
+    return render(request, "dashboards/_overview_anomalies.html", {"rows": rows, "tz": state.tz.key})
+
+
+def _anomaly_resolution(state: ViewState) -> int:
+    for width in RollupResolution.values:
+        if bucket_count(state.start, state.end, width) <= ANOMALY_POINTS:
+            return width
+    return resolution_for(state.start, state.end)
