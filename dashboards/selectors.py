@@ -228,7 +228,8 @@ def period_summary(
     sql = f"""
         {_picked_sql(group_by, filters)}
         , pieces (period, resolution, lo, hi) AS (VALUES {values})
-        SELECT p.key, {label_columns}, pc.period, sum(x.sum), sum(x.count)::bigint
+        SELECT p.key, (SELECT m.kind FROM metrics_metric m WHERE m.key = p.key), {label_columns}, pc.period,
+               sum(x.sum), sum(x.count)::bigint
         FROM picked p
         CROSS JOIN pieces pc
         -- LATERAL: one primary-key range scan per (series, piece); a plain join lets the planner hash the pieces
@@ -244,18 +245,11 @@ def period_summary(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-        kinds = _metric_kinds(cursor, list(metric_keys))
-    columns = ["metric", *labels, "period", "sum", "count"]
+    columns = ["metric", "kind", *labels, "period", "sum", "count"]
     frame = pd.DataFrame(rows, columns=columns).astype({"sum": "float64", "count": "int64"})
-    frame.insert(1, "kind", frame["metric"].map(kinds).astype(object))
     frame["value"] = summary_value(frame)
     frame.attrs["bounds"] = bounds
     return frame
-
-
-def _metric_kinds(cursor, keys: list[str]) -> dict[str, str]:
-    cursor.execute("SELECT key, kind FROM metrics_metric WHERE key = ANY(%s)", [keys])
-    return dict(cursor.fetchall())
 
 
 def summary_value(frame: pd.DataFrame) -> pd.Series:
