@@ -219,14 +219,27 @@ def period_summary(
     params: dict[str, object] = {"keys": list(metric_keys)}
     filters = _series_filters(params, agent_ids=agent_ids, division_ids=division_ids, domain_ids=domain_ids)
     labels = GROUP_COLUMNS[group_by]
-    label_columns = ", ".join(f"p.l{n}" for n in range(1, len(labels) + 1))
+    sql = _summary_sql(_picked_sql(group_by, filters), pieces, params, label_count=len(labels))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    columns = ["metric", "kind", *labels, "period", "sum", "count"]
+    frame = pd.DataFrame(rows, columns=columns).astype({"sum": "float64", "count": "int64"})
+    frame["value"] = summary_value(frame)
+    frame.attrs["bounds"] = bounds
+    return frame
+
+
+def _summary_sql(picked: str, pieces: list[tuple], params: dict[str, object], *, label_count: int) -> str:
+    """The period summary's one statement; the pieces' values are added to params."""
+    label_columns = ", ".join(f"p.l{n}" for n in range(1, label_count + 1))
     values = ", ".join(
         f"(%(pp{n})s, %(pw{n})s, %(pl{n})s::timestamptz, %(ph{n})s::timestamptz)" for n in range(len(pieces))
     )
     for n, (period, width, lo, hi) in enumerate(pieces):
         params.update({f"pp{n}": period, f"pw{n}": width, f"pl{n}": lo, f"ph{n}": hi})
-    sql = f"""
-        {_picked_sql(group_by, filters)}
+    return f"""
+        {picked}
         , pieces (period, resolution, lo, hi) AS (VALUES {values})
         SELECT p.key, (SELECT m.kind FROM metrics_metric m WHERE m.key = p.key), {label_columns}, pc.period,
                sum(x.sum), sum(x.count)::bigint
@@ -242,14 +255,6 @@ def period_summary(
         GROUP BY p.key, {label_columns}, pc.period
         ORDER BY p.key, {label_columns}, pc.period
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    columns = ["metric", "kind", *labels, "period", "sum", "count"]
-    frame = pd.DataFrame(rows, columns=columns).astype({"sum": "float64", "count": "int64"})
-    frame["value"] = summary_value(frame)
-    frame.attrs["bounds"] = bounds
-    return frame
 
 
 def summary_value(frame: pd.DataFrame) -> pd.Series:

@@ -191,12 +191,19 @@ def anomalies(request: HttpRequest) -> HttpResponse:
             "unit": names[row.metric].unit,
             "value": number(row.value),
             "at": timezone.localtime(row.bucket.to_pydatetime(), state.tz),
-            "score": f"{'>' if row.clipped else ''}{row.display_score:+.1f}",
+            "score": _score(row.display_score, row.clipped),
             "url": f"{reverse('dashboards:agent', args=[row.agent])}?{query}#chart-{row.metric}",
         }
         for row in marks.itertuples(index=False)
     ]
     return render(request, "dashboards/_overview_anomalies.html", {"rows": rows, "tz": state.tz.key})
+
+
+def _score(score: float, clipped: bool) -> str:
+    """A mark's size in deviations; a flat line's clipped one as a bound ("> +99"), not as a number it is not."""
+    if clipped:
+        return f"> +{score:.0f}" if score > 0 else f"< −{-score:.0f}"
+    return f"{score:+.1f}".replace("-", "−")
 
 
 def _anomaly_resolution(state: ViewState) -> int:

@@ -47,7 +47,9 @@ def test_period_pieces_tile_the_period_exactly_with_the_coarsest_rollups(low, hi
 
 
 def test_a_long_period_is_a_handful_of_pieces():
-    pieces = selectors.period_pieces(DAY0 + timedelta(hours=10, minutes=5), DAY0 + timedelta(days=13, hours=2, minutes=55))
+    pieces = selectors.period_pieces(
+        DAY0 + timedelta(hours=10, minutes=5), DAY0 + timedelta(days=13, hours=2, minutes=55)
+    )
     assert [width for width, _, _ in pieces] == [300, 3600, 86400, 3600, 300]
 
 
