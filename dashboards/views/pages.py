@@ -60,4 +60,3 @@ def agent_dashboard(request: HttpRequest, handle: str) -> HttpResponse:
     ]
     context = {"agent": agent, "state": state, "toolbar": toolbar(state), "charts": charts}
     return render(request, "dashboards/agent.html", context)
-
