@@ -7,7 +7,6 @@ fetches it on its own (its own loading indicator and error), so a slow or failin
 
 from __future__ import annotations
 
-import orjson
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
@@ -15,6 +14,7 @@ from django.views.decorators.http import require_safe
 from dashboards import analytics, charts, selectors
 from dashboards.state import STATE_PARAMETERS, ViewState
 from dashboards.views.common import metric_info, view_state
+from metrics.selectors import GROUP_COLUMNS
 from novaops.decorators import person_required
 from novaops.errors import InvalidInput
 
@@ -44,28 +44,16 @@ def figure(request: HttpRequest) -> HttpResponse:
         fig = charts.share_figure(frame, metric=info, group=state.group, tz=state.tz)
         marks = frame.iloc[0:0]
     else:
-        marks = analytics.anomaly_marks(frame)
+        lines = frame[GROUP_COLUMNS[state.group][0]].nunique(dropna=False)
+        marks = analytics.anomaly_marks(frame) if lines <= analytics.ANOMALY_MAX_LINES else frame.iloc[0:0]
         fig = charts.timeseries_figure(frame, metric=info, group=state.group, tz=state.tz, anomalies=marks)
-    body = {
-        "figure": fig.to_plotly_json(),
-        "meta": {
-            "resolution_seconds": frame.attrs["resolution_seconds"],
-            "series": int(frame.groupby(list(frame.columns[1:-2]), dropna=False).ngroups) if len(frame) else 0,
-            "anomalies": len(marks),
-            "empty": _empty_reason(frame, state, scope),
-            "generated_at": timezone.now().isoformat(),
-        },
+    meta = {
+        "resolution_seconds": frame.attrs["resolution_seconds"],
+        "anomalies": len(marks),
+        "empty": _empty_reason(frame, state, scope),
+        "generated_at": timezone.now().isoformat(),
     }
-    return HttpResponse(
-        orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY, default=_json_default), content_type="application/json"
-    )
-
-
-def _json_default(value: object) -> object:
-    # What OPT_SERIALIZE_NUMPY leaves: numpy scalars and non-numeric arrays.
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(type(value).__name__)
+    return HttpResponse(charts.figure_json(fig, meta=meta), content_type="application/json")
 
 
 def _empty_reason(frame, state: ViewState, scope: selectors.Scope) -> dict | None:

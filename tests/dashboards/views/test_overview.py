@@ -155,7 +155,7 @@ def test_the_overview_costs_the_same_queries_for_few_and_many_agents(
         [(m, h, now - timedelta(hours=k), 1.0 + k) for h in handles for m in ("error_rate_pct",) for k in (1, 30)],
     )
     client = client_as("viewer")
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(17):
         assert client.get("/").status_code == 200
 
 
@@ -176,7 +176,7 @@ def test_anomalies_fragment_lists_a_spike_with_its_size(client_as, fleet, land, 
 
 def test_anomalies_fragment_without_anomalies_says_so(client_as, reported, django_assert_max_num_queries):
     client = client_as("viewer")
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(10):
         html = client.get("/dashboards/summary/anomalies/").content.decode()
     assert "No anomalies in this range" in html
 
@@ -195,7 +195,7 @@ def test_the_registry_pages_load_their_key_metrics_from_the_dashboards(client_as
 
 def test_division_summary_fragment(client_as, reported, django_assert_max_num_queries):
     client = client_as("member")
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(12):
         response = client.get("/dashboards/summary/divisions/novacore-runtime/", HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert response.status_code == 200
@@ -206,7 +206,7 @@ def test_division_summary_fragment(client_as, reported, django_assert_max_num_qu
 
 def test_agent_summary_fragment(client_as, reported, django_assert_max_num_queries):
     client = client_as("viewer")
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(12):
         html = client.get("/dashboards/summary/agents/ta_00151/").content.decode()
     assert '<span class="dash-change dash-change--good">▲ 20 % (better)' in html
     assert 'href="/dashboards/agents/ta_00151/?range=24h"' in html
