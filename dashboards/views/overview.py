@@ -9,6 +9,8 @@ and is a fragment loaded on its own (`anomalies`), so it never holds up the page
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pandas as pd
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -24,12 +26,11 @@ from dashboards.views.common import toolbar, view_state
 from dashboards.views.pages import SCOPED_PARAMETERS
 from dashboards.views.summary import better_of, by_group, change_text, key_metrics, number, sparklines, tiles
 from metrics.models import RollupResolution
-from metrics.selectors import bucket_count, resolution_for, series_aggregate
+from metrics.selectors import bucket_floor, series_aggregate
 from novaops.decorators import person_required
 
-# Anomalies are looked for at no finer than hourly buckets over long ranges: enough points for the trailing window,
-# few enough to read every agent's key metrics in one go.
-ANOMALY_POINTS = 400
+# The overview lists the anomalies of the last day of the range (charts mark them over the whole range).
+ANOMALY_RECENT = timedelta(hours=24)
 
 
 @require_safe
@@ -66,10 +67,18 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboards/overview.html", context)
 
 
-def _lifecycle(counts: pd.DataFrame, column: str, key: str) -> list[dict]:
-    rows = counts[counts[column] == key].groupby("state", sort=False)["agents"].sum()
-    labels = dict(Agent.Lifecycle.choices)
-    return [{"state": state, "label": labels[state], "agents": int(rows[state])} for state in labels if state in rows]
+def _lifecycle(counts: dict[tuple[str, str], int], key: str) -> list[dict]:
+    """Agents by lifecycle state of one domain or division, in the lifecycle's order; `counts` from _state_counts."""
+    return [
+        {"state": state, "label": label, "agents": counts[(key, state)]}
+        for state, label in Agent.Lifecycle.choices
+        if (key, state) in counts
+    ]
+
+
+def _state_counts(lifecycle: pd.DataFrame, column: str) -> dict[tuple[str, str], int]:
+    summed = lifecycle.groupby([column, "state"])["agents"].sum()
+    return {key: int(agents) for key, agents in summed.items()}
 
 
 def _domain_cards(state: ViewState, metrics, divisions, division_changes, domain_changes, lifecycle) -> list[dict]:
@@ -78,6 +87,7 @@ def _domain_cards(state: ViewState, metrics, divisions, division_changes, domain
     division_lines = sparklines(state, metrics, "division")
     domain_lines = sparklines(state, metrics, "domain")
     query = state.query()
+    by_domain, by_division = _state_counts(lifecycle, "domain"), _state_counts(lifecycle, "division")
     cards: dict[str, dict] = {}
     for division in divisions:
         domain = division.domain
@@ -86,7 +96,7 @@ def _domain_cards(state: ViewState, metrics, divisions, division_changes, domain
                 "slug": domain.slug,
                 "name": domain.name,
                 "tiles": tiles(metrics, domain_changes, domain.slug, domain_lines),
-                "lifecycle": _lifecycle(lifecycle, "domain", domain.slug),
+                "lifecycle": _lifecycle(by_domain, domain.slug),
                 "divisions": [],
             }
         cards[domain.slug]["divisions"].append(
@@ -95,7 +105,7 @@ def _domain_cards(state: ViewState, metrics, divisions, division_changes, domain
                 "name": division.name,
                 "url": f"{reverse('dashboards:division', args=[division.slug])}?{query}",
                 "tiles": tiles(metrics, division_changes, division.slug, division_lines),
-                "lifecycle": _lifecycle(lifecycle, "division", division.slug),
+                "lifecycle": _lifecycle(by_division, division.slug),
             }
         )
     return list(cards.values())
@@ -172,16 +182,18 @@ def anomalies(request: HttpRequest) -> HttpResponse:
     agent's key metrics over the range, each with its size in deviations and a link to its chart."""
     state = view_state(request, allowed=SCOPED_PARAMETERS)
     metrics = key_metrics()
+    width, since, read_from = anomaly_window(state.start, state.end)
     frame = series_aggregate(
         metric_keys=[m.key for m in metrics],
-        start=state.start,
+        start=read_from,
         end=state.end,
         group_by="agent",
         agg="avg",
-        resolution=_anomaly_resolution(state),
+        resolution=width,
         max_series=None,
     )
-    marks = analytics.anomaly_list(analytics.anomaly_marks(frame[frame["agent"].notna()]))
+    marks = analytics.anomaly_marks(frame[frame["agent"].notna()])
+    marks = analytics.anomaly_list(marks[marks["bucket"] >= pd.Timestamp(since)])
     names = {metric.key: metric for metric in metrics}
     query = state.query()
     rows = [
@@ -196,7 +208,8 @@ def anomalies(request: HttpRequest) -> HttpResponse:
         }
         for row in marks.itertuples(index=False)
     ]
-    return render(request, "dashboards/_overview_anomalies.html", {"rows": rows, "tz": state.tz.key})
+    context = {"rows": rows, "tz": state.tz.key, "recent_only": since > state.start}
+    return render(request, "dashboards/_overview_anomalies.html", context)
 
 
 def _score(score: float, clipped: bool) -> str:
@@ -206,8 +219,13 @@ def _score(score: float, clipped: bool) -> str:
     return f"{score:+.1f}".replace("-", "−")
 
 
-def _anomaly_resolution(state: ViewState) -> int:
-    for width in RollupResolution.values:
-        if bucket_count(state.start, state.end, width) <= ANOMALY_POINTS:
-            return width
-    return resolution_for(state.start, state.end)
+def anomaly_window(start: datetime, end: datetime) -> tuple[int, datetime, datetime]:
+    """(bucket width, marks from, read from) for the overview's anomaly list: the last ANOMALY_RECENT of the range
+    (all of a shorter one), in 5-minute buckets up to 6 h and hourly ones beyond, read from far enough back that the
+    first bucket listed already has a full trailing window to be judged against. Every agent's key metrics are read:
+    bounding the buckets per line bounds the read (about 50 per line) whatever the range; the charts themselves mark
+    anomalies over the whole range."""
+    since = max(start, end - ANOMALY_RECENT)
+    width = RollupResolution.FIVE_MINUTES.value if end - since <= timedelta(hours=6) else RollupResolution.HOUR.value
+    warm_up = timedelta(seconds=width) * (analytics.ANOMALY_MIN_PERIODS * 2 + 1)
+    return width, bucket_floor(since, width), since - warm_up

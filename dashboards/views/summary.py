@@ -4,6 +4,7 @@ the agents app ever importing dashboards (agents ← metrics ← dashboards)."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 
 import pandas as pd
@@ -58,10 +59,12 @@ def sparklines(state: ViewState, metrics: list[Metric], group: str, **filters: o
     )
     if frame.empty:
         return {}
-    keys = charts.group_keys(frame, group)
+    # Rows come ordered by metric, group and bucket: each line is a contiguous run (itertools.groupby, no pandas
+    # groupby per line).
+    rows = zip(frame["metric"].tolist(), charts.group_keys(frame, group).tolist(), frame["value"].tolist(), strict=True)
     return {
-        (metric, key): charts.sparkline_path(rows["value"])
-        for (metric, key), rows in frame.groupby([frame["metric"], keys], sort=False)
+        line: charts.sparkline_path([value for _, _, value in run])
+        for line, run in itertools.groupby(rows, key=lambda row: (row[0], row[1]))
     }
 
 

@@ -229,3 +229,18 @@ def test_summary_fragments_send_anonymous_users_to_sign_in(client_as, reported):
     assert client.get("/dashboards/summary/divisions/novacore-runtime/").status_code == 302
     response = client.get("/dashboards/summary/agents/ta_00001/", HTTP_HX_REQUEST="true")
     assert response["HX-Redirect"].startswith("/accounts/login/")
+
+
+def test_the_anomaly_list_reads_a_bounded_window_whatever_the_range(now):
+    from dashboards.views.overview import anomaly_window
+
+    width, since, read_from = anomaly_window(now - timedelta(days=14), now)
+    assert width == 3600 and since == now - timedelta(hours=24)
+    assert since - read_from == timedelta(hours=25)  # the trailing window the first listed bucket is judged on
+    width, since, read_from = anomaly_window(now - timedelta(hours=6), now)
+    assert width == 300 and since == now - timedelta(hours=6) and since - read_from == timedelta(minutes=125)
+
+
+def test_anomalies_of_a_long_range_are_those_of_its_last_day(client_as, reported):
+    html = client_as("viewer").get("/dashboards/summary/anomalies/?range=7d").content.decode()
+    assert "No anomalies in the last 24 hours of the range" in html
