@@ -227,5 +227,5 @@ def anomaly_window(start: datetime, end: datetime) -> tuple[int, datetime, datet
     anomalies over the whole range."""
     since = max(start, end - ANOMALY_RECENT)
     width = RollupResolution.FIVE_MINUTES.value if end - since <= timedelta(hours=6) else RollupResolution.HOUR.value
-    warm_up = timedelta(seconds=width) * (analytics.ANOMALY_MIN_PERIODS * 2 + 1)
-    return width, bucket_floor(since, width), since - warm_up
+    since = bucket_floor(since, width)
+    return width, since, since - timedelta(seconds=width) * (analytics.ANOMALY_MIN_PERIODS * 2 + 1)
