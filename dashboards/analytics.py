@@ -200,3 +200,12 @@ def anomaly_list(marks: pd.DataFrame, *, limit: int = 10) -> pd.DataFrame:
         display_score=top["score"].clip(-SCORE_DISPLAY_MAX, SCORE_DISPLAY_MAX),
         clipped=top["score"].abs() > SCORE_DISPLAY_MAX,
     )
+
+
+def line_averages(buckets: pd.DataFrame, by: pd.Series, name: str) -> pd.DataFrame:
+    """Per-bucket sums and counts (selectors.division_buckets) added up by `by` (the division itself, or its
+    domain) into one average per (metric, `name`, bucket), in line and time order: a sparkline's points."""
+    totals = (
+        buckets.assign(**{name: by.to_numpy()}).groupby(["metric", name, "bucket"], sort=True)[["sum", "count"]].sum()
+    )
+    return (totals["sum"] / totals["count"].where(totals["count"] > 0)).rename("value").reset_index()

@@ -2,9 +2,10 @@
 the previous period, with sparklines and agents by lifecycle state; top movers, stopped reporting and saved views.
 
 The page itself costs a handful of queries whatever the fleet's size: one period summary at agent level (divisions
-and domains are its sums regrouped, analytics.summary_regroup), one coarse sparkline read per level, the lifecycle
-counts, the reporting cadence and the saved views. The anomaly list needs a finer read of every agent's key metrics
-and is a fragment loaded on its own (`anomalies`), so it never holds up the page.
+and domains are its sums regrouped, analytics.summary_regroup), one grouped read for the sparklines (a domain's line
+is its divisions' sums and counts added), the lifecycle counts, the reporting cadence and the saved views. The
+anomaly list needs a finer read of every agent's key metrics and is a fragment loaded on its own (`anomalies`), so
+it never holds up the page.
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ from dashboards import analytics, selectors
 from dashboards.state import ViewState
 from dashboards.views.common import toolbar, view_state
 from dashboards.views.pages import SCOPED_PARAMETERS
-from dashboards.views.summary import better_of, by_group, change_text, key_metrics, number, sparklines, tiles
+from dashboards.views.summary import (
+    better_of,
+    by_group,
+    change_text,
+    key_metrics,
+    number,
+    overview_sparklines,
+    tiles,
+)
 from metrics.models import RollupResolution
 from metrics.selectors import bucket_floor, series_aggregate
 from novaops.decorators import person_required
@@ -84,8 +93,7 @@ def _state_counts(lifecycle: pd.DataFrame, column: str) -> dict[tuple[str, str],
 def _domain_cards(state: ViewState, metrics, divisions, division_changes, domain_changes, lifecycle) -> list[dict]:
     """One card per domain (its tiles, agents by state) holding one card per division, each linking down."""
     division_changes, domain_changes = by_group(division_changes, "division"), by_group(domain_changes, "domain")
-    division_lines = sparklines(state, metrics, "division")
-    domain_lines = sparklines(state, metrics, "domain")
+    division_lines, domain_lines = overview_sparklines(state, metrics, {d.slug: d.domain.slug for d in divisions})
     query = state.query()
     by_domain, by_division = _state_counts(lifecycle, "domain"), _state_counts(lifecycle, "division")
     cards: dict[str, dict] = {}

@@ -68,6 +68,29 @@ def sparklines(state: ViewState, metrics: list[Metric], group: str, **filters: o
     }
 
 
+def overview_sparklines(state: ViewState, metrics: list[Metric], domain_of: dict[str, str]) -> tuple[dict, dict]:
+    """The overview's sparklines, by division and by domain, from one grouped read (selectors.division_buckets)."""
+    if not metrics:
+        return {}, {}
+    buckets = selectors.division_buckets(
+        metric_keys=[metric.key for metric in metrics],
+        start=state.start,
+        end=state.end,
+        width=sparkline_resolution(state.start, state.end),
+    )
+    divisions = analytics.line_averages(buckets, buckets["division"], "division")
+    domains = analytics.line_averages(buckets, buckets["division"].map(domain_of), "domain")
+    return _paths(divisions, "division"), _paths(domains, "domain")
+
+
+def _paths(lines: pd.DataFrame, column: str) -> dict[tuple[str, str], str]:
+    rows = zip(lines["metric"].tolist(), lines[column].tolist(), lines["value"].tolist(), strict=True)
+    return {
+        line: charts.sparkline_path([value for _, _, value in run])
+        for line, run in itertools.groupby(rows, key=lambda row: (row[0], row[1]))
+    }
+
+
 def number(value: float | None) -> str:
     """A value as a tile shows it: three significant figures, thousands separated, "—" for none."""
     if value is None or pd.isna(value):

@@ -185,3 +185,33 @@ def test_saved_view_list_is_by_name(db, django_assert_max_num_queries):
     with django_assert_max_num_queries(1):
         names = [view.name for view in selectors.saved_view_list()]
     assert names == ["Alpha", "zeta"]
+
+
+def test_division_buckets_give_the_same_lines_as_series_aggregate_by_division_and_domain(
+    fleet, land, django_assert_max_num_queries
+):
+    from dashboards import analytics
+    from metrics.selectors import series_aggregate
+
+    hour = timedelta(hours=1)
+    land(
+        fleet["runtime"],
+        points_every("error_rate_pct", "ta_00001", START, START + 6 * hour, 10 * MINUTE, lambda n: 1.0 + n)
+        + points_every("error_rate_pct", "ta_00002", START, START + 6 * hour, 30 * MINUTE, lambda n: 7.0),
+    )
+    land(
+        fleet["workflow"],
+        points_every("error_rate_pct", "ta_00151", START, START + 6 * hour, 20 * MINUTE, lambda n: 3.0)
+        + points_every("error_rate_pct", None, START, START + 6 * hour, 60 * MINUTE, lambda n: 5.0),
+    )
+    with django_assert_max_num_queries(1):
+        buckets = selectors.division_buckets(metric_keys=["error_rate_pct"], start=START, end=END, width=3600)
+    domain_of = {"novacore-runtime": "novaops", "workflow-engineering": "orchops"}
+    for level, by in (("division", buckets["division"]), ("domain", buckets["division"].map(domain_of))):
+        ours = analytics.line_averages(buckets, by, level)
+        theirs = series_aggregate(
+            metric_keys=["error_rate_pct"], start=START, end=END, group_by=level, resolution=3600, max_series=None
+        )
+        assert list(ours[level]) == list(theirs[level])
+        assert list(ours["bucket"]) == list(theirs["bucket"])
+        assert ours["value"].tolist() == pytest.approx(theirs["value"].tolist())
