@@ -1,6 +1,27 @@
-/* Summary fragments ([data-summary], loaded by htmx on load): a failed load says so in place of the spinner. */
+/* Summary fragments ([data-summary], loaded by htmx on load): a failed load says so in place of the spinner.
+   The overview ([data-overview]) is server-rendered numbers rather than charts: auto-refresh reloads it (dashboards.js
+   keeps the interval in the URL), never while the tab is hidden. */
 (function () {
   "use strict";
+  var SECONDS = { off: 0, "10s": 10, "1m": 60, "5m": 300 };
+  var refreshTimer = null;
+  function scheduleReload() {
+    var select = document.querySelector("[data-refresh]");
+    window.clearInterval(refreshTimer);
+    var seconds = select ? SECONDS[select.value] || 0 : 0;
+    if (!seconds) return;
+    refreshTimer = window.setInterval(function () {
+      if (!document.hidden) window.location.reload();
+    }, seconds * 1000);
+  }
+  function initOverview() {
+    if (!document.querySelector("[data-overview]")) return;
+    var select = document.querySelector("[data-refresh]");
+    if (select) select.addEventListener("change", scheduleReload);
+    scheduleReload();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", initOverview);
+  else initOverview();
   function fail(event, text) {
     var target = event.detail.target;
     if (!target || !target.hasAttribute("data-summary")) return;

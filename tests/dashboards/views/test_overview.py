@@ -156,7 +156,7 @@ def test_the_overview_costs_the_same_queries_for_few_and_many_agents(
         [(m, h, now - timedelta(hours=k), 1.0 + k) for h in handles for m in ("error_rate_pct",) for k in (1, 30)],
     )
     client = client_as("viewer")
-    with django_assert_max_num_queries(17):
+    with django_assert_max_num_queries(16):
         assert client.get("/").status_code == 200
 
 
