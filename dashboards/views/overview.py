@@ -66,7 +66,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "has_metrics": bool(metrics) and not summary.empty,
         "domains": _domain_cards(state, metrics, divisions, division_changes, domain_changes, lifecycle),
         "movers": _movers(state, summary, division_changes, metrics, {d.slug: d.name for d in divisions}),
-        "stopped": _stopped(state),
+        "stopped": _stopped(state, {d.slug: d.name for d in divisions}),
         "saved_views": [
             {"name": view.name, "page": view.get_page_display(), "url": f"/dashboards/{view.page}/?{view.query}"}
             for view in selectors.saved_view_list()
@@ -156,13 +156,20 @@ def _movers(state: ViewState, summary, division_changes, metrics, division_names
     return out
 
 
-def _stopped(state: ViewState) -> list[dict]:
+def _stopped(state: ViewState, division_names: dict[str, str]) -> list[dict]:
     """Active agents that went silent, per division, with when they were last heard from (in the viewer's zone)."""
     stopped = analytics.stopped_reporting(selectors.reporting_cadence(), pd.Timestamp(timezone.now()))
     query = state.query()
     divisions: dict[str, dict] = {}
     for row in stopped.itertuples(index=False):
-        entry = divisions.setdefault(row.division, {"slug": row.division, "agents": []})
+        entry = divisions.setdefault(
+            row.division,
+            {
+                "name": division_names.get(row.division, row.division),
+                "url": f"{reverse('dashboards:division', args=[row.division])}?{query}",
+                "agents": [],
+            },
+        )
         entry["agents"].append(
             {
                 "handle": row.agent,

@@ -108,7 +108,8 @@ def test_top_movers_link_to_the_chart_that_shows_them_regressions_first(client_a
 def test_stopped_reporting_lists_silent_active_agents_per_division(client_as, reported):
     html = client_as("viewer").get("/").content.decode()
     stopped = html[html.index('id="stopped-title"') : html.index('id="saved-title"')]
-    assert "ta_00151 · Meridian" in stopped and "workflow-engineering" in stopped
+    assert "ta_00151 · Meridian" in stopped
+    assert '<a href="/dashboards/divisions/workflow-engineering/?range=24h">Workflow Engineering</a>' in stopped
     assert "ta_00001" not in stopped  # reports every 2 h and was heard from an hour ago
     assert "(3 h ago)" in stopped
 
