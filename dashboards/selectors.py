@@ -203,7 +203,8 @@ def period_summary(
 
     Columns: `metric`, `kind`, the label columns of GROUP_COLUMNS[group_by], `period` ("current" / "previous"),
     `sum`, `count`, `value` (counters: the sum; gauges: the average weighted by points, sum(sum) / sum(count)).
-    A group with no point in a period has no row for it. attrs: `bounds` (previous start, current start, end).
+    A group with no point in a period has no row for it; period_bounds(start, end) gives the periods. (No
+    frame.attrs: pandas deep-copies them on every operation, which cost the overview more than its query.)
     Sums and counts regroup exactly (analytics.summary_regroup): one agent-level read serves divisions and domains.
     """
     if group_by not in GROUP_COLUMNS:
@@ -226,7 +227,6 @@ def period_summary(
     columns = ["metric", "kind", *labels, "period", "sum", "count"]
     frame = pd.DataFrame(rows, columns=columns).astype({"sum": "float64", "count": "int64"})
     frame["value"] = summary_value(frame)
-    frame.attrs["bounds"] = bounds
     return frame
 
 

@@ -119,7 +119,7 @@ def test_period_summary_matches_the_points_exactly(fleet, land, django_assert_ma
     assert ("error_rate_pct", "ta_00002", "previous") not in rows  # no point then: no row
     counted = [p for p in handoffs if START <= p[2] < END]
     assert rows[("handoff_count", "ta_00001", "current")].value == pytest.approx(2.0 * len(counted))  # a counter adds
-    assert frame.attrs["bounds"] == (START - LENGTH, START, END)
+    assert selectors.period_bounds(START, END) == (START - LENGTH, START, END)
 
 
 def test_period_summary_groups_by_division_and_domain_and_filters(fleet, land):
