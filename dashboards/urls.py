@@ -19,3 +19,8 @@ urlpatterns += [
     path("dashboards/summary/divisions/<slug:slug>/", summary.division_summary, name="division_summary"),
     path("dashboards/summary/agents/<str:handle>/", summary.agent_summary, name="agent_summary"),
 ]
+urlpatterns += [
+    path("dashboards/summary/overview/cards/", overview.cards, name="overview_cards"),
+    path("dashboards/summary/overview/movers/", overview.movers, name="overview_movers"),
+    path("dashboards/summary/overview/stopped/", overview.stopped, name="overview_stopped"),
+]

@@ -80,8 +80,18 @@ def test_a_user_without_a_role_is_refused(client_as):
 # --- what it shows ---
 
 
+CARDS, MOVERS, STOPPED = (f"/dashboards/summary/overview/{name}/" for name in ("cards", "movers", "stopped"))
+
+
+def test_the_page_loads_each_panel_on_its_own_keeping_the_range(client_as, reported):
+    html = client_as("viewer").get("/?range=6h").content.decode()
+    for url in (CARDS, MOVERS, STOPPED, "/dashboards/summary/anomalies/"):
+        assert f'hx-get="{url}?range=6h" hx-trigger="load"' in html
+    assert "data-summary" in html and "Loading the top movers…" in html  # a loading state until it arrives
+
+
 def test_cards_show_the_key_metrics_their_change_and_a_sparkline(client_as, reported):
-    html = client_as("viewer").get("/").content.decode()
+    html = client_as("viewer").get(CARDS, HTTP_HX_REQUEST="true").content.decode()
     assert 'id="domain-novaops"' in html and 'id="division-workflow-engineering"' in html
     # Error rate of NovaCore Runtime doubled: a rise of a lower-is-better metric, said in words as well as colour.
     assert '<span class="dash-change dash-change--bad">▲ 100 % (worse)' in html
@@ -93,21 +103,19 @@ def test_cards_show_the_key_metrics_their_change_and_a_sparkline(client_as, repo
 
 
 def test_drill_down_links_keep_the_range(client_as, reported):
-    html = client_as("viewer").get("/?range=7d").content.decode()
+    html = client_as("viewer").get(f"{CARDS}?range=7d").content.decode()
     assert 'href="/dashboards/divisions/novacore-runtime/?range=7d"' in html
 
 
 def test_top_movers_link_to_the_chart_that_shows_them_regressions_first(client_as, reported):
-    html = client_as("viewer").get("/").content.decode()
-    movers = html[html.index('id="movers-title"') : html.index('id="anomalies-title"')]
+    movers = client_as("viewer").get(MOVERS).content.decode()
     assert movers.index("ta_00001 · Atlas") < movers.index("ta_00151 · Meridian")  # the regression first
     assert 'href="/dashboards/agents/ta_00001/?range=24h#chart-error_rate_pct"' in movers
     assert 'href="/dashboards/divisions/novacore-runtime/?range=24h#chart-error_rate_pct"' in movers
 
 
 def test_stopped_reporting_lists_silent_active_agents_per_division(client_as, reported):
-    html = client_as("viewer").get("/").content.decode()
-    stopped = html[html.index('id="stopped-title"') : html.index('id="saved-title"')]
+    stopped = client_as("viewer").get(STOPPED).content.decode()
     assert "ta_00151 · Meridian" in stopped
     assert '<a href="/dashboards/divisions/workflow-engineering/?range=24h">Workflow Engineering</a>' in stopped
     assert "ta_00001" not in stopped  # reports every 2 h and was heard from an hour ago
@@ -125,11 +133,12 @@ def test_no_saved_views_says_so(client_as, reported):
 
 
 def test_a_fresh_install_gets_empty_states(client_as, db):
-    DivisionFactory.reset_sequence()
-    html = client_as("superuser").get("/").content.decode()
-    assert "No metrics in this range yet." in html
-    assert "No moves" in html
-    assert "Every active agent that reports is reporting." in html
+    # Divisions (the cast's) but no metric, no saved view.
+    client = client_as("superuser")
+    assert "No metrics in this range yet." in client.get(CARDS).content.decode()
+    assert "No moves" in client.get(MOVERS).content.decode()
+    assert "Every active agent that reports is reporting." in client.get(STOPPED).content.decode()
+    assert "No saved views yet." in client.get("/").content.decode()
 
 
 def test_the_anomaly_list_is_a_fragment_loaded_on_its_own(client_as, reported):
@@ -146,19 +155,18 @@ def test_overview_refuses_parameters_it_does_not_have(client_as, reported):
 
 
 @pytest.mark.parametrize("agents", [3, 40])
-def test_the_overview_costs_the_same_queries_for_few_and_many_agents(
+def test_the_overview_and_its_panels_cost_the_same_queries_for_few_and_many_agents(
     client_as, cast, land, now, agents, django_assert_max_num_queries
 ):
     handles = [f"ta_{n:05d}" for n in range(1, agents + 1)]
     for handle in handles:
         AgentFactory(handle=handle, division=cast.division)
-    land(
-        cast.division,
-        [(m, h, now - timedelta(hours=k), 1.0 + k) for h in handles for m in ("error_rate_pct",) for k in (1, 30)],
-    )
+    land(cast.division, [("error_rate_pct", h, now - timedelta(hours=k), 1.0 + k) for h in handles for k in (1, 30)])
     client = client_as("viewer")
-    with django_assert_max_num_queries(16):
-        assert client.get("/").status_code == 200
+    # Each: the session, user, role and time zone preference, then its own reads.
+    for url, budget in (("/", 8), (CARDS, 12), (MOVERS, 10), (STOPPED, 9)):
+        with django_assert_max_num_queries(budget):
+            assert client.get(url).status_code == 200
 
 
 # --- the anomaly fragment ---
