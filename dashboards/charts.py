@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
-from metrics.selectors import GROUP_COLUMNS
+from metrics.selectors import group_columns
 
 # Past this many lines a legend hides the chart; hovering names each line instead.
 LEGEND_MAX_TRACES = 12
@@ -55,7 +56,7 @@ def group_labels(frame: pd.DataFrame, group: str) -> pd.Series:
 
 def group_keys(frame: pd.DataFrame, group: str) -> pd.Series:
     """The identifier of each row's group (handle, slug), the value filters and links use."""
-    key = frame[GROUP_COLUMNS[group][0]].astype(object)
+    key = frame[group_columns(group)[0]].astype(object)
     if group == "agent":
         return key.where(key.notna(), frame["division"])
     return key
@@ -84,8 +85,10 @@ def timeseries_figure(
     group: str,
     tz: zoneinfo.ZoneInfo,
     anomalies: pd.DataFrame | None = None,
+    x_range: tuple[str, str] | None = None,
 ) -> go.Figure:
-    """One line per group of `frame` (series_aggregate's shape, one metric), anomaly marks on top."""
+    """One line per group of `frame` (series_aggregate's shape, one metric), anomaly marks on top. `x_range` (local
+    wall-clock ISO strings) pins the time axis to the view's range, so stacked charts share one axis exactly."""
     rows = frame[frame["metric"] == metric.key]
     labels = group_labels(rows, group)
     x = local_times(rows["bucket"], tz)
@@ -94,7 +97,7 @@ def timeseries_figure(
         traces.append(
             go.Scatter(
                 x=x.loc[index].tolist(),
-                y=rows.loc[index, "value"].to_numpy(),
+                y=rows.loc[index, "value"].tolist(),
                 name=str(label),
                 mode="lines",
                 line={"width": 1.5},
@@ -104,6 +107,8 @@ def timeseries_figure(
     if anomalies is not None and not anomalies.empty:
         traces.append(anomaly_trace(anomalies, metric=metric, group=group, tz=tz))
     layout = _base_layout(tz=tz, y_title=metric.title, traces=len(traces))
+    if x_range is not None:
+        layout["xaxis"]["range"] = list(x_range)
     return go.Figure(data=traces, layout=layout)
 
 
@@ -112,7 +117,7 @@ def anomaly_trace(anomalies: pd.DataFrame, *, metric: MetricInfo, group: str, tz
     labels = group_labels(anomalies, group)
     return go.Scatter(
         x=local_times(anomalies["bucket"], tz).tolist(),
-        y=anomalies["value"].to_numpy(),
+        y=anomalies["value"].tolist(),
         name="Anomalies",
         mode="markers",
         marker={"symbol": "circle-open", "size": 11, "color": ANOMALY_COLOUR, "line": {"width": 2}},
@@ -129,7 +134,7 @@ def share_figure(frame: pd.DataFrame, *, metric: MetricInfo, group: str, tz: zon
     traces = [
         go.Scatter(
             x=x.loc[index].tolist(),
-            y=rows.loc[index, "value"].to_numpy(),
+            y=rows.loc[index, "value"].tolist(),
             name=str(label),
             mode="lines",
             line={"width": 0.5},
@@ -157,3 +162,65 @@ def sparkline_path(values: list[float] | pd.Series, *, width: int = 120, height:
     return " ".join(
         f"{i * step:.1f},{pad + (height - 2 * pad) * (1 - (v - low) / span):.1f}" for i, v in enumerate(numbers)
     )
+
+
+MULTIPLES_COLUMNS = 4
+
+
+def multiples_figure(
+    frame: pd.DataFrame,
+    *,
+    metric: MetricInfo,
+    tz: zoneinfo.ZoneInfo,
+    links: dict[str, str] | None = None,
+    columns: int = MULTIPLES_COLUMNS,
+) -> go.Figure:
+    """A small multiple per agent of `frame` (grouped by agent, one metric): one subplot each, titled by the agent
+    (a link to its dashboard when `links` maps its handle to one), on one shared y scale so heights compare."""
+    rows = frame[(frame["metric"] == metric.key) & frame["agent"].notna()]
+    labels = group_labels(rows, "agent")
+    keys = group_keys(rows, "agent")
+    groups = list(labels.groupby(labels, sort=False).groups.items())
+    count = max(len(groups), 1)
+    grid_rows = -(-count // columns)
+    titles = []
+    for label, index in groups:
+        handle = str(keys.loc[index[0]])
+        url = (links or {}).get(handle)
+        titles.append(f'<a href="{url}">{label}</a>' if url else str(label))
+    fig = make_subplots(
+        rows=grid_rows,
+        cols=columns,
+        shared_xaxes=True,
+        shared_yaxes="all",
+        subplot_titles=titles or None,
+        vertical_spacing=min(0.12, 0.6 / grid_rows),
+        horizontal_spacing=0.04,
+    )
+    x = local_times(rows["bucket"], tz)
+    for position, (label, index) in enumerate(groups):
+        fig.add_trace(
+            go.Scatter(
+                x=x.loc[index].tolist(),
+                y=rows.loc[index, "value"].tolist(),
+                name=str(label),
+                mode="lines",
+                line={"width": 1.25},
+                hovertemplate=f"%{{y:.4~g}} {metric.unit}<extra>{label}</extra>",
+            ),
+            row=position // columns + 1,
+            col=position % columns + 1,
+        )
+    fig.update_layout(
+        height=max(200, 150 * grid_rows + 40),
+        margin={"l": 48, "r": 8, "t": 32, "b": 32},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        showlegend=False,
+        uirevision="keep",
+    )
+    fig.update_annotations(font={"size": 12})
+    fig.update_yaxes(rangemode="tozero")
+    fig.update_xaxes(type="date", showticklabels=True, nticks=3)
+    fig.update_xaxes(title={"text": f"Time ({tz.key})"}, row=grid_rows, col=1)
+    return fig

@@ -28,7 +28,12 @@ GROUP_COLUMNS: dict[str, tuple[str, ...]] = {
     "agent": ("agent", "callsign", "division"),
     "division": ("division", "name"),
     "domain": ("domain", "name"),
+    # group_by="tag:<key>": one group per value of that tag (the label is the value; "(none)" without the tag).
+    "tag": ("tag", "name"),
 }
+TAG_GROUP_PREFIX = "tag:"
+# What a series without the grouping tag is labelled; one group of its own.
+NO_TAG_LABEL = "(none)"
 
 MAX_POINTS = 1000
 # Series (metric × group) one aggregation may return: about 500,000 points, ~10 MB of JSON, at the most.
@@ -124,12 +129,29 @@ _GROUP_SQL: dict[str, tuple[str, str]] = {
 }
 
 
+def group_columns(group_by: str) -> tuple[str, ...]:
+    """The label columns of a grouping (GROUP_COLUMNS["tag"] for every "tag:<key>")."""
+    return GROUP_COLUMNS["tag" if group_by.startswith(TAG_GROUP_PREFIX) else group_by]
+
+
+def _group_sql(group_by: str, params: dict[str, object]) -> tuple[str, str]:
+    """The joins and label columns of a grouping; a tag grouping reads the tag from the series row itself."""
+    if group_by.startswith(TAG_GROUP_PREFIX) and len(group_by) > len(TAG_GROUP_PREFIX):
+        params["tag_key"] = group_by[len(TAG_GROUP_PREFIX) :]
+        params["no_tag"] = NO_TAG_LABEL
+        value = "COALESCE(s.tags ->> %(tag_key)s, %(no_tag)s)"
+        return "", f'{value} COLLATE "C" AS l1, {value} AS l2'
+    if group_by not in _GROUP_SQL:
+        raise ValueError(f"group_by must be one of {', '.join(GROUP_BY_CHOICES)} or tag:<key>")
+    return _GROUP_SQL[group_by]
+
+
 def series_aggregate(
     *,
     metric_keys: Sequence[str],
     start: datetime,
     end: datetime,
-    group_by: GroupBy = "agent",
+    group_by: GroupBy | str = "agent",
     agg: Agg = "avg",
     agent_ids: Sequence[int] | None = None,
     division_ids: Sequence[int] | None = None,
@@ -146,15 +168,14 @@ def series_aggregate(
     included whole, so the first may begin before `start`.
 
     Filters combine (AND); `division_ids` and `domain_ids` apply to the division a series was posted for; `tags`
-    keeps the series carrying all those tag values.
+    keeps the series carrying all those tag values. `group_by="tag:<key>"` groups by that tag's value (columns
+    `tag` and `name`, both the value); series without the tag form one "(none)" group.
     Two SQL statements whatever the number of series, a count of the (metric, group) pairs and the aggregate:
     the series are chosen first (by metric, agent, division: every point query filters by series first, see
     docs/architecture.md), their rollup rows are read by primary key (series_id, resolution, bucket) and grouped in
     the database.
     Past `max_series` pairs it raises TooManySeries before reading any rollup.
     """
-    if group_by not in _GROUP_SQL:
-        raise ValueError(f"group_by must be one of {', '.join(GROUP_BY_CHOICES)}")
     if agg not in _AGG_SQL:
         raise ValueError(f"agg must be one of {', '.join(AGG_CHOICES)}")
     width = resolution or resolution_for(start, end)
@@ -171,8 +192,8 @@ def series_aggregate(
         "end": end,
     }
     filters = _series_filters(params, agent_ids=agent_ids, division_ids=division_ids, domain_ids=domain_ids, tags=tags)
-    picked = _picked_sql(group_by, filters)
-    label_columns = ", ".join(f"p.l{n}" for n in range(1, len(GROUP_COLUMNS[group_by]) + 1))
+    picked = _picked_sql(_group_sql(group_by, params), filters)
+    label_columns = ", ".join(f"p.l{n}" for n in range(1, len(group_columns(group_by)) + 1))
     with connection.cursor() as cursor:
         if max_series is not None:
             # The series table is small next to the rollups: counting the pairs first is cheap.
@@ -212,10 +233,10 @@ def _series_filters(
     return filters
 
 
-def _picked_sql(group_by: str, filters: list[str]) -> str:
-    """The `picked` CTE: the chosen series, labelled for the grouping. A few rows, materialised so that they drive
-    the rollup reads by primary key."""
-    joins, labels = _GROUP_SQL[group_by]
+def _picked_sql(grouping: tuple[str, str], filters: list[str]) -> str:
+    """The `picked` CTE: the chosen series, labelled for the grouping (its joins and labels). A few rows,
+    materialised so that they drive the rollup reads by primary key."""
+    joins, labels = grouping
     return f"""
         WITH picked AS MATERIALIZED (
             SELECT s.id, m.key COLLATE "C" AS key, {labels}
@@ -244,7 +265,7 @@ def _aggregate_sql(picked: str, *, label_columns: str, agg: str) -> str:
 
 
 def _frame(rows: list[tuple], *, group_by: str, agg: str, width: int) -> pd.DataFrame:
-    labels = GROUP_COLUMNS[group_by]
+    labels = group_columns(group_by)
     columns = list(zip(*rows, strict=True)) if rows else [()] * (len(labels) + 3)
     data: dict[str, pd.Series] = {"metric": pd.Series(columns[0], dtype=object)}
     # object, not pandas' string dtype, so a division-level series keeps agent=None rather than NaN.
@@ -258,3 +279,14 @@ def _frame(rows: list[tuple], *, group_by: str, agg: str, width: int) -> pd.Data
     frame = pd.DataFrame(data)
     frame.attrs["resolution_seconds"] = width
     return frame
+
+
+def series_tag_keys(*, limit: int = 50) -> list[str]:
+    """The tag keys series carry (what group_by="tag:<key>" can group by), sorted; at most `limit`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT k FROM metrics_series s, jsonb_object_keys(s.tags) AS k"
+            " WHERE jsonb_typeof(s.tags) = 'object' ORDER BY k LIMIT %s",
+            [limit],
+        )
+        return [row[0] for row in cursor.fetchall()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from urllib.parse import urlencode
 
 from django.http import HttpRequest
 from django.urls import reverse
@@ -11,6 +12,8 @@ from dashboards.charts import MetricInfo
 from dashboards.state import STATE_PARAMETERS, ViewState, state_parse, zone_or_none
 from metrics.models import Metric
 
+# A division or agent page is scoped by its path; the URL carries the range, aggregation and tag filters only.
+SCOPED_PARAMETERS = frozenset({"range", "from", "to", "tz", "agg", "refresh", "tag"})
 # Set by static/js/dashboards.js from the browser (Intl.DateTimeFormat), read on the next request.
 TZ_COOKIE = "novaops_tz"
 UTC = zoneinfo.ZoneInfo("UTC")
@@ -27,6 +30,21 @@ def view_state(
     request: HttpRequest, *, defaults: dict[str, str] | None = None, allowed: frozenset[str] = STATE_PARAMETERS
 ) -> ViewState:
     return state_parse(request.GET, tz=viewer_zone(request), defaults=defaults, allowed=allowed)
+
+
+def scoped_query(state: ViewState) -> str:
+    """The part of `state` a division or agent page takes (range, zone, aggregation, tags): what drill-down keeps."""
+    return urlencode([(name, value) for name, value in state.pairs() if name in SCOPED_PARAMETERS])
+
+
+def agent_url(handle: str, state: ViewState) -> str:
+    query = scoped_query(state)
+    return reverse("dashboards:agent", args=[handle]) + (f"?{query}" if query else "")
+
+
+def division_url(slug: str, state: ViewState) -> str:
+    query = scoped_query(state)
+    return reverse("dashboards:division", args=[slug]) + (f"?{query}" if query else "")
 
 
 def metric_info(metric: Metric) -> MetricInfo:
