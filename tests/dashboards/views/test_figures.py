@@ -80,7 +80,7 @@ def test_multiples_draw_a_subplot_per_agent_titled_with_a_link(client_as, landed
 
     assert len(body["figure"]["data"]) == 3
     titles = [a["text"] for a in body["figure"]["layout"]["annotations"]]
-    assert titles[0].startswith('<a href="/dashboards/agents/ta_00001/?range=2h')
+    assert titles[0].startswith('<a href="/dashboards/agents/ta_00001/?range=4h')
 
 
 def test_empty_reason_never(client_as, agents):
