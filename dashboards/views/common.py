@@ -52,8 +52,10 @@ def metric_info(metric: Metric) -> MetricInfo:
 
 
 def figure_url(state: ViewState, **changes: object) -> str:
-    """The chart endpoint's URL for `state` with `changes` (a figure is always one metric)."""
-    return f"{reverse('dashboards:figure')}?{state.query(**changes)}"
+    """The chart endpoint's URL for `state` with `changes` (a figure is always one metric). Written without the
+    page's defaults: the endpoint has none of its own, so a page default (explore groups by division) must be
+    spelled out."""
+    return f"{reverse('dashboards:figure')}?{state.query(defaults={}, **changes)}"
 
 
 def chart_spec(state: ViewState, *, metric: Metric, chart_id: str, title: str | None = None, **changes: object) -> dict:

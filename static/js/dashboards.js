@@ -76,7 +76,12 @@
       return;
     }
     element.removeAttribute("data-empty");
-    var layout = merge(JSON.parse(JSON.stringify(figure.layout || {})), themeLayout());
+    var theme = themeLayout();
+    var layout = merge(JSON.parse(JSON.stringify(figure.layout || {})), theme);
+    // Subplots (the division's small multiples) have axes xaxis2, yaxis2, …: the same colours for each.
+    Object.keys(layout).forEach(function (key) {
+      if (/^[xy]axis[0-9]+$/.test(key)) layout[key] = merge(layout[key], theme.xaxis);
+    });
     var config = {
       responsive: true,
       displaylogo: false,

@@ -68,6 +68,13 @@ def test_the_explorer_form_writes_the_state_its_chart_uses(client_as, reported):
     assert '<input type="hidden" name="range" value="7d">' in content
 
 
+def test_the_pages_default_grouping_is_spelled_out_for_the_figure(client_as, reported):
+    (chart,) = client_as("viewer").get("/dashboards/explore/").context["charts"]
+    assert _figure_query(chart)["group"] == ["division"]
+    compare = client_as("viewer").get("/dashboards/compare/").context["charts"]
+    assert {_figure_query(chart)["group"][0] for chart in compare} == {"domain"}
+
+
 def test_the_explorer_offers_grouping_by_each_tag_key_series_carry(cast, client_as, reported, land_body):
     land_body(
         cast.division, [{"metric": "error_rate_pct", "ts": NOW.isoformat(), "value": 1.0, "tags": {"region": "eu"}}]
