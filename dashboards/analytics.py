@@ -18,6 +18,9 @@ ANOMALY_MIN_PERIODS = 12
 # |value − median| in robust standard deviations (1.4826 × MAD estimates σ for normal noise) that counts as a break.
 ANOMALY_THRESHOLD = 5.0
 _MAD_TO_SIGMA = 1.4826
+# Charts of more lines than this get no marks: among 150 tangled lines a red circle says nothing a reader can act
+# on (the overview lists the largest anomalies instead), and the rolling statistics would cost more than the query.
+ANOMALY_MAX_LINES = 50
 
 
 def _series_keys(frame: pd.DataFrame) -> list[str]:
@@ -28,10 +31,20 @@ def _series_keys(frame: pd.DataFrame) -> list[str]:
     raise ValueError("not a series_aggregate frame")
 
 
-def _rolling_median(values: pd.Series, ids: pd.Series, *, window: int, min_periods: int) -> pd.Series:
-    """Per line (`ids`), the median of the `window` values up to each row, in one vectorised pass."""
-    rolled = values.groupby(ids, sort=False).rolling(window, min_periods=min_periods).median()
-    return rolled.reset_index(level=0, drop=True).reindex(values.index)
+def _columns(values: pd.Series, ids: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The values as a 2-D array, one column per line (`ids`) in row order, NaN-padded, with each value's
+    (row, column) position: rolling statistics then run over all lines at once rather than line by line."""
+    column = pd.factorize(ids, sort=False)[0]
+    row = pd.Series(column).groupby(column).cumcount().to_numpy()
+    grid = np.full((row.max() + 1 if len(row) else 0, column.max() + 1 if len(column) else 0), np.nan)
+    grid[row, column] = values.to_numpy(dtype="float64")
+    return grid, row, column
+
+
+def _trailing_median(grid: np.ndarray, *, window: int, min_periods: int) -> np.ndarray:
+    """Per column, the median of the `window` values before each row (the row itself excluded)."""
+    previous = pd.DataFrame(grid).shift(1)
+    return previous.rolling(window, min_periods=min_periods).median().to_numpy()
 
 
 def anomaly_scores(
@@ -46,13 +59,13 @@ def anomaly_scores(
     zero: its scale falls back to a millionth of its level, so any real departure from a flat line scores high and
     the line itself scores zero."""
     ids = pd.Series(0, index=values.index) if ids is None else ids
-    previous = values.groupby(ids, sort=False).shift(1)
-    median = _rolling_median(previous, ids, window=window, min_periods=min_periods)
-    deviation = (values - median).abs()
-    mad = _rolling_median(deviation.groupby(ids, sort=False).shift(1), ids, window=window, min_periods=min_periods)
-    floor = np.maximum(median.abs(), 1.0) * 1e-6
-    scale = np.maximum(_MAD_TO_SIGMA * mad, floor)
-    return (values - median) / scale
+    grid, row, column = _columns(values, ids)
+    median = _trailing_median(grid, window=window, min_periods=min_periods)
+    deviation = np.abs(grid - median)
+    mad = _trailing_median(deviation, window=window, min_periods=min_periods)
+    scale = np.maximum(_MAD_TO_SIGMA * mad, np.maximum(np.abs(median), 1.0) * 1e-6)
+    scores = (grid - median) / scale
+    return pd.Series(scores[row, column], index=values.index)
 
 
 def anomaly_marks(
@@ -66,9 +79,8 @@ def anomaly_marks(
     column (signed: above or below the usual), ordered like the frame."""
     if frame.empty:
         return frame.assign(score=pd.Series(dtype="float64"))
-    keys = _series_keys(frame)
-    ordered = frame.sort_values([*keys, "bucket"], kind="stable")
-    ids = ordered.groupby(keys, sort=False, dropna=False).ngroup()
-    scores = anomaly_scores(ordered["value"].astype("float64"), ids, window=window, min_periods=min_periods)
-    marked = ordered.assign(score=scores)
-    return marked[marked["score"].abs() > threshold].sort_index()
+    # series_aggregate orders rows by metric, group and bucket: each line's rows are contiguous and in time order.
+    ids = frame.groupby(_series_keys(frame), sort=False, dropna=False).ngroup()
+    scores = anomaly_scores(frame["value"].astype("float64"), ids, window=window, min_periods=min_periods)
+    marked = frame.assign(score=scores)
+    return marked[marked["score"].abs() > threshold]

@@ -7,7 +7,7 @@ fetches it on its own (its own loading indicator and error), so a slow or failin
 
 from __future__ import annotations
 
-import orjson
+import numpy as np
 import pandas as pd
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -16,6 +16,7 @@ from django.views.decorators.http import require_safe
 from dashboards import analytics, charts, selectors
 from dashboards.state import STATE_PARAMETERS, ViewState
 from dashboards.views.common import agent_url, metric_info, view_state
+from metrics.selectors import group_columns
 from novaops.decorators import person_required
 from novaops.errors import InvalidInput
 
@@ -37,19 +38,13 @@ def figure(request: HttpRequest) -> HttpResponse:
     if output == "csv":
         return _csv(frame, state)
     fig, marks = _draw(chart, frame, state=state, info=metric_info(scope.metrics[0]))
-    body = {
-        "figure": fig.to_plotly_json(),
-        "meta": {
-            "resolution_seconds": frame.attrs["resolution_seconds"],
-            "series": int(frame.groupby(list(frame.columns[1:-2]), dropna=False).ngroups) if len(frame) else 0,
-            "anomalies": len(marks),
-            "empty": _empty_reason(frame, state, scope),
-            "generated_at": timezone.now().isoformat(),
-        },
+    meta = {
+        "resolution_seconds": frame.attrs["resolution_seconds"],
+        "anomalies": len(marks),
+        "empty": _empty_reason(frame, state, scope),
+        "generated_at": timezone.now().isoformat(),
     }
-    return HttpResponse(
-        orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY, default=_json_default), content_type="application/json"
-    )
+    return HttpResponse(charts.figure_json(fig, meta=meta), content_type="application/json")
 
 
 def _check(state: ViewState, *, chart: str, output: str) -> None:
@@ -69,7 +64,8 @@ def _check(state: ViewState, *, chart: str, output: str) -> None:
 
 
 def _draw(chart: str, frame, *, state: ViewState, info) -> tuple:
-    """The figure of `chart` kind and the anomaly marks drawn on it (none on shares and small multiples)."""
+    """The figure of `chart` kind and the anomaly marks drawn on it (none on shares and small multiples, nor on
+    charts of more lines than anyone can tell apart)."""
     none = frame.iloc[0:0]
     if chart == "share":
         return charts.share_figure(frame, metric=info, group=state.group, tz=state.tz), none
@@ -77,17 +73,12 @@ def _draw(chart: str, frame, *, state: ViewState, info) -> tuple:
         handles = frame["agent"].dropna().unique() if len(frame) else []
         links = {str(handle): agent_url(str(handle), state) for handle in handles}
         return charts.multiples_figure(frame, metric=info, tz=state.tz, links=links), none
-    marks = analytics.anomaly_marks(frame)
-    x_range = tuple(charts.local_times(pd.Series([state.start, state.end]), state.tz))
+    lines = frame[group_columns(state.group)[0]].nunique(dropna=False)
+    marks = analytics.anomaly_marks(frame) if lines <= analytics.ANOMALY_MAX_LINES else none
+    wall = charts.local_times(pd.Series([state.start, state.end]), state.tz).to_numpy()
+    x_range = tuple(str(moment) for moment in np.datetime_as_string(wall, unit="s"))
     fig = charts.timeseries_figure(frame, metric=info, group=state.group, tz=state.tz, anomalies=marks, x_range=x_range)
     return fig, marks
-
-
-def _json_default(value: object) -> object:
-    # What OPT_SERIALIZE_NUMPY leaves: numpy scalars and non-numeric arrays.
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(type(value).__name__)
 
 
 def _empty_reason(frame, state: ViewState, scope: selectors.Scope) -> dict | None:

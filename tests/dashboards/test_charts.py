@@ -1,9 +1,12 @@
-"""dashboards.charts: figures from frames, checked as fig.to_dict()."""
+"""dashboards.charts: figures from frames. Each is validated by plotly.py from fig.to_dict() (the charts build
+figures unvalidated, for speed) and read back as the JSON the endpoint sends."""
 
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 from dashboards import charts
@@ -13,6 +16,12 @@ TZ = zoneinfo.ZoneInfo("Europe/Berlin")
 T0 = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
 ERRORS = MetricInfo(key="error_rate_pct", name="Error rate", unit="%", better="lower")
 WORK = MetricInfo(key="workflow_completions", name="Workflow completions", unit="workflows", kind="counter")
+
+
+def drawn(fig: go.Figure) -> dict:
+    """The figure as the browser gets it, after plotly.py has validated every property."""
+    go.Figure(fig.to_dict())  # raises on a property plotly.js does not know
+    return orjson.loads(charts.figure_json(fig))["figure"]
 
 
 def agent_frame(metric: str = "error_rate_pct", agents=("ta_00001", "ta_00002"), points: int = 3) -> pd.DataFrame:
@@ -25,7 +34,7 @@ def agent_frame(metric: str = "error_rate_pct", agents=("ta_00001", "ta_00002"),
 
 
 def test_a_line_per_agent_in_the_charts_zone():
-    fig = charts.timeseries_figure(agent_frame(), metric=ERRORS, group="agent", tz=TZ).to_dict()
+    fig = drawn(charts.timeseries_figure(agent_frame(), metric=ERRORS, group="agent", tz=TZ))
 
     assert [t["name"] for t in fig["data"]] == ["ta_00001 · Agent 1", "ta_00002 · Agent 2"]
     assert {t["type"] for t in fig["data"]} == {"scatter"}
@@ -37,16 +46,18 @@ def test_a_line_per_agent_in_the_charts_zone():
 
 
 def test_the_x_range_pins_the_axis():
-    fig = charts.timeseries_figure(
-        agent_frame(), metric=ERRORS, group="agent", tz=TZ, x_range=("2026-07-01T11:00:00", "2026-07-01T13:00:00")
-    ).to_dict()
+    fig = drawn(
+        charts.timeseries_figure(
+            agent_frame(), metric=ERRORS, group="agent", tz=TZ, x_range=("2026-07-01T11:00:00", "2026-07-01T13:00:00")
+        )
+    )
     assert fig["layout"]["xaxis"]["range"] == ["2026-07-01T11:00:00", "2026-07-01T13:00:00"]
 
 
 def test_anomalies_are_one_marker_trace_with_their_size():
     frame = agent_frame()
     marks = frame.iloc[[1]].assign(score=7.25)
-    fig = charts.timeseries_figure(frame, metric=ERRORS, group="agent", tz=TZ, anomalies=marks).to_dict()
+    fig = drawn(charts.timeseries_figure(frame, metric=ERRORS, group="agent", tz=TZ, anomalies=marks))
 
     anomaly = fig["data"][-1]
     assert (anomaly["name"], anomaly["mode"], anomaly["type"]) == ("Anomalies", "markers", "scatter")
@@ -64,7 +75,7 @@ def test_group_labels_name_divisions_domains_tags_and_division_level_series():
 
 
 def test_share_stacks_each_group_to_100_percent():
-    fig = charts.share_figure(agent_frame("workflow_completions"), metric=WORK, group="agent", tz=TZ).to_dict()
+    fig = drawn(charts.share_figure(agent_frame("workflow_completions"), metric=WORK, group="agent", tz=TZ))
 
     assert {(t["type"], t["stackgroup"], t["groupnorm"]) for t in fig["data"]} == {("scatter", "share", "percent")}
     assert fig["layout"]["yaxis"]["range"] == [0, 100]
@@ -73,7 +84,7 @@ def test_share_stacks_each_group_to_100_percent():
 def test_small_multiples_one_subplot_per_agent_on_a_shared_y_scale_titled_with_links():
     frame = agent_frame(agents=tuple(f"ta_0000{n}" for n in range(1, 6)))
     links = {"ta_00001": "/dashboards/agents/ta_00001/?range=7d"}
-    fig = charts.multiples_figure(frame, metric=ERRORS, tz=TZ, links=links).to_dict()
+    fig = drawn(charts.multiples_figure(frame, metric=ERRORS, tz=TZ, links=links))
 
     assert len(fig["data"]) == 5 and {t["type"] for t in fig["data"]} == {"scatter"}
     assert [t["xaxis"] for t in fig["data"]] == ["x", "x2", "x3", "x4", "x5"]
@@ -93,7 +104,7 @@ def test_no_trace_is_ever_webgl():
         charts.share_figure(big, metric=ERRORS, group="agent", tz=TZ),
         charts.multiples_figure(big, metric=ERRORS, tz=TZ),
     ):
-        assert {t["type"] for t in fig.to_dict()["data"]} == {"scatter"}
+        assert {t["type"] for t in drawn(fig)["data"]} == {"scatter"}
 
 
 @pytest.mark.parametrize(("values", "expected"), [([], ""), ([1.0], ""), ([0.0, 1.0], "0.0,26.0 120.0,2.0")])
