@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from django.http import HttpRequest
 from django.urls import reverse
@@ -23,7 +23,8 @@ def viewer_zone(request: HttpRequest) -> zoneinfo.ZoneInfo:
     """The zone to show times in when the URL names none: the viewer's own choice, else their browser's, else UTC."""
     preference = getattr(request.user, "viewer_preference", None) if request.user.is_authenticated else None
     chosen = zone_or_none(preference.time_zone) if preference is not None else None
-    return chosen or zone_or_none(request.COOKIES.get(TZ_COOKIE)) or UTC
+    # The script writes the cookie with encodeURIComponent ("Europe%2FBerlin"); Django hands it over as written.
+    return chosen or zone_or_none(unquote(request.COOKIES.get(TZ_COOKIE, ""))) or UTC
 
 
 def view_state(

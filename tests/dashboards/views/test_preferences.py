@@ -22,7 +22,7 @@ def test_every_role_chooses_a_zone_and_returns_to_the_dashboard(client_as, cast,
 def test_the_chosen_zone_is_the_one_charts_use(client_as, cast):
     client = client_as("viewer")
     client.post("/dashboards/preferences/", {"time_zone": "Asia/Tokyo"})
-    client.cookies["novaops_tz"] = "Europe/Paris"
+    client.cookies["novaops_tz"] = "Europe%2FParis"  # as the script writes it (encodeURIComponent)
 
     response = client.get("/dashboards/explore/")
     assert response.context["state"].tz.key == "Asia/Tokyo"
