@@ -72,20 +72,22 @@ def chart_spec(state: ViewState, *, metric: Metric, chart_id: str, title: str | 
     }
 
 
-def toolbar(state: ViewState) -> dict:
+def toolbar(state: ViewState, *, extra: list[tuple[str, str]] | None = None) -> dict:
     """The range controls every dashboard shows: presets, shift back / forward, zoom out, the absolute range form
-    (its fields in the view's zone) and the hidden fields that keep the rest of the state when it is submitted."""
+    (its fields in the view's zone) and the hidden fields that keep the rest of the state when it is submitted.
+    `extra` are a page's own parameters outside the view state (the division's rank=), kept by every control."""
     from dashboards.constants import RANGE_PRESETS, REFRESH_CHOICES
 
+    tail = f"&{urlencode(extra)}" if extra else ""
     keep = [(name, value) for name, value in state.pairs() if name not in ("range", "from", "to", "tz", "refresh")]
     return {
-        "presets": [(label, f"?{state.with_range(label)}", state.range == label) for label in RANGE_PRESETS],
-        "back": f"?{state.shifted(-1)}",
-        "forward": f"?{state.shifted(+1)}",
-        "zoom_out": f"?{state.zoomed_out()}",
+        "presets": [(label, f"?{state.with_range(label)}{tail}", state.range == label) for label in RANGE_PRESETS],
+        "back": f"?{state.shifted(-1)}{tail}",
+        "forward": f"?{state.shifted(+1)}{tail}",
+        "zoom_out": f"?{state.zoomed_out()}{tail}",
         "from_value": state.start.astimezone(state.tz).strftime("%Y-%m-%dT%H:%M"),
         "to_value": state.end.astimezone(state.tz).strftime("%Y-%m-%dT%H:%M"),
-        "keep": keep,
+        "keep": keep + list(extra or []),
         "refresh_choices": list(REFRESH_CHOICES),
         "refresh": state.refresh,
         "refresh_seconds": REFRESH_CHOICES[state.refresh],

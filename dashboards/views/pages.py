@@ -45,12 +45,13 @@ def division_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         chart_spec(state, metric=metric, chart_id=f"chart-{metric.key}", divisions=(division.slug,), group="agent")
         for metric in metrics
     ]
+    ranking = division_ranking(request, state, division=division, metrics=metrics)
     context = {
         "division": division,
         "state": state,
-        "toolbar": toolbar(state),
+        "toolbar": toolbar(state, extra=[("rank", ranking["metric"].key)] if ranking["metric"] else None),
         "charts": charts,
-        "ranking": division_ranking(request, state, division=division, metrics=metrics),
+        "ranking": ranking,
         "drill_query": scoped_query(state),
     }
     return render(request, "dashboards/division.html", context)

@@ -52,6 +52,13 @@ def test_rank_on_a_lower_is_better_metric_puts_the_lowest_first(client_as, ranke
     assert "agent=ta_00001" in ranking["multiples"]["url"]
 
 
+def test_the_range_controls_keep_the_ranked_metric(client_as, ranked):
+    toolbar = _division(client_as("viewer"), rank="error_rate_pct", range="6h").context["toolbar"]
+
+    assert all(url.endswith("&rank=error_rate_pct") for _, url, _ in toolbar["presets"])
+    assert toolbar["back"].endswith("&rank=error_rate_pct") and ("rank", "error_rate_pct") in toolbar["keep"]
+
+
 def test_rank_on_a_metric_the_division_does_not_report_is_a_400(client_as, ranked):
     response = _division(client_as("viewer"), rank="uptime_pct")
     assert response.status_code == 400 and b"rank" in response.content
