@@ -213,7 +213,7 @@ def _multiples_grid(titles: list[str], *, columns: int, tz: zoneinfo.ZoneInfo) -
         horizontal_spacing=0.04,
     )
     grid.update_layout(
-        height=max(200, 150 * rows + 40),
+        height=max(320, 150 * rows + 60),  # one row fills a panel as tall as the other charts
         margin={"l": 48, "r": 8, "t": 32, "b": 32},
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",

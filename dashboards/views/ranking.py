@@ -70,5 +70,7 @@ def division_ranking(request: HttpRequest, state: ViewState, *, division: Divisi
         "worst": [(r, agent_url(r.handle, state)) for r in worst],
         "direction": {"higher": "highest is best", "lower": "lowest is best"}.get(metric.better, "neutral: by value"),
         "multiples": multiples,
+        # Each ranked agent once (best and worst overlap when the division has fewer than twice RANK_COUNT).
+        "links": [(r, agent_url(r.handle, state)) for r in {r.handle: r for r in [*best, *worst]}.values()],
         "keep": [(name, value) for name, value in state.pairs()],
     }
