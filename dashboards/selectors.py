@@ -22,6 +22,7 @@ from metrics.selectors import (
     GROUP_COLUMNS,
     MAX_SERIES,
     TooManySeries,
+    _group_sql,
     _picked_sql,
     _series_filters,
     bucket_floor,
@@ -207,8 +208,8 @@ def period_summary(
     frame.attrs: pandas deep-copies them on every operation, which cost the overview more than its query.)
     Sums and counts regroup exactly (analytics.summary_regroup): one agent-level read serves divisions and domains.
     """
-    if group_by not in GROUP_COLUMNS:
-        raise ValueError(f"group_by must be one of {', '.join(GROUP_COLUMNS)}")
+    if group_by not in ("agent", "division", "domain"):
+        raise ValueError("group_by must be one of agent, division, domain")
     bounds = period_bounds(start, end)
     pieces = [
         (period, width, lo, hi)
@@ -220,7 +221,7 @@ def period_summary(
     params: dict[str, object] = {"keys": list(metric_keys)}
     filters = _series_filters(params, agent_ids=agent_ids, division_ids=division_ids, domain_ids=domain_ids)
     labels = GROUP_COLUMNS[group_by]
-    sql = _summary_sql(_picked_sql(group_by, filters), pieces, params, label_count=len(labels))
+    sql = _summary_sql(_picked_sql(_group_sql(group_by, params), filters), pieces, params, label_count=len(labels))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -333,7 +334,7 @@ def division_buckets(*, metric_keys: list[str] | tuple[str, ...], start: datetim
     }
     filters = _series_filters(params, agent_ids=None, division_ids=None, domain_ids=None)
     sql = f"""
-        {_picked_sql("division", filters)}
+        {_picked_sql(_group_sql("division", params), filters)}
         SELECT p.key, p.l1, extract(epoch FROM x.b)::bigint, sum(x.sum), sum(x.count)::bigint
         FROM picked p
         CROSS JOIN LATERAL (
