@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dashboards.views import analysis, figures, overview, pages, preferences, saved
+from dashboards.views import analysis, figures, overview, pages, preferences, saved, summary
 
 app_name = "dashboards"
 urlpatterns = [
@@ -19,4 +19,14 @@ urlpatterns = [
     path("dashboards/views/<int:view_id>/rename/", saved.saved_view_rename_view, name="saved_rename"),
     path("dashboards/views/<int:view_id>/delete/", saved.saved_view_delete_view, name="saved_delete"),
     path("dashboards/preferences/", preferences.preferences, name="preferences"),
+]
+urlpatterns += [
+    path("dashboards/summary/anomalies/", overview.anomalies, name="overview_anomalies"),
+    path("dashboards/summary/divisions/<slug:slug>/", summary.division_summary, name="division_summary"),
+    path("dashboards/summary/agents/<str:handle>/", summary.agent_summary, name="agent_summary"),
+]
+urlpatterns += [
+    path("dashboards/summary/overview/cards/", overview.cards, name="overview_cards"),
+    path("dashboards/summary/overview/movers/", overview.movers, name="overview_movers"),
+    path("dashboards/summary/overview/stopped/", overview.stopped, name="overview_stopped"),
 ]
