@@ -2,10 +2,10 @@
 
 A test module imports what it needs; importing the fixtures is what registers them there:
 
-    from tests.helpers.browser import browser_type_launch_args, watched  # noqa: F401 (fixtures)
+    from tests.helpers.browser import browser_type_launch_args  # noqa: F401 (the fixture)
 
-`watched(page)` records, on every page the test opens, the console errors, uncaught page errors, Content-Security-
-Policy violations and requests to any host other than the live server (aborted, so nothing leaves the machine);
+`watch(page, live_server.url)` records, on every page the test opens, the console errors, uncaught page errors,
+Content-Security-Policy violations and requests to any host but the live server (aborted: nothing leaves the machine);
 `Watch.assert_clean()` fails the test on any of them. `sign_in(page, url, username)` goes through the real form.
 `screenshot(page, name)` saves a PNG under var/test-artifacts/ and prints the path (look at them).
 """
@@ -13,7 +13,6 @@ Policy violations and requests to any host other than the live server (aborted, 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -124,12 +123,6 @@ def watch(page: Page, live_server_url: str) -> Watch:
     page.expose_function("__novaopsCspViolation", seen._record)
     page.route("**/*", seen._route)
     return seen
-
-
-@pytest.fixture
-def watched(page: Page, live_server) -> Iterator[Watch]:
-    """The test's page, watched; the test calls `watched.assert_clean()` at the end (a failure there names the page)."""
-    yield watch(page, live_server.url)
 
 
 def sign_in(page: Page, base_url: str, username: str = "lead", next_path: str = "/") -> None:
