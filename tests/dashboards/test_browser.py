@@ -4,6 +4,7 @@ opened no console error, no CSP violation and no request to another host. Screen
 
 import csv
 import io
+import json
 import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -14,6 +15,7 @@ from playwright.sync_api import Page, expect
 
 from tests.factories import AgentFactory, DivisionFactory, DomainFactory
 from tests.helpers.browser import (
+    ARTIFACTS,
     PASSWORD,
     Watch,
     browser_type_launch_args,  # noqa: F401 (the fixture, registered by the import)
@@ -94,10 +96,15 @@ def test_overview_drill_down_range_and_url_state(page: Page, live_server, fleet,
     page.set_viewport_size({"width": 1280, "height": 720})
     sign_in(page, base, "lead", "/")
     expect(page.get_by_role("heading", level=1)).to_contain_text("overview")
+    page.wait_for_load_state("load")
     load_ms = page.evaluate(
         "(() => { const n = performance.getEntriesByType('navigation')[0]; return n.loadEventEnd - n.startTime; })()"
     )
+    # Printed and kept for the benchmark's report (bench/dashboards.py may read it); never asserted: no wall clock.
     print(f"overview load event: {load_ms:.0f} ms after navigation start (headless Chromium, 1280x720)")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    timing = {"load_event_ms": round(load_ms, 1), "viewport": "1280x720"}
+    (ARTIFACTS / "overview-load.json").write_text(json.dumps(timing))
     if page.locator("[data-figure-url]").count():
         _charts_drawn(page)
     screenshot(page, "dashboards-overview-light")
