@@ -212,6 +212,12 @@ def test_csv_matches_the_chart_and_the_table_toggle(page: Page, live_server, fle
     expect(table.locator("tbody tr")).to_have_count(all_points)
     toggle.click()
     expect(page.locator(f"#{chart_id}-table")).to_be_hidden()
+
+    # "Copy link" puts the view's URL on the clipboard.
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    page.get_by_role("button", name="Copy link").click()
+    expect(page.locator("#copy-link-status")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == page.url
     watched.assert_clean()
 
 
