@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.factories import AgentFactory, DivisionFactory, DomainFactory
 from tests.helpers.browser import (
@@ -336,3 +336,21 @@ def test_every_page_is_clean(page: Page, live_server, fleet, watched: Watch, sup
     expect(page).to_have_url(f"{base}/admin/")
     expect(page.locator("#site-name").first).to_be_visible()
     watched.assert_clean()
+
+
+def test_times_follow_the_browsers_zone(browser: Browser, live_server, fleet):
+    """A viewer in Paris: after the first page told the server the zone, toolbar and chart axes name it."""
+    context = browser.new_context(timezone_id="Europe/Paris")
+    page = context.new_page()
+    seen = watch(page, live_server.url)
+    try:
+        sign_in(page, live_server.url, "viewer", "/")
+        seen.goto(f"{live_server.url}/dashboards/divisions/novacore-runtime/")
+        expect(page.locator(".dash-toolbar")).to_contain_text("Europe/Paris")
+        _charts_drawn(page)
+        chart = _first_drawn_chart(page)
+        axis = chart.evaluate("element => element._fullLayout.xaxis.title.text")
+        assert "Europe/Paris" in axis
+        seen.assert_clean()
+    finally:
+        context.close()

@@ -133,6 +133,8 @@ def sign_in(page: Page, base_url: str, username: str = "lead", next_path: str = 
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(f"{base_url}{next_path}")
+    # Its deferred scripts have run (dashboards.js tells the server the browser's zone with a cookie).
+    page.wait_for_load_state("load")
 
 
 def screenshot(page: Page, name: str, *, full_page: bool = False) -> Path:
