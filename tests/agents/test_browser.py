@@ -47,6 +47,8 @@ def signed_in(page: Page, live_server, org, requests_seen) -> Iterator[Page]:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(f"{live_server.url}/registry/agents/")
+    # The deferred scripts (htmx, app.js) have run: keyboard and live-search steps meet the finished page.
+    page.wait_for_load_state("load")
     yield page
 
 
