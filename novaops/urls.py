@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from novaops import views
 
 schema_view = SpectacularAPIView.as_view()
-docs_view = SpectacularSwaggerView.as_view(url_name="api:schema")
+# The split view serves its init script as a file of its own (?script): Swagger UI runs under script-src 'self'.
+docs_view = SpectacularSwaggerSplitView.as_view(url_name="api:schema")
 
 api_v1 = [
     path("", include(("agents.api_urls", "agents"))),

@@ -183,6 +183,7 @@
   // --- auto-refresh (paused while the tab is hidden), "updated hh:mm:ss", copy link ----------------------------------
 
   var refreshTimer = null;
+  var shownState = window.location.pathname + window.location.search;
   function stamp() {
     var label = document.querySelector("[data-updated]");
     if (label) label.textContent = "Updated " + new Date().toLocaleTimeString([], { hour12: false });
@@ -209,13 +210,18 @@
       if (select.value === "off") url.searchParams.delete("refresh");
       else url.searchParams.set("refresh", select.value);
       window.history.pushState({}, "", url.toString());
+      shownState = url.pathname + url.search;
       schedule(SECONDS[select.value] || 0);
     });
     // Back from a tab left in the background: catch up at once rather than at the next tick.
     document.addEventListener("visibilitychange", function () {
       if (!document.hidden && refreshTimer !== null) refreshAll();
     });
-    window.addEventListener("popstate", function () { window.location.reload(); });
+    // Back / forward to another state: show it. A fragment change (the skip link's #main) also fires popstate and
+    // must not reload the page (it would throw away the focus the skip link just moved).
+    window.addEventListener("popstate", function () {
+      if (window.location.pathname + window.location.search !== shownState) window.location.reload();
+    });
   }
 
   function initCopyLink() {

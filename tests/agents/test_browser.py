@@ -8,26 +8,14 @@ from playwright.sync_api import Browser, Page, Route, expect
 
 from agents.models import DivisionToken
 from tests.factories import AgentFactory, DomainFactory
+from tests.helpers.browser import (
+    PASSWORD,
+    Watch,
+    browser_type_launch_args,  # noqa: F401 (the fixture, registered by the import)
+    watch,
+)
 
 pytestmark = pytest.mark.browser
-
-PASSWORD = "pw-for-tests"  # UserFactory's
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args() -> dict:
-    # Debian's Chromium, never `playwright install`; no background traffic of its own.
-    return {
-        "executable_path": "/usr/bin/chromium",
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-        ],
-    }
 
 
 @pytest.fixture
@@ -45,29 +33,33 @@ def org(transactional_db, cast):
 
 
 @pytest.fixture
-def requests_seen(page: Page) -> list[str]:
-    """Every URL the page asks for during the test."""
-    seen: list[str] = []
-    page.on("request", lambda request: seen.append(request.url))
-    return seen
+def requests_seen(page: Page, live_server) -> Watch:
+    """Every request, console error, page error and CSP violation of the test's pages (requests elsewhere aborted)."""
+    return watch(page, live_server.url)
 
 
 @pytest.fixture
 def signed_in(page: Page, live_server, org, requests_seen) -> Iterator[Page]:
     """Sign in through the real form, starting from the agent list (which sends us to the form first)."""
-    page.goto(f"{live_server.url}/agents/")
-    expect(page).to_have_url(f"{live_server.url}/accounts/login/?next=/agents/")
+    page.goto(f"{live_server.url}/registry/agents/")
+    expect(page).to_have_url(f"{live_server.url}/accounts/login/?next=/registry/agents/")
     page.get_by_label("Username").fill("lead")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{live_server.url}/agents/")
+    expect(page).to_have_url(f"{live_server.url}/registry/agents/")
+    # The deferred scripts (htmx, app.js) have run: keyboard and live-search steps meet the finished page.
+    page.wait_for_load_state("load")
     yield page
 
 
-def _only_local(urls: list[str], live_server) -> None:
+def _only_local(seen: Watch | list[str], live_server) -> None:
+    """Nothing asked of another host; for a watched page also no console error, page error or CSP violation."""
+    if isinstance(seen, Watch):
+        seen.assert_clean()
+        return
     local = urlsplit(live_server.url).netloc
-    elsewhere = [url for url in urls if urlsplit(url).scheme not in ("data", "blob") and urlsplit(url).netloc != local]
-    assert urls, "no request was recorded"
+    elsewhere = [url for url in seen if urlsplit(url).scheme not in ("data", "blob") and urlsplit(url).netloc != local]
+    assert seen, "no request was recorded"
     assert elsewhere == []
 
 
@@ -80,13 +72,13 @@ def test_sign_in_live_search_and_agent_page(signed_in: Page, live_server, reques
 
     # Paging swaps the results in place too (63 agents: 50 + 13).
     page.get_by_role("link", name="Next").first.click()
-    expect(page).to_have_url(f"{live_server.url}/agents/?page=2")
+    expect(page).to_have_url(f"{live_server.url}/registry/agents/?page=2")
     expect(page.locator("#agent-results tbody tr")).to_have_count(13)
 
     # Live search: typing a callsign swaps the results in place and pushes a clean URL.
     page.get_by_role("searchbox", name="Search").fill("kestrel")
     expect(page.locator("#agent-results tbody tr")).to_have_count(2)
-    expect(page).to_have_url(f"{live_server.url}/agents/?q=kestrel")
+    expect(page).to_have_url(f"{live_server.url}/registry/agents/?q=kestrel")
     expect(page.locator("#results-status")).to_have_text("2 agents found.")
     expect(page.locator("#agent-results")).to_contain_text("Kestrel 3")
     expect(page.locator("#agent-results")).to_contain_text("Retired")
@@ -94,11 +86,11 @@ def test_sign_in_live_search_and_agent_page(signed_in: Page, live_server, reques
     # Narrow by lifecycle state with the select: still live.
     page.get_by_label("Lifecycle state").select_option("active")
     expect(page.locator("#agent-results tbody tr")).to_have_count(1)
-    expect(page).to_have_url(f"{live_server.url}/agents/?q=kestrel&lifecycle_state=active")
+    expect(page).to_have_url(f"{live_server.url}/registry/agents/?q=kestrel&lifecycle_state=active")
 
     # The agent page.
     page.get_by_role("link", name="ta_00011").click()
-    expect(page).to_have_url(f"{live_server.url}/agents/ta_00011/")
+    expect(page).to_have_url(f"{live_server.url}/registry/agents/ta_00011/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Kestrel")
     details = page.locator(".app-details")
     for text in ["ta_00011", "Active", "Tier 3", "Runtime Engineer", "NovaCore Runtime", "NovaOps", "None linked"]:
@@ -107,7 +99,7 @@ def test_sign_in_live_search_and_agent_page(signed_in: Page, live_server, reques
 
     # Back to the search: the pushed URL restores the filtered list.
     page.go_back()
-    expect(page).to_have_url(f"{live_server.url}/agents/?q=kestrel&lifecycle_state=active")
+    expect(page).to_have_url(f"{live_server.url}/registry/agents/?q=kestrel&lifecycle_state=active")
     expect(page.locator("#agent-results tbody tr")).to_have_count(1)
 
     _only_local(requests_seen, live_server)
@@ -134,7 +126,7 @@ def test_live_search_shows_a_loading_indicator(signed_in: Page, live_server, req
 
 def test_bad_filter_in_the_address_shows_the_error_next_to_the_field(signed_in: Page, live_server):
     page = signed_in
-    response = page.goto(f"{live_server.url}/agents/?division=atlantis")
+    response = page.goto(f"{live_server.url}/registry/agents/?division=atlantis")
 
     assert response is not None and response.status == 400
     expect(page.locator("#id_division_error")).to_have_text("No division with slug 'atlantis'.")
@@ -166,15 +158,17 @@ def test_search_works_without_javascript(browser: Browser, live_server, org):
     seen: list[str] = []
     page.on("request", lambda request: seen.append(request.url))
     try:
-        page.goto(f"{live_server.url}/accounts/login/?next=/agents/")
+        page.goto(f"{live_server.url}/accounts/login/?next=/registry/agents/")
         page.get_by_label("Username").fill("lead")
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
-        expect(page).to_have_url(f"{live_server.url}/agents/")
+        expect(page).to_have_url(f"{live_server.url}/registry/agents/")
 
         page.get_by_role("searchbox", name="Search").fill("kestrel")
         page.get_by_role("button", name="Apply").click()
-        expect(page).to_have_url(f"{live_server.url}/agents/?q=kestrel&domain=&division=&tier=&lifecycle_state=")
+        expect(page).to_have_url(
+            f"{live_server.url}/registry/agents/?q=kestrel&domain=&division=&tier=&lifecycle_state="
+        )
         expect(page.locator("#agent-results tbody tr")).to_have_count(2)
     finally:
         context.close()
@@ -185,7 +179,7 @@ def test_lead_creates_copies_and_revokes_a_token_with_the_keyboard(signed_in: Pa
     page = signed_in
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="API tokens").click()
-    expect(page).to_have_url(f"{live_server.url}/tokens/")
+    expect(page).to_have_url(f"{live_server.url}/registry/tokens/")
     expect(page.locator(".app-empty")).to_contain_text("No API tokens yet.")
     expect(page.locator("#id_expires_on")).to_be_hidden()  # only with "On a date…"
 
@@ -226,7 +220,7 @@ def test_lead_creates_copies_and_revokes_a_token_with_the_keyboard(signed_in: Pa
     expect(dialog.get_by_role("button", name="Revoke token")).to_be_focused()
     page.keyboard.press("Enter")
 
-    expect(page).to_have_url(f"{live_server.url}/tokens/")
+    expect(page).to_have_url(f"{live_server.url}/registry/tokens/")
     expect(page.get_by_role("status").filter(has_text="Revoked “collector-eu-1”")).to_be_visible()
     expect(page.locator("tbody tr .token-state")).to_have_text("Revoked")
     expect(page.get_by_role("button", name="Revoke… collector-eu-1 of NovaCore Runtime")).to_have_count(0)

@@ -426,7 +426,8 @@ def test_patch_a_malformed_handle_is_404(api_as, registry):
 
 @pytest.fixture
 def docs_page(settings) -> str:
-    """The Swagger UI page, which hands out the CSRF cookie like any page with a form.
+    """Swagger UI's init script (the split view serves it from the docs URL with ?script), which hands out the CSRF
+    cookie like any page with a form: the browser fetches it right after the page.
 
     Plain static storage: the manifest one needs collectstatic, and pytest-django turns DEBUG off.
     """
@@ -434,7 +435,7 @@ def docs_page(settings) -> str:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-    return reverse("api:docs")
+    return reverse("api:docs") + "?script="
 
 
 def _login(username: str) -> APIClient:
