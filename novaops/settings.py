@@ -150,12 +150,6 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = NOVAOPS_DATA_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATICFILES_FINDERS = [
-    "django.contrib.staticfiles.finders.FileSystemFinder",
-    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
-    # plotly.js from the plotly package, so its version always matches plotly.py's figures.
-    "novaops.staticfiles.PlotlyFinder",
-]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -3,32 +3,20 @@ table and CSV, drill-down, saving; no console error, no CSP violation, no reques
 
 import csv
 import io
-import os
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from dashboards.models import SavedView
 from tests.factories import AgentFactory
+from tests.helpers.browser import Watch, browser_type_launch_args, screenshot, sign_in, watch  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "pw-for-tests"  # UserFactory's
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
-# Reported before any script runs, so a violation during page load is caught too.
-CSP_WATCH = (
-    "document.addEventListener('securitypolicyviolation',"
-    " e => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));"
-)
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args() -> dict:
-    return {"executable_path": "/usr/bin/chromium", "args": ["--no-sandbox", "--disable-gpu", "--no-first-run"]}
 
 
 @pytest.fixture(scope="session")
@@ -50,41 +38,19 @@ def data(transactional_db, cast, land):
 
 
 @pytest.fixture
-def watched(page: Page, live_server, data):
-    """(page, problems): console errors (CSP violations among them) and requests to any other host."""
-    problems: list[str] = []
-    local = urlsplit(live_server.url).netloc
-    page.add_init_script(CSP_WATCH)
-    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-    page.on(
-        "request",
-        lambda request: (
-            urlsplit(request.url).scheme in ("http", "https")
-            and urlsplit(request.url).netloc != local
-            and problems.append(f"request to {request.url}")
-        ),
-    )
-    page.goto(f"{live_server.url}/accounts/login/?next=/dashboards/explore/")
-    page.get_by_label("Username").fill("lead")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    return page, problems
-
-
-@pytest.fixture
-def artifacts(tmp_path) -> Path:
-    """Where the screenshots go: $NOVAOPS_TEST_ARTIFACTS when set (to keep and look at them), else the test's tmp."""
-    folder = Path(os.environ.get("NOVAOPS_TEST_ARTIFACTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+def watched(page: Page, live_server, data) -> Watch:
+    """The page, watched for console errors, CSP violations and requests elsewhere, signed in on the explorer."""
+    seen = watch(page, live_server.url)
+    sign_in(page, live_server.url, next_path="/dashboards/explore/")
+    return seen
 
 
 def _drawn(page: Page, chart_id: str) -> None:
     expect(page.locator(f"#{chart_id} .main-svg").first).to_be_attached(timeout=15_000)
 
 
-def test_explore_rank_drill_down_and_save(watched, live_server, data, artifacts):
-    page, problems = watched
+def test_explore_rank_drill_down_and_save(watched, live_server, data):
+    page = watched.page
     expect(page.get_by_role("heading", level=1)).to_have_text("Metric explorer")
     # The first page draws in the browser's zone and tells the server (a cookie): later pages are rendered in it.
     _drawn(page, "chart-throughput_tasks_per_min")
@@ -108,7 +74,7 @@ def test_explore_rank_drill_down_and_save(watched, live_server, data, artifacts)
     exported = list(csv.DictReader(io.StringIO(open(download.value.path()).read())))
     assert len(exported) == shown == 4 * len({row["ts"] for row in exported})
     assert all(row["ts"].endswith(("+01:00", "+02:00")) for row in exported)
-    page.screenshot(path=artifacts / "explore.png", full_page=True)
+    screenshot(page, "explore", full_page=True)
 
     # Save the view (a lead), then find it in the list.
     page.get_by_label("Name").fill("Worst error rates")
@@ -121,11 +87,11 @@ def test_explore_rank_drill_down_and_save(watched, live_server, data, artifacts)
     _drawn(page, "chart-multiples")
     best = page.locator(".dash-rank-table").first.get_by_role("link").first
     expect(best).to_have_text("Agent 1")
-    page.screenshot(path=artifacts / "division.png", full_page=True)
+    screenshot(page, "division-ranking", full_page=True)
     best.click()
     expect(page).to_have_url(f"{live_server.url}/dashboards/agents/ta_00001/?range=6h")
     expect(page.get_by_role("navigation", name="Breadcrumb")).to_contain_text("NovaCore Runtime")
     _drawn(page, "chart-error_rate_pct")
-    page.screenshot(path=artifacts / "agent.png", full_page=True)
+    screenshot(page, "agent", full_page=True)
 
-    assert problems == []
+    watched.assert_clean()
