@@ -18,6 +18,9 @@ ANOMALY_MIN_PERIODS = 12
 # |value − median| in robust standard deviations (1.4826 × MAD estimates σ for normal noise) that counts as a break.
 ANOMALY_THRESHOLD = 5.0
 _MAD_TO_SIGMA = 1.4826
+# The smallest scale a line's deviations are measured in, as a share of its level: with the threshold, a point must
+# move at least 5 % from a flat line's level to be marked.
+ANOMALY_MIN_SCALE = 0.01
 # Charts of more lines than this get no marks: among 150 tangled lines a red circle says nothing a reader can act
 # on (the overview lists the largest anomalies instead), and the rolling statistics would cost more than the query.
 ANOMALY_MAX_LINES = 50
@@ -56,14 +59,15 @@ def anomaly_scores(
 ) -> pd.Series:
     """Each value's distance from the median of the `window` values before it in its line (`ids`, one line when
     None), in robust deviations; NaN until `min_periods` values came before. A line that was flat has a MAD of
-    zero: its scale falls back to a millionth of its level, so any real departure from a flat line scores high and
-    the line itself scores zero."""
+    zero: its scale falls back to ANOMALY_MIN_SCALE of its level, so a departure of a few per cent from a flat line
+    scores high, the line itself zero, and a line pinned at a ceiling (a success rate at 100 %) does not turn every
+    tenth of a point below it into an anomaly."""
     ids = pd.Series(0, index=values.index) if ids is None else ids
     grid, row, column = _columns(values, ids)
     median = _trailing_median(grid, window=window, min_periods=min_periods)
     deviation = np.abs(grid - median)
     mad = _trailing_median(deviation, window=window, min_periods=min_periods)
-    scale = np.maximum(_MAD_TO_SIGMA * mad, np.maximum(np.abs(median), 1.0) * 1e-6)
+    scale = np.maximum(_MAD_TO_SIGMA * mad, np.maximum(np.abs(median) * ANOMALY_MIN_SCALE, 1e-9))
     scores = (grid - median) / scale
     return pd.Series(scores[row, column], index=values.index)
 
@@ -96,8 +100,8 @@ MOVER_FLOOR = 0.1
 # Stopped reporting: silent for more than this many of its usual intervals, and at least STOPPED_MINIMUM.
 STOPPED_INTERVALS = 3
 STOPPED_MINIMUM_SECONDS = 15 * 60
-# A flat line's MAD falls back to a millionth of its level (anomaly_scores), so any step scores in the millions:
-# for display the size is clipped here ("> 99 σ").
+# A flat line's MAD falls back to a hundredth of its level (anomaly_scores), so a step from it can score in the
+# hundreds: for display the size is clipped here ("> 99 σ").
 SCORE_DISPLAY_MAX = 99.0
 
 

@@ -198,7 +198,7 @@ def test_stopped_reporting_of_nothing_is_empty():
 def test_anomaly_list_orders_by_size_and_clips_flat_series_for_display():
     # The detector needs two windows' worth of warm-up (a median, then a MAD of deviations from it): 40 points.
     flat = [50.0] * 40
-    flat[35] = 51.0  # a flat line's step: an absurd score
+    flat[35] = 150.0  # a flat line's step: measured against 1 % of its level, 200 deviations
     rng = np.random.default_rng(3)
     noisy = list(10 + rng.normal(0, 1, 40))
     noisy[30] = 25.0
@@ -207,6 +207,14 @@ def test_anomaly_list_orders_by_size_and_clips_flat_series_for_display():
     assert list(listed["agent"]) == ["ta_00001", "ta_00002"]
     assert listed.iloc[0]["display_score"] == analytics.SCORE_DISPLAY_MAX and listed.iloc[0]["clipped"]
     assert not listed.iloc[1]["clipped"] and listed.iloc[1]["display_score"] == listed.iloc[1]["score"]
+
+
+def test_a_line_pinned_at_a_ceiling_is_not_marked_for_small_dips_below_it():
+    pinned = [100.0] * 40
+    pinned[30] = 99.2  # less than 5 % (threshold × ANOMALY_MIN_SCALE) from the level
+    pinned[36] = 60.0  # a real drop
+    marks = analytics.anomaly_marks(agent_frame({"ta_00001": pinned}))
+    assert list(marks["value"]) == [60.0]
 
 
 def test_anomaly_list_keeps_the_limit():
