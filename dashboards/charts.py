@@ -107,7 +107,8 @@ def _base_layout(*, tz: zoneinfo.ZoneInfo, y_title: str, traces: int, height: in
         "plot_bgcolor": "rgba(0,0,0,0)",
         "hovermode": "closest",
         "showlegend": 1 < traces <= LEGEND_MAX_TRACES,
-        "legend": {"orientation": "h", "y": -0.25},
+        # Above the plot: below it, a two-row legend would cover the time axis' title.
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         "xaxis": {"type": "date", "title": {"text": f"Time ({tz.key})"}},
         "yaxis": {"title": {"text": y_title}, "rangemode": "tozero"},
         # Keeps the viewer's legend clicks and hover across auto-refreshes.
