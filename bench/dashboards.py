@@ -1,0 +1,387 @@
+"""Dashboards benchmark: every request a browser makes for the dashboards, on 14 and then 28 days of minute data.
+
+`python -m bench dashboards` (`--quick` for a small run while developing), on private servers under a temporary
+directory, as bench/ingest.py:
+
+1. embedded PostgreSQL + Valkey, `manage.py migrate`, the demo organisation; 150 of its active agents, spread over
+   its divisions, × 6 metrics × 14 days ending now at one point a minute (about 18 million points), loaded through
+   the real ingestion path (`batch_accept` then `batch_process`, in parallel Django-side processes: bench/dashload.py);
+   then VACUUM ANALYZE (a warm, settled database);
+2. gunicorn as `make run` starts it (novaops.launcher), a demo lead signed in through the sign-in form;
+3. for the overview, a division dashboard, an agent dashboard, a comparison of 2 metrics across all agents and the
+   explorer, each over 24 h, 7 d and 14 d: the page's HTML and every `data-figure-url` in it, each once untimed and
+   then `--repeat` times timed (figure cache cleared before every request, when the app has one);
+4. the same answers computed from `metrics_point` directly (bench/dashraw.py maps each figure URL to its SQL),
+   timed with psycopg;
+5. the overview in headless Chromium: the load event (median of 5);
+6. the 14 days before loaded the same way (28 days, twice the points) and 3 to 5 again, with a 28 d range added.
+
+Prints the tables (p50/p95 per request kind and range, the raw answer's p50, the ratio, and the targets' verdicts)
+and writes every figure as JSON (`--json PATH`, default bench/results/dashboards-<timestamp>.json). Exits 0 when a
+target is missed (the table says MISSED and by how much); non-zero only when the run itself failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+from bench import dashraw, dashreport, dashweb
+from bench.ingest import BIN, RESULTS_DIR, BenchFailed, Stack, _free_port, _http_ok, _run_step, _wait_for, service_env
+from novaops import embedded, launcher
+
+METRICS = [
+    "throughput_tasks_per_min",
+    "error_rate_pct",
+    "task_latency_p95_ms",
+    "tool_call_success_pct",
+    "task_latency_p50_ms",
+    "uptime_pct",
+]
+USERNAME = "core"  # the demo organisation's NovaOps Tier 1 lead (agents.demo.DEMO_PEOPLE): reads everything
+PAGES = {
+    "overview": "/?range={range}",
+    "division": "/dashboards/divisions/{division}/?range={range}",
+    "agent": "/dashboards/agents/{agent}/?range={range}",
+    "compare": "/dashboards/compare/?metric=throughput_tasks_per_min&metric=error_rate_pct&group=agent&range={range}",
+    "explorer": "/dashboards/explore/?metric=task_latency_p95_ms&group=agent&range={range}",
+}
+
+
+def _log(message: str) -> None:
+    print(f"[dashboards {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def agents_pick(divisions: list[dict], count: int) -> list[dict]:
+    """`count` active agents taken round-robin over the divisions (so every division has some), as
+    [{"division", "handles"}] in the divisions' order, divisions without a pick left out."""
+    picked: dict[str, list[str]] = {d["division"]: [] for d in divisions}
+    queues = {d["division"]: list(d["handles"]) for d in divisions}
+    taken = 0
+    while taken < count and any(queues.values()):
+        for slug, queue in queues.items():
+            if queue and taken < count:
+                picked[slug].append(queue.pop(0))
+                taken += 1
+    if taken < count:
+        raise BenchFailed(f"the demo organisation has only {taken} active agents; {count} asked for")
+    return [{"division": slug, "handles": handles} for slug, handles in picked.items() if handles]
+
+
+def load(stack: Stack, env: dict, *, picks: list[dict], start: int, end: int, loaders: int, label: str) -> dict:
+    """[start, end) of minute points for the picked agents, by `loaders` processes in parallel; their totals and
+    the wall time."""
+    spec = stack.root / f"load-{label}.json"
+    spec.write_text(json.dumps({"start": start, "end": end, "metrics": METRICS, "divisions": picks}))
+    started = time.perf_counter()
+    names = []
+    for part in range(loaders):
+        name = f"load-{label}-{part}"
+        command = [str(BIN / "python"), "-m", "bench.dashload", str(spec), "--part", str(part), "--parts", str(loaders)]
+        stack.start(name, command, env)
+        names.append(name)
+    totals: dict[str, float] = {}
+    for name in names:
+        process = stack.processes.pop(name)  # exits when done: check_alive must not count that as a failure
+        while process.poll() is None:
+            stack.check_alive()
+            time.sleep(0.5)
+        if process.returncode != 0:
+            raise BenchFailed(f"{name} exited with {process.returncode}:\n{stack.tail(name)}")
+        for key, value in json.loads(stack.tail(name, 1)).items():
+            totals[key] = totals.get(key, 0) + value
+    seconds = time.perf_counter() - started
+    totals.update({"seconds": seconds, "points_per_second": totals["points"] / seconds, "loaders": loaders})
+    return totals
+
+
+def settle(dsn: str) -> float:
+    """VACUUM ANALYZE the tables the pages read, and CHECKPOINT: planner statistics and visibility maps current,
+    no autovacuum catching up during the timings."""
+    started = time.perf_counter()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for table in ("metrics_point", "metrics_rollup", "metrics_series", "agents_agent", "metrics_ingestbatch"):
+            conn.execute(f"VACUUM (ANALYZE) {table}")
+        conn.execute("CHECKPOINT")
+    return time.perf_counter() - started
+
+
+def cache_clearer(env: dict) -> tuple[object, str]:
+    """A callable that empties the app's figure cache before each request, and what it does. The app keeps no
+    figure cache yet (no CACHES setting, nothing cached by the dashboards): nothing to clear."""
+    return (lambda: None), "the app has no figure cache (nothing to clear; every request computes its answer)"
+
+
+def api_figures(page: str, r: str, names: dict) -> list[str]:
+    """While the pages are missing (--api-fallback): series API URLs standing for each page's figures."""
+    span = dashraw.range_parse(r)
+    end = int(time.time())
+    window = f"start={end - int(span.total_seconds())}&end={end}"
+    base = f"/api/v1/metrics/series?{window}&metric="
+    key = ",".join(METRICS[:4])
+    return {
+        "overview": [f"{base}{key}&group_by=division", f"{base}{key}&group_by=domain"],
+        "division": [f"{base}{m}&group_by=agent&division={names['division']}" for m in METRICS[:4]],
+        "agent": [f"{base}{m}&agent={names['agent']}" for m in METRICS],
+        "compare": [f"{base}throughput_tasks_per_min,error_rate_pct&group_by=agent"],
+        "explorer": [f"{base}task_latency_p95_ms&group_by=agent"],
+    }[page]
+
+
+def time_pages(client: dashweb.Client, pages: dict[str, str], ranges: list[str], args, names, clear) -> dict:
+    """{page: {range: {"timings": Timings}}}: each page at each range, its figures with it."""
+    out: dict[str, dict] = {}
+    for page, template in pages.items():
+        for r in ranges:
+            path = template.format(range=r, division=names["division"], agent=names["agent"])
+            _log(f"  {page} {r}: {path}")
+            figures = None
+            if args.api_fallback:  # the pages are not there yet: time the series API's equivalents instead
+                path, figures = f"api:{page}?range={r}", api_figures(page, r, names)
+            timings = dashweb.page_time(
+                client, path, repeat=args.repeat, names=names["placeholders"], cache_clear=clear, figures=figures
+            )
+            out.setdefault(page, {})[r] = {"path": path, "timings": timings}
+    return out
+
+
+def raw_time(dsn: str, timed: dict, args) -> tuple[dict[str, float | None], dict]:
+    """The raw answer of every figure URL: each distinct raw query once untimed, then `--raw-repeat` times (ranges
+    over a day: `--raw-repeat-long`), timed with psycopg (execute + fetch). p50 seconds per URL, None if unmapped."""
+    from metrics.models import ROLLUP_ORIGIN
+    from metrics.selectors import resolution_for
+
+    by_url: dict[str, float | None] = {}
+    by_query: dict[tuple, float] = {}
+    repeats: dict[str, int] = {}
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for page, by_range in timed.items():
+            for r, entry in by_range.items():
+                for url in entry["timings"].by_url:
+                    query = dashraw.raw_query_for(url, page_range=r)
+                    if query is None or url in by_url:
+                        by_url.setdefault(url, None)
+                        continue
+                    if query.signature not in by_query:
+                        long = query.range > timedelta(days=1)
+                        n = args.raw_repeat_long if long else args.raw_repeat
+                        samples = []
+                        for attempt in range(n + 1):
+                            end = datetime.now(UTC)
+                            start = end - query.range
+                            sql, params = dashraw.raw_sql(
+                                query, start=start, end=end, width=resolution_for(start, end), origin=ROLLUP_ORIGIN
+                            )
+                            began = time.perf_counter()
+                            conn.execute(sql, params).fetchall()
+                            if attempt:  # the first run warms the cache, untimed
+                                samples.append(time.perf_counter() - began)
+                        by_query[query.signature] = statistics.median(samples)
+                        repeats[r] = n
+                        _log(f"  raw {page} {r}: {query.metrics} by {query.group}: {by_query[query.signature]:.3f} s")
+                    by_url[url] = by_query[query.signature]
+    return by_url, repeats
+
+
+def phase(client, dsn: str, args, names, ranges: list[str], clear, label: str) -> dict:
+    """One round of timings (pages, raw answers, the browser) on the data loaded so far."""
+    _log(f"{label}: timing {len(PAGES)} pages × {ranges} × {args.repeat}")
+    timed = time_pages(client, PAGES, ranges, args, names, clear)
+    _log(f"{label}: raw answers from metrics_point")
+    raw_p50, raw_repeats = raw_time(dsn, timed, args)
+    summary = {
+        page: {
+            r: {"path": entry["path"], "kinds": dashreport.summarise(entry["timings"], raw_p50)}
+            for r, entry in by_range.items()
+        }
+        for page, by_range in timed.items()
+    }
+    browser = None
+    if not args.no_browser:
+        if Path("/usr/bin/chromium").exists():
+            _log(f"{label}: overview in headless Chromium × {args.browser_runs}")
+            overview = PAGES["overview"].format(range=ranges[0])
+            browser = dashweb.browser_load(
+                client.port, overview, client.cookies, runs=args.browser_runs, cache_clear=clear
+            )
+            browser["path"] = overview
+        else:
+            browser = {"skipped": "no chromium"}
+    return {"pages": summary, "raw_repeats": raw_repeats, "browser": browser}
+
+
+def _django_setup(env: dict) -> None:
+    """This process reads metrics.selectors.resolution_for and ROLLUP_ORIGIN (for the raw SQL) from the app itself:
+    Django configured with the services' environment."""
+    os.environ.update(env)
+    import django
+
+    django.setup()
+
+
+def _prepare(args, stack: Stack) -> tuple[dict, str, list[dict], dict]:
+    """Servers, schema, the demo organisation and the picked agents' names."""
+    root = stack.root
+    stack.postgres, stack.valkey = True, True
+    dsn, redis_url = embedded.postgres_up(root), embedded.valkey_up(root)
+    env = service_env(root=root, dsn=dsn, redis_url=redis_url)
+    env["SECURE_COOKIES"] = "false"  # plain HTTP on the loopback: the browser must send the session cookie back
+    python = str(BIN / "python")
+    _log(f"private servers under {root}; migrate and seed the demo organisation")
+    _run_step([python, "manage.py", "migrate", "--no-input", "-v", "0"], env, "manage.py migrate")
+    divisions = json.loads(_run_step([python, "-m", "bench.djangoside", "demo"], env, "seeding").splitlines()[-1])
+    picks = agents_pick(divisions, args.agents)
+    biggest = max(picks, key=lambda d: len(d["handles"]))
+    names = {
+        "division": biggest["division"],
+        "agent": biggest["handles"][0],
+        "placeholders": {biggest["division"]: "<division>", biggest["handles"][0]: "<agent>"},
+    }
+    _django_setup(env)
+    return env, dsn, picks, names
+
+
+def _run(args, stack: Stack) -> dict:
+    env, dsn, picks, names = _prepare(args, stack)
+    end = int(time.time()) // 60 * 60
+    days = args.days * 86_400
+    figures: dict = {
+        "benchmark": "dashboards",
+        "when": datetime.now(UTC).isoformat(),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "workload": {"agents": args.agents, "divisions": len(picks), "metrics": METRICS, "days": args.days},
+        "repeat": args.repeat,
+        "names": {k: v for k, v in names.items() if k != "placeholders"},
+    }
+    _log(f"loading {args.agents} agents × {len(METRICS)} metrics × {args.days} d, one point a minute")
+    figures["load"] = load(stack, env, picks=picks, start=end - days, end=end, loaders=args.loaders, label="first")
+    _log(f"loaded {figures['load']['points']:,} points in {figures['load']['seconds']:.0f} s")
+    figures["settle_seconds"] = settle(dsn)
+
+    port = _free_port()
+    stack.start("gunicorn", launcher.web_command(bind=f"127.0.0.1:{port}", access_log=False), env)
+    _wait_for(lambda: _http_ok(f"http://127.0.0.1:{port}/readyz"), what="gunicorn", stack=stack)
+    client = dashweb.Client(port)
+    client.sign_in(USERNAME, "novaops-demo")
+    clear, figures["figure_cache"] = cache_clearer(env)
+    ranges = [f"{n}d" if n > 1 else "24h" for n in (1, 7, args.days)] if args.days > 7 else ["24h", f"{args.days}d"]
+    figures["ranges"] = ranges
+    figures["first"] = phase(client, dsn, args, names, ranges, clear, f"{args.days} d")
+    if not args.no_double:
+        _log(f"doubling: the {args.days} d before")
+        figures["load_double"] = load(
+            stack, env, picks=picks, start=end - 2 * days, end=end - days, loaders=args.loaders, label="double"
+        )
+        figures["settle_double_seconds"] = settle(dsn)
+        figures["ranges_double"] = [*ranges, f"{2 * args.days}d"]
+        figures["double"] = phase(client, dsn, args, names, figures["ranges_double"], clear, f"{2 * args.days} d")
+    client.close()
+    return figures
+
+
+def report(figures: dict) -> str:
+    w, first, ld = figures["workload"], figures["first"], figures["load"]
+    lines = [
+        f"NovaOps dashboards benchmark — {w['agents']} agents ({w['divisions']} divisions) × {len(w['metrics'])} "
+        f"metrics × {w['days']} d at one point a minute = {ld['points']:,} points; {figures['repeat']} timed "
+        f"requests each; {figures['machine']['cpus']} CPUs",
+        f"load: {ld['points']:,} points in {ld['seconds']:.0f} s = {ld['points_per_second']:,.0f} points/s "
+        f"(batch_accept + batch_process, {ld['loaders']} processes, {ld['batches']:.0f} batches)",
+        f"figure cache: {figures['figure_cache']}",
+        "server time = wall time of one GET over a keep-alive loopback connection; raw = the same aggregation over "
+        f"metrics_point with psycopg, p50 of {_repeats(first)} runs after one untimed",
+        "",
+        *dashreport.table(first["pages"], figures["ranges"]),
+        "",
+        _browser_line(first["browser"]),
+    ]
+    if "double" in figures:
+        dl = figures["load_double"]
+        lines += [
+            "",
+            f"after doubling to {2 * w['days']} d: {dl['points']:,} more points in {dl['seconds']:.0f} s = "
+            f"{dl['points_per_second']:,.0f} points/s",
+            "",
+            *dashreport.doubling_table(first["pages"], figures["double"]["pages"], figures["ranges_double"]),
+            "",
+            _browser_line(figures["double"]["browser"]),
+        ]
+    return "\n".join(lines)
+
+
+def _repeats(phase_figures: dict) -> str:
+    return ", ".join(f"{n} ({r})" for r, n in phase_figures["raw_repeats"].items()) or "no"
+
+
+def _browser_line(browser: dict | None) -> str:
+    if browser is None:
+        return "overview in headless Chromium: not run (--no-browser)"
+    if "skipped" in browser:
+        return f"overview in headless Chromium: skipped: {browser['skipped']}"
+    load_ms = browser["load_event_ms_median"]
+    target = dashreport.TARGET_LOAD_MS
+    verdict = "ok" if load_ms <= target else f"MISSED by {load_ms - target:.0f} ms"
+    return (
+        f"overview {browser['path']} in headless Chromium: load event {load_ms:.0f} ms (median of "
+        f"{len(browser['load_event_ms'])}; target ≤ 2,000 ms: {verdict}); last figure response at "
+        f"{browser['last_figure_ms_median']:.0f} ms"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench dashboards", description=__doc__.splitlines()[0])
+    parser.add_argument("--agents", type=int, default=150)
+    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--repeat", type=int, default=30, help="timed requests per page, range and figure")
+    parser.add_argument("--raw-repeat", type=int, default=10, help="timed raw queries over a day or less")
+    parser.add_argument("--raw-repeat-long", type=int, default=5, help="timed raw queries over longer ranges")
+    parser.add_argument("--browser-runs", type=int, default=5)
+    parser.add_argument("--loaders", type=int, default=os.cpu_count() or 2, help="parallel loading processes")
+    parser.add_argument("--no-double", action="store_true", help="skip the 28-day half")
+    parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="20 agents × 2 days, 3 repeats: a check of the bench")
+    parser.add_argument("--keep", action="store_true", help="leave the servers and data running (printed)")
+    parser.add_argument("--api-fallback", action="store_true", help="time the series API (pages not there yet)")
+    parser.add_argument("--json", type=Path, help="where to write the figures")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.agents, args.days, args.repeat, args.raw_repeat, args.raw_repeat_long = 20, 2, 3, 2, 2
+
+    def terminate(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    stack = Stack(Path(tempfile.mkdtemp(prefix="novaops-dash-")))
+    try:
+        figures = _run(args, stack)
+    except KeyboardInterrupt:
+        print("\nInterrupted; everything this run started has been stopped and removed.", file=sys.stderr)
+        return 130
+    except BenchFailed as exc:
+        for name in stack.processes:
+            print(f"--- last lines of {name}'s log ---\n{stack.tail(name)}", file=sys.stderr)
+        print(f"\nDashboards benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if args.keep:
+            print(f"\n--keep: servers left running under {stack.root} (DATABASE_URL {os.environ.get('DATABASE_URL')})")
+        else:
+            stack.close()
+    print()
+    print(report(figures))
+    out = args.json or RESULTS_DIR / f"dashboards-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2, default=str) + "\n")
+    print(f"\nFigures written to {out}")
+    return 0
