@@ -240,6 +240,8 @@ def _prepare(args, stack: Stack) -> tuple[dict, str, list[dict], dict]:
     python = str(BIN / "python")
     _log(f"private servers under {root}; migrate and seed the demo organisation")
     _run_step([python, "manage.py", "migrate", "--no-input", "-v", "0"], env, "manage.py migrate")
+    # DEBUG off serves the collected, hashed static files (as in production): the pages need their manifest.
+    _run_step([python, "manage.py", "collectstatic", "--no-input", "-v", "0"], env, "manage.py collectstatic")
     divisions = json.loads(_run_step([python, "-m", "bench.djangoside", "demo"], env, "seeding").splitlines()[-1])
     picks = agents_pick(divisions, args.agents)
     biggest = max(picks, key=lambda d: len(d["handles"]))
