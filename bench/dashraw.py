@@ -9,16 +9,18 @@ module does not know maps to None: the benchmark prints "n/a" for it rather than
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
 RANGE_RE = re.compile(r"^(\d+)([mhdw])$")
 RANGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-LIST_PARAMETERS = ("metric", "agent", "division", "domain")
-# Parameters that change the picture but not the data read (or not at all): ignored by the mapping.
-COSMETIC_PARAMETERS = ("refresh", "format", "chart", "view", "height", "theme", "title")
+LIST_PARAMETERS = ("metric", "agent", "division", "domain", "tag")
+# Parameters that change the picture but not the data read: ignored by the mapping (chart=share and view=share draw
+# each group's share of the total, computed from the same aggregated series; tz only moves the axis labels).
+COSMETIC_PARAMETERS = ("refresh", "format", "chart", "view", "tz")
 GROUP_PARAMETERS = ("group", "group_by")
 DEFAULTS = {"group": "agent", "agg": "avg"}
 
@@ -47,12 +49,12 @@ class RawQuery:
     agents: tuple[str, ...] = ()
     divisions: tuple[str, ...] = ()
     domains: tuple[str, ...] = ()
-    extra: dict = field(default_factory=dict, compare=False)
+    tags: tuple[tuple[str, str], ...] = ()
 
     @property
     def signature(self) -> tuple:
         """What makes two figure URLs the same raw query (their answer is then timed once)."""
-        return (self.metrics, self.range, self.group, self.agg, self.agents, self.divisions, self.domains)
+        return (self.metrics, self.range, self.group, self.agg, self.agents, self.divisions, self.domains, self.tags)
 
 
 def range_parse(text: str) -> timedelta | None:
@@ -89,7 +91,8 @@ def raw_query_for(url: str, *, page_range: str) -> RawQuery | None:
         span = timedelta(seconds=int(bounds[1]) - int(bounds[0])) if all(b.isdigit() for b in bounds) else None
     group = next((params[name][-1] for name in GROUP_PARAMETERS if name in params), DEFAULTS["group"])
     agg = (params.get("agg") or [DEFAULTS["agg"]])[-1]
-    if span is None or group not in GROUP_LABELS or agg not in AGG_SQL:
+    tags = tuple(tuple(tag.split(":", 1)) for tag in lists["tag"])
+    if span is None or group not in GROUP_LABELS or agg not in AGG_SQL or any(len(tag) != 2 for tag in tags):
         return None
     return RawQuery(
         metrics=lists["metric"],
@@ -99,6 +102,7 @@ def raw_query_for(url: str, *, page_range: str) -> RawQuery | None:
         agents=lists["agent"],
         divisions=lists["division"],
         domains=lists["domain"],
+        tags=tags,  # type: ignore[arg-type]
     )
 
 
@@ -118,6 +122,9 @@ def raw_sql(query: RawQuery, *, start: datetime, end: datetime, width: int, orig
         if values:
             filters.append(f"{column} = ANY(%({name})s)")
             params[name] = list(values)
+    if query.tags:
+        filters.append("s.tags @> %(tags)s::jsonb")
+        params["tags"] = json.dumps(dict(query.tags))
     labels = GROUP_LABELS[query.group]
     width_count = len(labels.split(","))
     grouping = ", ".join(str(n) for n in range(1, width_count + 3))

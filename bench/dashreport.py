@@ -52,7 +52,7 @@ def _verdict_raw(ratio: float | None, is_page: bool) -> str:
 
 
 HEADER = (
-    f"{'page':<9} {'request':<44} {'range':>5} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'worst':>7} "
+    f"{'page':<9} {'request':<50} {'range':>5} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'worst':>7} "
     f"{'raw p50':>9} {'raw/ours':>8}  verdict (p95 ≤ 100 ms; ≥ 20× raw)"
 )
 
@@ -70,7 +70,7 @@ def table(phase: dict, ranges: list[str]) -> list[str]:
                 is_page = kind == "page HTML"
                 verdicts = [_verdict_p95(row["worst_url_p95_ms"]), _verdict_raw(row["ratio_vs_raw"], is_page)]
                 lines.append(
-                    f"{page:<9} {kind[:44]:<44} {r:>5} {row['n']:>5} {row['p50_ms']:>8.1f} {row['p95_ms']:>8.1f} "
+                    f"{page:<9} {kind[:50]:<50} {r:>5} {row['n']:>5} {row['p50_ms']:>8.1f} {row['p95_ms']:>8.1f} "
                     f"{row['worst_url_p95_ms']:>7.1f} {_fmt(row['raw_p50_ms']):>9} "
                     f"{_fmt(row['ratio_vs_raw']):>8}  {'; '.join(v for v in verdicts if v)}"
                 )
@@ -78,7 +78,7 @@ def table(phase: dict, ranges: list[str]) -> list[str]:
 
 
 DOUBLING_HEADER = (
-    f"{'page':<9} {'request':<44} {'range':>5} {'p50 ms':>8} {'p95 ms':>8} {'raw p50':>9} {'raw/ours':>8} "
+    f"{'page':<9} {'request':<50} {'range':>5} {'p50 ms':>8} {'p95 ms':>8} {'raw p50':>9} {'raw/ours':>8} "
     f"{'p95 ×':>6} {'vs':>9}  verdict (≤ 1.5×)"
 )
 
@@ -99,7 +99,7 @@ def doubling_table(before: dict, after: dict, ranges: list[str]) -> list[str]:
                 factor = row["p95_ms"] / base["p95_ms"] if base else None
                 verdict = "n/a" if factor is None else "ok" if factor <= TARGET_DOUBLING else f"MISSED ({factor:.2f}×)"
                 lines.append(
-                    f"{page:<9} {kind[:44]:<44} {r:>5} {row['p50_ms']:>8.1f} {row['p95_ms']:>8.1f} "
+                    f"{page:<9} {kind[:50]:<50} {r:>5} {row['p50_ms']:>8.1f} {row['p95_ms']:>8.1f} "
                     f"{_fmt(row['raw_p50_ms']):>9} {_fmt(row['ratio_vs_raw']):>8} {_fmt(factor, '.2f'):>6} "
                     f"{base_range + ' before':>9}  {verdict}"
                 )

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 from bench.ingest import BenchFailed
 
@@ -110,6 +110,23 @@ def path_pattern(path: str, names: dict[str, str]) -> str:
     return "/".join(parts)
 
 
+# Query parameters that do not make a figure another kind of request: which metric (the same work for another
+# series), the range (a column of the table), and presentation only.
+KIND_IGNORED = ("metric", "range", "tz", "refresh", "format")
+
+
+def figure_kind(url: str, names: dict[str, str]) -> str:
+    """The request kind of a figure URL: its path pattern and the parameters that shape its work (group, scope,
+    chart), the page's own names replaced by placeholders: `/dashboards/figure/ division=<division> group=agent`."""
+    parts = urlsplit(url)
+    shaping = sorted(
+        f"{key}={names.get(value, value)}"
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if key not in KIND_IGNORED
+    )
+    return " ".join([path_pattern(parts.path, names), *shaping])
+
+
 @dataclass
 class Timings:
     """Seconds per request kind (the page HTML, each figure path pattern) and per figure URL."""
@@ -148,7 +165,7 @@ def page_time(
         for url in urls:
             cache_clear()
             _, seconds = client.get(url)
-            timings.add(path_pattern(url, names), url, seconds)
+            timings.add(figure_kind(url, names), url, seconds)
     return timings
 
 
