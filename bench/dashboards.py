@@ -28,11 +28,10 @@ import json
 import os
 import platform
 import signal
-import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -156,50 +155,14 @@ def time_pages(client: dashweb.Client, pages: dict[str, str], ranges: list[str],
     return out
 
 
-def raw_time(dsn: str, timed: dict, args) -> tuple[dict[str, float | None], dict]:
-    """The raw answer of every figure URL: each distinct raw query once untimed, then `--raw-repeat` times (ranges
-    over a day: `--raw-repeat-long`), timed with psycopg (execute + fetch). p50 seconds per URL, None if unmapped."""
-    from metrics.models import ROLLUP_ORIGIN
-    from metrics.selectors import resolution_for
-
-    by_url: dict[str, float | None] = {}
-    by_query: dict[tuple, float] = {}
-    repeats: dict[str, int] = {}
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for page, by_range in timed.items():
-            for r, entry in by_range.items():
-                for url in entry["timings"].by_url:
-                    query = dashraw.raw_query_for(url, page_range=r)
-                    if query is None or url in by_url:
-                        by_url.setdefault(url, None)
-                        continue
-                    if query.signature not in by_query:
-                        long = query.range > timedelta(days=1)
-                        n = args.raw_repeat_long if long else args.raw_repeat
-                        samples = []
-                        for attempt in range(n + 1):
-                            end = datetime.now(UTC)
-                            start = end - query.range
-                            sql, params = dashraw.raw_sql(
-                                query, start=start, end=end, width=resolution_for(start, end), origin=ROLLUP_ORIGIN
-                            )
-                            began = time.perf_counter()
-                            conn.execute(sql, params).fetchall()
-                            if attempt:  # the first run warms the cache, untimed
-                                samples.append(time.perf_counter() - began)
-                        by_query[query.signature] = statistics.median(samples)
-                        repeats[r] = n
-                        _log(f"  raw {page} {r}: {query.metrics} by {query.group}: {by_query[query.signature]:.3f} s")
-                    by_url[url] = by_query[query.signature]
-    return by_url, repeats
-
-
 def phase(client, dsn: str, args, names, ranges: list[str], clear, label: str) -> dict:
     """One round of timings (pages, raw answers, the browser) on the data loaded so far."""
     _log(f"{label}: timing {len(PAGES)} pages × {ranges} × {args.repeat}")
     timed = time_pages(client, PAGES, ranges, args, names, clear)
     _log(f"{label}: raw answers from metrics_point")
-    raw_p50, raw_repeats = raw_time(dsn, timed, args)
+    raw_p50, raw_repeats, verified = dashraw.raw_time(
+        dsn, timed, repeat=args.raw_repeat, repeat_long=args.raw_repeat_long, log=_log
+    )
     summary = {
         page: {
             r: {"path": entry["path"], "kinds": dashreport.summarise(entry["timings"], raw_p50)}
@@ -207,18 +170,20 @@ def phase(client, dsn: str, args, names, ranges: list[str], clear, label: str) -
         }
         for page, by_range in timed.items()
     }
-    browser = None
+    browser: list[dict] | dict | None = None
     if not args.no_browser:
         if Path("/usr/bin/chromium").exists():
-            _log(f"{label}: overview in headless Chromium × {args.browser_runs}")
-            overview = PAGES["overview"].format(range=ranges[0])
-            browser = dashweb.browser_load(
-                client.port, overview, client.cookies, runs=args.browser_runs, cache_clear=clear
-            )
-            browser["path"] = overview
+            browser = []
+            for r in ranges:
+                _log(f"{label}: overview at {r} in headless Chromium × {args.browser_runs}")
+                overview = PAGES["overview"].format(range=r)
+                result = dashweb.browser_load(
+                    client.port, overview, client.cookies, runs=args.browser_runs, cache_clear=clear
+                )
+                browser.append({"path": overview, **result})
         else:
             browser = {"skipped": "no chromium"}
-    return {"pages": summary, "raw_repeats": raw_repeats, "browser": browser}
+    return {"pages": summary, "raw_repeats": raw_repeats, "raw_verified": verified, "browser": browser}
 
 
 def _django_setup(env: dict) -> None:
@@ -292,55 +257,6 @@ def _run(args, stack: Stack) -> dict:
     return figures
 
 
-def report(figures: dict) -> str:
-    w, first, ld = figures["workload"], figures["first"], figures["load"]
-    lines = [
-        f"NovaOps dashboards benchmark — {w['agents']} agents ({w['divisions']} divisions) × {len(w['metrics'])} "
-        f"metrics × {w['days']} d at one point a minute = {ld['points']:,} points; {figures['repeat']} timed "
-        f"requests each; {figures['machine']['cpus']} CPUs",
-        f"load: {ld['points']:,} points in {ld['seconds']:.0f} s = {ld['points_per_second']:,.0f} points/s "
-        f"(batch_accept + batch_process, {ld['loaders']} processes, {ld['batches']:.0f} batches)",
-        f"figure cache: {figures['figure_cache']}",
-        "server time = wall time of one GET over a keep-alive loopback connection; raw = the same aggregation over "
-        f"metrics_point with psycopg, p50 of {_repeats(first)} runs after one untimed",
-        "",
-        *dashreport.table(first["pages"], figures["ranges"]),
-        "",
-        _browser_line(first["browser"]),
-    ]
-    if "double" in figures:
-        dl = figures["load_double"]
-        lines += [
-            "",
-            f"after doubling to {2 * w['days']} d: {dl['points']:,} more points in {dl['seconds']:.0f} s = "
-            f"{dl['points_per_second']:,.0f} points/s",
-            "",
-            *dashreport.doubling_table(first["pages"], figures["double"]["pages"], figures["ranges_double"]),
-            "",
-            _browser_line(figures["double"]["browser"]),
-        ]
-    return "\n".join(lines)
-
-
-def _repeats(phase_figures: dict) -> str:
-    return ", ".join(f"{n} ({r})" for r, n in phase_figures["raw_repeats"].items()) or "no"
-
-
-def _browser_line(browser: dict | None) -> str:
-    if browser is None:
-        return "overview in headless Chromium: not run (--no-browser)"
-    if "skipped" in browser:
-        return f"overview in headless Chromium: skipped: {browser['skipped']}"
-    load_ms = browser["load_event_ms_median"]
-    target = dashreport.TARGET_LOAD_MS
-    verdict = "ok" if load_ms <= target else f"MISSED by {load_ms - target:.0f} ms"
-    return (
-        f"overview {browser['path']} in headless Chromium: load event {load_ms:.0f} ms (median of "
-        f"{len(browser['load_event_ms'])}; target ≤ 2,000 ms: {verdict}); last figure response at "
-        f"{browser['last_figure_ms_median']:.0f} ms"
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench dashboards", description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=150)
@@ -381,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             stack.close()
     print()
-    print(report(figures))
+    print(dashreport.report(figures))
     out = args.json or RESULTS_DIR / f"dashboards-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2, default=str) + "\n")

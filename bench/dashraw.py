@@ -10,10 +10,15 @@ module does not know maps to None: the benchmark prints "n/a" for it rather than
 from __future__ import annotations
 
 import json
+import math
 import re
+import statistics
+import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
+
+import psycopg
 
 RANGE_RE = re.compile(r"^(\d+)([mhdw])$")
 RANGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -143,3 +148,98 @@ def raw_sql(query: RawQuery, *, start: datetime, end: datetime, width: int, orig
         ORDER BY {grouping}
     """
     return sql, params
+
+
+def raw_time(
+    dsn: str, timed: dict, *, repeat: int, repeat_long: int, log
+) -> tuple[dict[str, float | None], dict[str, int], dict]:
+    """The raw answer of every figure URL in `timed` ({page: {range: {"timings": Timings}}}): each distinct raw
+    query once untimed (warming the cache, and checked against series_aggregate), then `repeat` times (ranges over a
+    day: `repeat_long`), timed with psycopg (execute + fetch). Returns the p50 seconds per URL (None: no mapping),
+    the repeats per range and the check's outcome."""
+    by_url: dict[str, float | None] = {}
+    by_query: dict[tuple, float] = {}
+    repeats: dict[str, int] = {}
+    verified = {"same": 0, "different": []}
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for page, by_range in timed.items():
+            for r, entry in by_range.items():
+                for url in entry["timings"].by_url:
+                    query = raw_query_for(url, page_range=r)
+                    if query is None:
+                        by_url[url] = None
+                        continue
+                    if query.signature not in by_query:
+                        n = repeat_long if query.range > timedelta(days=1) else repeat
+                        by_query[query.signature] = _raw_query_time(conn, query, n, verified)
+                        repeats[r] = n
+                        log(
+                            f"  raw {page} {r}: {','.join(query.metrics)} by {query.group}: "
+                            f"{by_query[query.signature]:.3f} s"
+                        )
+                    by_url[url] = by_query[query.signature]
+    return by_url, repeats, verified
+
+
+def _raw_query_time(conn: psycopg.Connection, query: RawQuery, n: int, verified: dict) -> float:
+    from metrics.models import ROLLUP_ORIGIN
+    from metrics.selectors import resolution_for
+
+    samples = []
+    for attempt in range(n + 1):
+        end = datetime.now(UTC)
+        start = end - query.range
+        width = resolution_for(start, end)
+        sql, params = raw_sql(query, start=start, end=end, width=width, origin=ROLLUP_ORIGIN)
+        began = time.perf_counter()
+        rows = conn.execute(sql, params).fetchall()
+        if attempt:  # the first run warms the cache, untimed
+            samples.append(time.perf_counter() - began)
+        else:
+            difference = raw_check(query, rows, start=start, end=end, width=width)
+            if difference:
+                verified["different"].append(f"{query.signature}: {difference}")
+            else:
+                verified["same"] += 1
+    return statistics.median(samples)
+
+
+def raw_check(query: RawQuery, rows: list[tuple], *, start: datetime, end: datetime, width: int) -> str | None:
+    """None when the raw rows are the answer metrics.selectors.series_aggregate gives from the rollups for the same
+    range, grouping and aggregate (same groups, buckets and values to 1e-9); else what differs."""
+    from agents.models import Agent, Division, Domain
+    from metrics.selectors import series_aggregate
+
+    filters = {}
+    for name, model, field, values in (
+        ("agent_ids", Agent, "handle", query.agents),
+        ("division_ids", Division, "slug", query.divisions),
+        ("domain_ids", Domain, "slug", query.domains),
+    ):
+        if values:
+            filters[name] = list(model.objects.filter(**{f"{field}__in": values}).values_list("pk", flat=True))
+    if query.tags:
+        filters["tags"] = dict(query.tags)
+    frame = series_aggregate(
+        metric_keys=list(query.metrics),
+        start=start,
+        end=end,
+        group_by=query.group,
+        agg=query.agg,
+        resolution=width,
+        max_series=None,
+        **filters,
+    )
+    ours = [
+        (*row[:-1], float(row[-1]))
+        for row in frame.assign(bucket=frame["bucket"].map(lambda t: int(t.timestamp()))).itertuples(
+            index=False, name=None
+        )
+    ]
+    raw = [(*row[:-1], float(row[-1])) for row in rows]
+    if len(ours) != len(raw):
+        return f"{len(raw)} raw rows, {len(ours)} from the rollups"
+    for a, b in zip(raw, ours, strict=True):
+        if a[:-1] != b[:-1] or not math.isclose(a[-1], b[-1], rel_tol=1e-9, abs_tol=1e-9):
+            return f"raw {a} vs rollups {b}"
+    return None

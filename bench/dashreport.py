@@ -109,3 +109,67 @@ def doubling_table(before: dict, after: dict, ranges: list[str]) -> list[str]:
 def _range_days(text: str) -> float:
     units = {"m": 1 / 1440, "h": 1 / 24, "d": 1, "w": 7}
     return float(text[:-1]) * units[text[-1]]
+
+
+def report(figures: dict) -> str:
+    w, first, ld = figures["workload"], figures["first"], figures["load"]
+    lines = [
+        f"NovaOps dashboards benchmark — {w['agents']} agents ({w['divisions']} divisions) × {len(w['metrics'])} "
+        f"metrics × {w['days']} d at one point a minute = {ld['points']:,} points; {figures['repeat']} timed "
+        f"requests each; {figures['machine']['cpus']} CPUs",
+        f"load: {ld['points']:,} points in {ld['seconds']:.0f} s = {ld['points_per_second']:,.0f} points/s "
+        f"(batch_accept + batch_process, {ld['loaders']} processes, {ld['batches']:.0f} batches)",
+        f"figure cache: {figures['figure_cache']}",
+        "server time = wall time of one GET over a keep-alive loopback connection; raw = the same aggregation over "
+        f"metrics_point with psycopg, p50 of {_repeats(first)} runs after one untimed",
+        "",
+        *table(first["pages"], figures["ranges"]),
+        "",
+        _verified_line(first["raw_verified"]),
+        *_browser_lines(first["browser"]),
+    ]
+    if "double" in figures:
+        dl = figures["load_double"]
+        lines += [
+            "",
+            f"after doubling to {2 * w['days']} d: {dl['points']:,} more points in {dl['seconds']:.0f} s = "
+            f"{dl['points_per_second']:,.0f} points/s",
+            "",
+            *doubling_table(first["pages"], figures["double"]["pages"], figures["ranges_double"]),
+            "",
+            _verified_line(figures["double"]["raw_verified"]),
+            *_browser_lines(figures["double"]["browser"]),
+        ]
+    return "\n".join(lines)
+
+
+def _repeats(phase_figures: dict) -> str:
+    return ", ".join(f"{n} ({r})" for r, n in phase_figures["raw_repeats"].items()) or "no"
+
+
+def _verified_line(verified: dict) -> str:
+    different = verified["different"]
+    line = (
+        f"raw answers checked against metrics.selectors.series_aggregate (same range, width, grouping, aggregate): "
+        f"{verified['same']} the same, {len(different)} different"
+    )
+    return line + "".join(f"\n  DIFFERENT {d}" for d in different[:5])
+
+
+def _browser_lines(browsers: list[dict] | dict | None) -> list[str]:
+    if browsers is None:
+        return ["overview in headless Chromium: not run (--no-browser)"]
+    if isinstance(browsers, dict):
+        return [f"overview in headless Chromium: skipped: {browsers['skipped']}"]
+    return [_browser_line(browser) for browser in browsers]
+
+
+def _browser_line(browser: dict) -> str:
+    load_ms = browser["load_event_ms_median"]
+    target = TARGET_LOAD_MS
+    verdict = "ok" if load_ms <= target else f"MISSED by {load_ms - target:.0f} ms"
+    return (
+        f"overview {browser['path']} in headless Chromium: load event {load_ms:.0f} ms (median of "
+        f"{len(browser['load_event_ms'])}; target ≤ 2,000 ms: {verdict}); last figure response at "
+        f"{browser['last_figure_ms_median']:.0f} ms"
+    )

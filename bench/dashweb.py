@@ -112,7 +112,7 @@ def path_pattern(path: str, names: dict[str, str]) -> str:
 
 # Query parameters that do not make a figure another kind of request: which metric (the same work for another
 # series), the range (a column of the table), and presentation only.
-KIND_IGNORED = ("metric", "range", "tz", "refresh", "format")
+KIND_IGNORED = ("metric", "range", "start", "end", "tz", "refresh", "format")
 
 
 def figure_kind(url: str, names: dict[str, str]) -> str:
