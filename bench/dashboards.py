@@ -90,12 +90,15 @@ def load(stack: Stack, env: dict, *, picks: list[dict], start: int, end: int, lo
         command = [str(BIN / "python"), "-m", "bench.dashload", str(spec), "--part", str(part), "--parts", str(loaders)]
         stack.start(name, command, env)
         names.append(name)
+    loaders_running = {name: stack.processes[name] for name in names}
+    while any(process.poll() is None for process in loaders_running.values()):
+        for name, process in stack.processes.items():  # the servers, and the loaders that failed
+            if process.poll() is not None and (name not in loaders_running or process.returncode != 0):
+                raise BenchFailed(f"{name} exited with {process.returncode}; last lines:\n{stack.tail(name)}")
+        time.sleep(0.5)
     totals: dict[str, float] = {}
-    for name in names:
-        process = stack.processes.pop(name)  # exits when done: check_alive must not count that as a failure
-        while process.poll() is None:
-            stack.check_alive()
-            time.sleep(0.5)
+    for name, process in loaders_running.items():
+        del stack.processes[name]  # done: no longer part of what must stay alive
         if process.returncode != 0:
             raise BenchFailed(f"{name} exited with {process.returncode}:\n{stack.tail(name)}")
         for key, value in json.loads(stack.tail(name, 1)).items():
