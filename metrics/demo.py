@@ -25,6 +25,12 @@ DIVISION_METRICS: dict[str, tuple[float, float, float, float, float]] = {
     "workflow_completions": (140.0, 0.5, 0.2, 0.0, 100_000.0),
 }
 AGENT_STEP = timedelta(minutes=30)
+# A few agents went silent a while ago (the dashboards' "stopped reporting"), and now and then a point jumps far from
+# its usual level (the dashboards' anomaly marks): both chosen by hash, so every run agrees.
+SILENT_FOR = timedelta(hours=6)
+SILENT_SHARE = 0.015
+SPIKE_SHARE = 0.0004
+SPIKE_FACTOR = 3.0
 DIVISION_STEP = timedelta(minutes=10)
 
 
@@ -41,8 +47,14 @@ def value_at(owner: str, metric: str, moment: datetime, spec: tuple[float, float
     hour = moment.hour + moment.minute / 60
     rhythm = 1 + amplitude * math.sin((hour - 8) / 24 * 2 * math.pi)
     jitter = 1 + noise * (2 * _unit(owner, metric, int(moment.timestamp())) - 1)
-    value = base * personal * hot * rhythm * jitter
+    spike = SPIKE_FACTOR if _unit(owner, metric, int(moment.timestamp()), "spike") < SPIKE_SHARE else 1.0
+    value = base * personal * hot * rhythm * jitter * spike
     return round(min(ceiling, max(floor, value)), 3)
+
+
+def is_silent(handle: str) -> bool:
+    """One of the few demo agents that stopped reporting SILENT_FOR before the backfill's end (and stay silent)."""
+    return _unit(handle, "silent") < SILENT_SHARE
 
 
 def _aligned(moment: datetime, step: timedelta) -> datetime:
@@ -53,9 +65,11 @@ def _aligned(moment: datetime, step: timedelta) -> datetime:
 def division_points(*, division_slug: str, handles: list[str], start: datetime, end: datetime) -> Iterator[dict]:
     """Every demo point of one division in [start, end): agent metrics every 30 min, division ones every 10."""
     moment = _aligned(start, AGENT_STEP) + (AGENT_STEP if _aligned(start, AGENT_STEP) < start else timedelta(0))
+    silent = {handle for handle in handles if is_silent(handle)}
     while moment < end:
         stamp = moment.isoformat().replace("+00:00", "Z")
-        for handle in handles:
+        speaking = [h for h in handles if h not in silent] if moment >= end - SILENT_FOR else handles
+        for handle in speaking:
             for metric, spec in AGENT_METRICS.items():
                 yield {"metric": metric, "agent": handle, "ts": stamp, "value": value_at(handle, metric, moment, spec)}
         moment += AGENT_STEP
@@ -76,6 +90,7 @@ def live_points(*, division_slug: str, handles: list[str], moment: datetime) -> 
     points = [
         {"metric": metric, "agent": handle, "ts": stamp, "value": value_at(handle, metric, moment, spec)}
         for handle in handles
+        if not is_silent(handle)
         for metric, spec in AGENT_METRICS.items()
     ]
     points += [

@@ -7,10 +7,12 @@ buckets at about 1,000 whatever the range, so a year of data costs what a day do
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 from django.db import connection
 from django.db.models import QuerySet
@@ -92,17 +94,27 @@ def resolution_for(start: datetime, end: datetime) -> int:
 
 # --- aggregated series ---
 
-# Each aggregate over the rollup rows of a bucket. avg weighs every raw point equally (sum of sums over sum of
-# counts), not every series or bucket; last is the latest raw value in the bucket, series id breaking ties.
-_AGG_SQL: dict[str, str] = {
-    "avg": "sum(r.sum) / sum(r.count)::double precision",
-    "sum": "sum(r.sum)",
-    "min": "min(r.min)",
-    "max": "max(r.max)",
-    "count": "sum(r.count)::bigint",
-    "last": "(array_agg(r.last ORDER BY r.last_ts DESC, r.series_id DESC))[1]",
+# The rollup columns each aggregate needs, read per series as packed big-endian arrays (see _rollups_sql).
+# avg weighs every raw point equally (sum of sums over sum of counts), not every series or bucket; last is the
+# latest raw value in the bucket, series id breaking ties.
+_ROLLUP_COLUMNS: dict[str, tuple[str, ...]] = {
+    "avg": ("sum", "count"),
+    "sum": ("sum",),
+    "min": ("min",),
+    "max": ("max",),
+    "count": ("count",),
+    "last": ("last", "last_ts"),
 }
-
+# How each column is packed in SQL and read back in numpy (timestamps as epoch microseconds).
+_PACK: dict[str, tuple[str, str]] = {
+    "bucket": ("int8send((extract(epoch FROM x.bucket) * 1000000)::bigint)", ">i8"),
+    "sum": ("float8send(x.sum)", ">f8"),
+    "min": ("float8send(x.min)", ">f8"),
+    "max": ("float8send(x.max)", ">f8"),
+    "last": ("float8send(x.last)", ">f8"),
+    "count": ("int8send(x.count)", ">i8"),
+    "last_ts": ("int8send((extract(epoch FROM x.last_ts) * 1000000)::bigint)", ">i8"),
+}
 # Per grouping: the joins that label a series `s`, and its label columns. The labels identify the group (handles
 # and slugs are unique) and are compared in byte order, so groups come out in the same order whatever the
 # database's collation. Series sent without an agent are division-level: under group_by=agent they form one group
@@ -133,6 +145,7 @@ def series_aggregate(
     agent_ids: Sequence[int] | None = None,
     division_ids: Sequence[int] | None = None,
     domain_ids: Sequence[int] | None = None,
+    tags: dict[str, str] | None = None,
     resolution: int | None = None,
     max_series: int | None = MAX_SERIES,
 ) -> pd.DataFrame:
@@ -143,16 +156,16 @@ def series_aggregate(
     width (`resolution`, or resolution_for(start, end) when not given). Buckets overlapping the range are
     included whole, so the first may begin before `start`.
 
-    Filters combine (AND); `division_ids` and `domain_ids` apply to the division a series was posted for.
-    Two SQL statements whatever the number of series, a count of the (metric, group) pairs and the aggregate:
-    the series are chosen first (by metric, agent, division: every point query filters by series first, see
-    docs/architecture.md), their rollup rows are read by primary key (series_id, resolution, bucket) and grouped in
-    the database.
+    Filters combine (AND); `division_ids` and `domain_ids` apply to the division a series was posted for; `tags`
+    keeps the series carrying all those tag values.
+    Two SQL statements whatever the number of series: the series are chosen and labelled first (by metric, agent,
+    division: every point query filters by series first, see docs/architecture.md), then their rollup rows are
+    read by primary key (series_id, resolution, bucket), packed per series, and combined per group in pandas.
     Past `max_series` pairs it raises TooManySeries before reading any rollup.
     """
     if group_by not in _GROUP_SQL:
         raise ValueError(f"group_by must be one of {', '.join(GROUP_BY_CHOICES)}")
-    if agg not in _AGG_SQL:
+    if agg not in _ROLLUP_COLUMNS:
         raise ValueError(f"agg must be one of {', '.join(AGG_CHOICES)}")
     width = resolution or resolution_for(start, end)
     if width not in RollupResolution.values and width % DAY_SECONDS:
@@ -167,19 +180,19 @@ def series_aggregate(
         "low": bucket_floor(start, width),
         "end": end,
     }
-    filters = _series_filters(params, agent_ids=agent_ids, division_ids=division_ids, domain_ids=domain_ids)
-    picked = _picked_sql(group_by, filters)
-    label_columns = ", ".join(f"p.l{n}" for n in range(1, len(GROUP_COLUMNS[group_by]) + 1))
+    filters = _series_filters(params, agent_ids=agent_ids, division_ids=division_ids, domain_ids=domain_ids, tags=tags)
+    label_count = len(GROUP_COLUMNS[group_by])
     with connection.cursor() as cursor:
-        if max_series is not None:
-            # The series table is small next to the rollups: counting the pairs first is cheap.
-            cursor.execute(f"{picked} SELECT count(DISTINCT (p.key, {label_columns})) FROM picked p", params)
-            found = cursor.fetchone()[0]
-            if found > max_series:
-                raise TooManySeries(found=found, limit=max_series)
-        cursor.execute(_aggregate_sql(picked, label_columns=label_columns, agg=agg), params)
-        rows = cursor.fetchall()
-    return _frame(rows, group_by=group_by, agg=agg, width=width)
+        # The series table is small next to the rollups: labelling and counting the groups first is cheap.
+        cursor.execute(_groups_sql(_picked_sql(group_by, filters), label_count), params)
+        series = cursor.fetchall()
+        found = series[-1][1] if series else 0
+        if max_series is not None and found > max_series:
+            raise TooManySeries(found=found, limit=max_series)
+        columns = _ROLLUP_COLUMNS[agg]
+        cursor.execute(_rollups_sql(columns), {**params, "ids": [row[0] for row in series]})
+        packed = cursor.fetchall()
+    return _frame(series, packed, columns=columns, group_by=group_by, agg=agg, width=width)
 
 
 def _series_filters(
@@ -188,6 +201,7 @@ def _series_filters(
     agent_ids: Sequence[int] | None,
     division_ids: Sequence[int] | None,
     domain_ids: Sequence[int] | None,
+    tags: dict[str, str] | None = None,
 ) -> list[str]:
     """The conditions that choose the series `s` (by metric, then each filter given), adding their values to params."""
     filters = ["s.metric_id = ANY(ARRAY(SELECT id FROM metrics_metric WHERE key = ANY(%(keys)s)))"]
@@ -202,6 +216,9 @@ def _series_filters(
             "s.division_id = ANY(ARRAY(SELECT id FROM agents_division WHERE domain_id = ANY(%(domain_ids)s)))"
         )
         params["domain_ids"] = list(domain_ids)
+    if tags:
+        filters.append("s.tags @> %(tags)s::jsonb")
+        params["tags"] = json.dumps(tags)
     return filters
 
 
@@ -220,34 +237,94 @@ def _picked_sql(group_by: str, filters: list[str]) -> str:
     """
 
 
-def _aggregate_sql(picked: str, *, label_columns: str, agg: str) -> str:
-    """The picked series' rollup rows grouped by metric, labels and bucket; the sort that groups them also gives the
-    output order, and nothing is joined per rollup row but the rollup itself."""
+def _groups_sql(picked: str, label_count: int) -> str:
+    """Each picked series with its group number: groups numbered 1, 2, … in output order (metric, then labels in
+    byte order), so that the rollups can be read and combined by number rather than by repeated text labels."""
+    labels = ", ".join(f"p.l{n}" for n in range(1, label_count + 1))
     return f"""
         {picked}
-        SELECT p.key, {label_columns},
-               extract(epoch FROM date_bin(%(width)s * interval '1 second', r.bucket, %(origin)s))::bigint AS b,
-               {_AGG_SQL[agg]} AS value
-        FROM picked p
-        JOIN metrics_rollup r
-          ON r.series_id = p.id AND r.resolution = %(source)s AND r.bucket >= %(low)s AND r.bucket < %(end)s
-        GROUP BY p.key, {label_columns}, b
-        ORDER BY p.key, {label_columns}, b
+        SELECT p.id, dense_rank() OVER (ORDER BY p.key, {labels})::int AS g, p.key, {labels}
+        FROM picked p ORDER BY g, p.id
     """
 
 
-def _frame(rows: list[tuple], *, group_by: str, agg: str, width: int) -> pd.DataFrame:
+def _rollups_sql(columns: tuple[str, ...]) -> str:
+    """One row per series: its rollup rows in the range, read by primary key (series_id, resolution, bucket) in
+    bucket order, packed into one bytea per column (fixed-width big-endian values, numpy reads them as they are).
+
+    Measured on a 164-series, 14-day panel: rows out of a GROUP BY over the labels took 1.3 s (a sort spilled to
+    disk, 55,000 rows of repeated text into Python); this takes about 35 ms. The OFFSET 0 keeps the lateral
+    subquery a per-series index scan: flattened, the planner may choose a scan of the whole rollup table.
+    """
+    packed = ", ".join(f"string_agg({_PACK[name][0]}, ''::bytea) AS {name}" for name in ("bucket", *columns))
+    return f"""
+        SELECT r.*
+        FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS u(id, n)
+        CROSS JOIN LATERAL (
+            SELECT {packed}
+            FROM (
+                SELECT * FROM metrics_rollup r
+                WHERE r.series_id = u.id AND r.resolution = %(source)s AND r.bucket >= %(low)s AND r.bucket < %(end)s
+                ORDER BY r.bucket OFFSET 0
+            ) x
+        ) r
+        ORDER BY u.n
+    """
+
+
+def _unpack(packed: list[tuple], position: int, name: str) -> np.ndarray:
+    return np.frombuffer(b"".join(row[position] or b"" for row in packed), dtype=_PACK[name][1]).astype(
+        _PACK[name][1][1:]
+    )
+
+
+def _frame(
+    series: list[tuple], packed: list[tuple], *, columns: tuple[str, ...], group_by: str, agg: str, width: int
+) -> pd.DataFrame:
+    """The output frame from the labelled series and their packed rollups: combined per (group, bucket) in numpy
+    and pandas (several series per group: tags, or a division's agents; wider buckets: re-binned daily rollups)."""
     labels = GROUP_COLUMNS[group_by]
-    columns = list(zip(*rows, strict=True)) if rows else [()] * (len(labels) + 3)
-    data: dict[str, pd.Series] = {"metric": pd.Series(columns[0], dtype=object)}
-    # object, not pandas' string dtype, so a division-level series keeps agent=None rather than NaN.
-    for position, name in enumerate(labels, start=1):
-        data[name] = pd.Series(columns[position], dtype=object)
-    # Epoch seconds from the database: one vectorised conversion instead of a timestamptz parse per row.
-    data["bucket"] = pd.Series(pd.to_datetime(pd.Series(columns[-2], dtype="int64"), unit="s", utc=True)).astype(
+    lengths = np.array([len(row[0] or b"") // 8 for row in packed], dtype=np.int64)
+    rows = pd.DataFrame({"g": np.repeat(np.array([row[1] for row in series], dtype=np.int64), lengths)})
+    origin = int(ROLLUP_ORIGIN.timestamp()) * 1_000_000
+    step = width * 1_000_000
+    rows["b"] = origin + (_unpack(packed, 0, "bucket") - origin) // step * step
+    for position, name in enumerate(columns, start=1):
+        rows[name] = _unpack(packed, position, name)
+    single = len({row[1] for row in series}) == len(series) and width in RollupResolution.values
+    values = _combine(rows, agg=agg, single=single, series_ids=np.repeat([row[0] for row in series], lengths))
+    # Labels per group number (dense ranks 1…n), then taken for every row in one numpy step.
+    first = {row[1]: row for row in series}
+    positions = values["g"].to_numpy() - 1
+    data: dict[str, pd.Series] = {}
+    for position, name in enumerate(("metric", *labels), start=2):
+        per_group = np.array([first[g][position] for g in sorted(first)], dtype=object)
+        # object, not pandas' string dtype, so a division-level series keeps agent=None rather than NaN.
+        data[name] = pd.Series(per_group[positions] if len(per_group) else [], dtype=object)
+    data["bucket"] = pd.Series(pd.to_datetime(values["b"].to_numpy(), unit="us", utc=True)).astype(
         "datetime64[us, UTC]"
     )
-    data["value"] = pd.Series(columns[-1], dtype="int64" if agg == "count" else "float64")
+    data["value"] = pd.Series(values["value"].to_numpy(), dtype="int64" if agg == "count" else "float64")
     frame = pd.DataFrame(data)
     frame.attrs["resolution_seconds"] = width
     return frame
+
+
+def _combine(rows: pd.DataFrame, *, agg: str, single: bool, series_ids: np.ndarray) -> pd.DataFrame:
+    """One value per (group, bucket), ordered by group then bucket."""
+    if single:  # one series per group and no re-binning: each row is already one (group, bucket)
+        rows = rows.sort_values(["g", "b"], kind="stable")
+        if agg == "avg":
+            return rows.assign(value=rows["sum"] / rows["count"])[["g", "b", "value"]]
+        return rows.rename(columns={_ROLLUP_COLUMNS[agg][0]: "value"})[["g", "b", "value"]]
+    grouped = rows.groupby(["g", "b"], sort=True)
+    if agg == "avg":
+        totals = grouped[["sum", "count"]].sum()
+        out = (totals["sum"] / totals["count"]).rename("value")
+    elif agg == "last":
+        latest = rows.assign(series=series_ids).sort_values(["g", "b", "last_ts", "series"], kind="stable")
+        out = latest.groupby(["g", "b"], sort=True)["last"].last().rename("value")
+    else:
+        column = _ROLLUP_COLUMNS[agg][0]
+        out = getattr(grouped[column], "sum" if agg == "count" else agg)().rename("value")
+    return out.reset_index()

@@ -42,9 +42,11 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "axes",
+    "csp",
     "novaops",
     "agents",
     "metrics",
+    "dashboards",
 ]
 
 MIDDLEWARE = [
@@ -57,6 +59,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks: turns a sign-in refused for too many failures into our lockout page.
     "axes.middleware.AxesMiddleware",
@@ -102,7 +105,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "agents:domain_list"
+LOGIN_REDIRECT_URL = "dashboards:overview"
 LOGOUT_REDIRECT_URL = "login"
 # The axes backend refuses a sign-in while its username or address is locked out and authenticates no one itself;
 # ModelBackend checks the password (and is the one force_login and the session use, having get_user).
@@ -147,6 +150,12 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = NOVAOPS_DATA_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    # plotly.js from the plotly package, so its version always matches plotly.py's figures.
+    "novaops.staticfiles.PlotlyFinder",
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -231,6 +240,25 @@ METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=90)
 METRICS_PARTITIONS_AHEAD_DAYS = 7
 METRICS_QUOTA_BATCHES_PER_MINUTE = env.int("METRICS_QUOTA_BATCHES_PER_MINUTE", default=600)
 METRICS_QUOTA_POINTS_PER_HOUR = env.int("METRICS_QUOTA_POINTS_PER_HOUR", default=50_000_000)
+
+# Every response carries this policy (django-csp). Scripts only from our own static files: no inline script, no eval
+# (which is also why charts use SVG traces: Plotly's WebGL ones need 'unsafe-eval'). Styles allow 'unsafe-inline'
+# because plotly.js injects its own <style> rules and positions its toolbar and hover labels with style attributes.
+# Images allow data: and blob: for Bootstrap's inline SVG icons and Plotly's "download as PNG".
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # Production hardening; `manage.py check --deploy` passes with DEBUG off and HTTPS in front.
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from novaops import views
@@ -25,7 +26,13 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include((api_v1, "api"))),
-    path("", include("agents.urls")),
+    path("registry/", include("agents.urls")),
+    # The registry lived at the root before the dashboards took it: old links and bookmarks still arrive.
+    re_path(
+        r"^(?P<rest>(?:domains|divisions|agents|tokens)/.*)$",
+        RedirectView.as_view(url="/registry/%(rest)s", permanent=True, query_string=True),
+    ),
+    path("", include("dashboards.urls")),
 ]
 
 handler400 = "novaops.views.bad_request"

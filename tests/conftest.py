@@ -1,5 +1,6 @@
 """Shared fixtures: the embedded servers, the fixed cast of users for permission tests, API clients."""
 
+import json
 import os
 import shutil
 import signal
@@ -12,6 +13,8 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from rest_framework.test import APIClient
 
+from metrics.models import IngestBatch
+from metrics.services.batches import batch_accept
 from novaops import embedded
 from tests.factories import DivisionFactory, DomainFactory, PersonFactory, UserFactory
 from tests.helpers.processes import Broker, Worker, database_url_for_subprocesses, stop_group, worker_start
@@ -220,3 +223,23 @@ def workers(transactional_db, broker, tmp_path) -> Iterator[Callable[..., Worker
     yield start
     for worker in started:
         stop_group(worker.process, grace=10)
+
+
+@pytest.fixture
+def land(django_capture_on_commit_callbacks):
+    """land(division, [(metric, handle or None, ts, value), …]) → the batch, accepted and processed eagerly."""
+
+    def run(division, points) -> IngestBatch:
+        body = {
+            "points": [
+                {"metric": metric, "ts": ts.isoformat(), "value": value, **({"agent": handle} if handle else {})}
+                for metric, handle, ts, value in points
+            ]
+        }
+        with django_capture_on_commit_callbacks(execute=True):
+            accepted = batch_accept(division=division, token=None, body=json.dumps(body).encode())
+        batch = IngestBatch.objects.get(pk=accepted.batch.pk)
+        assert batch.status == IngestBatch.Status.DONE, batch.error
+        return batch
+
+    return run

@@ -18,8 +18,8 @@ def test_layout_shows_the_user_menu_with_role_and_a_post_sign_out(client_as, reg
     assert cast.by_name(role).username in html
     assert f'role-badge--{Person.objects.get(user=cast.by_name(role)).role}">{badge}</span>' in html
     assert re.search(r'<form method="post" action="/accounts/logout/"[^>]*>\s*<input type="hidden" name="csrf', html)
-    assert 'href="/agents/" aria-current="page"' not in html
-    assert 'href="/" aria-current="page">Domains' in html
+    assert 'href="/registry/agents/" aria-current="page"' not in html
+    assert 'href="/registry/" aria-current="page">Domains' in html
 
 
 @pytest.mark.parametrize(("role", "sees_tokens"), [("lead", True), ("superuser", True), ("member", False)])

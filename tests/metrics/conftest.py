@@ -1,7 +1,6 @@
 """Fixtures of the metrics tests: the cast's division with agent ta_00008, landing points, and the real servers of the
 fault-tolerance tests (gunicorn, a private PostgreSQL; workers and broker come from tests/conftest.py)."""
 
-import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -12,8 +11,6 @@ import pytest
 from django.db import connection
 
 from agents.services.tokens import division_token_create
-from metrics.models import IngestBatch
-from metrics.services.batches import batch_accept
 from novaops import embedded
 from tests.factories import AgentFactory
 from tests.helpers.processes import Postgres, Web, database_url_for_subprocesses, stop_group, web_start
@@ -34,26 +31,6 @@ def agent(division):
 def token(division):
     """(DivisionToken, secret) for the division."""
     return division_token_create(division=division, name="collector")
-
-
-@pytest.fixture
-def land(django_capture_on_commit_callbacks):
-    """land(division, [(metric, handle or None, ts, value), …]) → the batch, accepted and processed eagerly."""
-
-    def run(division, points) -> IngestBatch:
-        body = {
-            "points": [
-                {"metric": metric, "ts": ts.isoformat(), "value": value, **({"agent": handle} if handle else {})}
-                for metric, handle, ts, value in points
-            ]
-        }
-        with django_capture_on_commit_callbacks(execute=True):
-            accepted = batch_accept(division=division, token=None, body=json.dumps(body).encode())
-        batch = IngestBatch.objects.get(pk=accepted.batch.pk)
-        assert batch.status == IngestBatch.Status.DONE, batch.error
-        return batch
-
-    return run
 
 
 # --- real servers for the fault-tolerance tests (tests/metrics/test_faults.py) ----------------------------------

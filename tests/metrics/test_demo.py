@@ -5,7 +5,7 @@ from django.core.management import CommandError, call_command
 
 from agents.demo import demo_organisation_seed
 from agents.models import DivisionToken
-from metrics.demo import AGENT_METRICS, live_points, value_at
+from metrics.demo import AGENT_METRICS, SILENT_FOR, division_points, is_silent, live_points, value_at
 from metrics.models import IngestBatch, Point, Rollup
 
 
@@ -21,6 +21,29 @@ def test_live_points_cover_every_agent_metric_and_division_metric():
     points = live_points(division_slug="tool-ecosystem", handles=["ta_00061", "ta_00062"], moment=datetime.now(UTC))
     assert len(points) == 2 * len(AGENT_METRICS) + 3
     assert {p.get("agent") for p in points} == {"ta_00061", "ta_00062", None}
+
+
+def test_a_silent_agent_stops_reporting_before_the_end_and_stays_silent():
+    end = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    points = list(
+        division_points(division_slug="d", handles=["ta_00004", "ta_00061"], start=end - timedelta(days=1), end=end)
+    )
+    last = {handle: max(p["ts"] for p in points if p.get("agent") == handle) for handle in ("ta_00004", "ta_00061")}
+    assert is_silent("ta_00004") and not is_silent("ta_00061")
+    assert datetime.fromisoformat(last["ta_00004"]) < end - SILENT_FOR <= datetime.fromisoformat(last["ta_00061"])
+    live = live_points(division_slug="d", handles=["ta_00004", "ta_00061"], moment=end)
+    assert {p.get("agent") for p in live} == {"ta_00061", None}
+
+
+def test_now_and_then_a_point_spikes_far_from_its_usual_level():
+    spec = AGENT_METRICS["task_latency_p95_ms"]
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    values = [
+        value_at("ta_00061", "task_latency_p95_ms", start + timedelta(minutes=30 * i), spec) for i in range(20000)
+    ]
+    usual = sorted(values)[len(values) // 2]
+    spikes = [v for v in values if v > 2.2 * usual]
+    assert 0 < len(spikes) < 0.002 * len(values)
 
 
 @pytest.mark.django_db

@@ -131,10 +131,10 @@ def test_a_session_idle_longer_than_session_idle_minutes_is_signed_out(cast, cli
         # Sliding: each request starts the idle time again, so a session in use outlives SESSION_IDLE_MINUTES.
         for _ in range(3):
             traveller.shift(idle - timedelta(minutes=1))
-            assert client.get("/agents/").status_code == 200
+            assert client.get("/registry/agents/").status_code == 200
 
         traveller.shift(idle + timedelta(minutes=1))
-        response = client.get("/agents/")
+        response = client.get("/registry/agents/")
     assert response.status_code == 302
     assert response.url.startswith(reverse("login"))
     assert response.wsgi_request.user.is_anonymous
@@ -151,7 +151,7 @@ def test_signing_out_ends_the_session_on_the_server(cast, client, settings):
     # Someone who kept the old cookie gets nothing from it.
     replay = Client()
     replay.cookies[settings.SESSION_COOKIE_NAME] = key
-    response = replay.get("/agents/")
+    response = replay.get("/registry/agents/")
     assert response.status_code == 302
     assert response.wsgi_request.user.is_anonymous
     assert replay.get("/api/v1/agents").status_code == 401

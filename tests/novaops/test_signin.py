@@ -38,13 +38,13 @@ def test_the_demo_users_sign_in_with_the_demo_password():
     for username in ("core", "meridian", "member", "viewer"):
         response = sign_in(username, DEMO_PASSWORD)
         assert response.status_code == 302, username
-        assert response.url == reverse("agents:domain_list")
+        assert response.url == reverse("dashboards:overview")
 
 
 def test_a_form_sign_in_opens_the_pages_and_the_api(cast):
     client = Client()
     assert sign_in("viewer", PASSWORD, client=client).status_code == 302
-    assert client.get("/agents/").status_code == 200
+    assert client.get("/registry/agents/").status_code == 200
     assert client.get("/api/v1/agents").status_code == 200
 
 
@@ -118,6 +118,6 @@ def test_a_lockout_pauses_sign_in_not_sessions_or_api_tokens(cast, token_client,
     assert sign_in("member", PASSWORD, client=signed_in).status_code == 302
     fail_until_locked(lambda n: "member", lambda n: "198.51.100.20", settings.AXES_FAILURE_LIMIT)
 
-    assert signed_in.get("/agents/").status_code == 200
+    assert signed_in.get("/registry/agents/").status_code == 200
     assert signed_in.get("/api/v1/agents").status_code == 200
     assert token_client.get("/api/v1/metrics/batches/1").status_code == 404  # authenticated: no such batch

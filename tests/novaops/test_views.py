@@ -79,7 +79,7 @@ def test_api_answers_503_with_retry_after_when_the_database_is_gone(transactiona
     connection.settings_dict["HOST"] = str(tmp_path)
     try:
         api = client.get("/api/v1/agents")
-        page = client.get("/agents/")
+        page = client.get("/registry/agents/")
     finally:
         connection.close()
         connection.settings_dict["HOST"] = original

@@ -20,10 +20,10 @@ def test_sign_out_is_a_post(client_as, registry):
     assert client.get(reverse("agents:domain_list")).status_code == 302
 
 
-def test_sign_in_through_the_form_lands_on_the_domains(client, registry):
+def test_sign_in_through_the_form_lands_on_the_overview(client, registry):
     response = client.post(reverse("login"), {"username": "lead", "password": "pw-for-tests"}, follow=True)
 
-    assert response.redirect_chain[-1][0] == reverse("agents:domain_list")
+    assert response.redirect_chain[-1][0] == reverse("dashboards:overview")
     assertContains(response, "NovaOps")
     assertContains(response, "Sign out")
 

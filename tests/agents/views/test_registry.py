@@ -23,7 +23,7 @@ EDIT_OTHER_DIVISION = {"lead": 200, "member": 403, "other_member": 200, "viewer"
 
 def _rows(response) -> list[str]:
     """The handles listed in the agent table of a response, in order."""
-    return re.findall(r'class="app-handle" href="/agents/(ta_\d{5})/"', response.content.decode())
+    return re.findall(r'class="app-handle" href="/registry/agents/(ta_\d{5})/"', response.content.decode())
 
 
 # --- who gets what -------------------------------------------------------------------------------------------------
@@ -200,7 +200,7 @@ def test_agent_detail_shows_everything_about_the_agent(client_as, registry):
 def test_agent_detail_of_a_division_lead_without_login(client_as, registry):
     html = client_as("viewer").get(reverse("agents:agent_detail", kwargs={"handle": "ta_00001"})).content.decode()
 
-    assert 'Division <a href="/divisions/novacore-runtime/">NovaCore Runtime</a>' in html
+    assert 'Division <a href="/registry/divisions/novacore-runtime/">NovaCore Runtime</a>' in html
     assert "None linked" in html
 
 
@@ -284,7 +284,7 @@ def test_live_search_of_a_signed_out_user_redirects_the_whole_page(client, regis
     url = f"{reverse('agents:agent_list')}?q=kestrel"
     response = client.get(url, headers={"HX-Request": "true", "HX-Target": "agent-results"})
 
-    assert response["HX-Redirect"] == f"{reverse('login')}?next=/agents/%3Fq%3Dkestrel"
+    assert response["HX-Redirect"] == f"{reverse('login')}?next=/registry/agents/%3Fq%3Dkestrel"
 
 
 def test_agent_list_paginates_fifty_per_page(client_as, cast):
@@ -379,18 +379,18 @@ def test_division_page_number_out_of_range_is_404(client_as, registry):
 @pytest.mark.parametrize(
     "url",
     [
-        "/domains/atlantis/",
-        "/divisions/no-such-division/",
-        "/agents/ta_99999/",
-        "/agents/TA_00011/",
-        "/agents/ta_0001/",
-        "/agents/ta_000011/",
-        "/agents/robert');%20DROP%20TABLE%20agents--/",
-        "/agents/ta_00011%0A/",
-        "/agents/ta_00011%00/",
-        "/agents/ta_99999/edit/",
-        "/agents/not-a-handle/edit/",
-        "/agents/ta_00011%00/edit/",
+        "/registry/domains/atlantis/",
+        "/registry/divisions/no-such-division/",
+        "/registry/agents/ta_99999/",
+        "/registry/agents/TA_00011/",
+        "/registry/agents/ta_0001/",
+        "/registry/agents/ta_000011/",
+        "/registry/agents/robert');%20DROP%20TABLE%20agents--/",
+        "/registry/agents/ta_00011%0A/",
+        "/registry/agents/ta_00011%00/",
+        "/registry/agents/ta_99999/edit/",
+        "/registry/agents/not-a-handle/edit/",
+        "/registry/agents/ta_00011%00/edit/",
     ],
 )
 def test_unknown_or_malformed_addresses_are_404(client_as, registry, url):
@@ -401,7 +401,7 @@ def test_unknown_or_malformed_addresses_are_404(client_as, registry, url):
 
 
 def test_malformed_handle_still_asks_anonymous_users_to_sign_in(client, registry):
-    assert client.get("/agents/not-a-handle/").status_code == 302
+    assert client.get("/registry/agents/not-a-handle/").status_code == 302
 
 
 def test_edit_with_invalid_values_answers_400_and_changes_nothing(client_as, registry):
@@ -468,7 +468,7 @@ def test_search_without_matches_offers_to_clear_the_filters(client_as, registry)
     response = client_as("viewer").get(f"{reverse('agents:agent_list')}?q=zzz")
 
     assertContains(response, "No agents match these filters.")
-    assertContains(response, 'href="/agents/">Clear all filters')
+    assertContains(response, 'href="/registry/agents/">Clear all filters')
 
 
 def test_live_search_without_matches_announces_it(client_as, registry):

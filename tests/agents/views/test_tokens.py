@@ -374,14 +374,14 @@ def test_revoke_returns_to_the_filtered_list(client_as, cast):
 
 @pytest.mark.parametrize("token_id", ["999999", "9" * 30])
 def test_revoking_an_unknown_token_is_404(client_as, cast, token_id):
-    url = f"/tokens/{token_id}/revoke/"
+    url = f"/registry/tokens/{token_id}/revoke/"
     client = client_as("lead")
     assert client.post(url).status_code == 404
     assert client.get(url).status_code == 404
 
 
 def test_malformed_token_address_is_404(client_as, cast):
-    assert client_as("lead").post("/tokens/abc/revoke/").status_code == 404
+    assert client_as("lead").post("/registry/tokens/abc/revoke/").status_code == 404
 
 
 # --- query budget --------------------------------------------------------------------------------------------------

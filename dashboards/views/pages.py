@@ -1,0 +1,62 @@
+"""Dashboard pages: thin views that parse the URL state, resolve what it names and lay out charts; every chart's
+data comes from the figure endpoint (dashboards.views.figures), fetched by the page on its own."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+from agents import selectors as registry
+from agents.constants import HANDLE_FORMAT, is_handle
+from agents.models import Agent, Division
+from dashboards import selectors
+from dashboards.views.common import chart_spec, toolbar, view_state
+from novaops.decorators import person_required
+
+# A division or agent page is scoped by its path; the URL carries the range, aggregation and tag filters only.
+SCOPED_PARAMETERS = frozenset({"range", "from", "to", "tz", "agg", "refresh", "tag"})
+
+
+def _division_or_404(slug: str) -> Division:
+    try:
+        return registry.division_get(slug=slug)
+    except Division.DoesNotExist as exc:
+        raise Http404(f"No division {slug}.") from exc
+
+
+def _agent_or_404(handle: str) -> Agent:
+    if not is_handle(handle):
+        raise Http404(f"A handle is {HANDLE_FORMAT}.")
+    try:
+        return registry.agent_get(handle=handle)
+    except Agent.DoesNotExist as exc:
+        raise Http404(f"No agent {handle}.") from exc
+
+
+@require_safe
+@person_required
+def division_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
+    """Every catalogue metric the division reports, one chart each, a line per agent."""
+    division = _division_or_404(slug)
+    state = view_state(request, allowed=SCOPED_PARAMETERS)
+    charts = [
+        chart_spec(state, metric=metric, chart_id=f"chart-{metric.key}", divisions=(division.slug,), group="agent")
+        for metric in selectors.reported_metrics(division_ids=[division.pk])
+    ]
+    context = {"division": division, "state": state, "toolbar": toolbar(state), "charts": charts}
+    return render(request, "dashboards/division.html", context)
+
+
+@require_safe
+@person_required
+def agent_dashboard(request: HttpRequest, handle: str) -> HttpResponse:
+    """Every catalogue metric the agent reports, one chart each."""
+    agent = _agent_or_404(handle)
+    state = view_state(request, allowed=SCOPED_PARAMETERS)
+    charts = [
+        chart_spec(state, metric=metric, chart_id=f"chart-{metric.key}", agents=(agent.handle,), group="agent")
+        for metric in selectors.reported_metrics(agent_ids=[agent.pk])
+    ]
+    context = {"agent": agent, "state": state, "toolbar": toolbar(state), "charts": charts}
+    return render(request, "dashboards/agent.html", context)

@@ -1,0 +1,252 @@
+/* Dashboards: every [data-figure-url] element is a chart that loads on its own (loading state, its own error or
+   empty message), follows the light/dark theme, offers a table of its numbers, and sets the page's range when a
+   range is dragged on it. Auto-refresh, "updated hh:mm:ss" and "copy link" live here too. The state is the URL:
+   everything that changes the view navigates to a new URL, so back / forward and shared links just work. */
+(function () {
+  "use strict";
+
+  var TZ_COOKIE = "novaops_tz";
+  var browserZone = (Intl.DateTimeFormat().resolvedOptions() || {}).timeZone || "UTC";
+  // The server shows times in the browser's zone unless the viewer chose one: tell it (read on the next request).
+  document.cookie = TZ_COOKIE + "=" + encodeURIComponent(browserZone) + "; path=/; max-age=31536000; samesite=lax";
+
+  var charts = [];
+  var dark = window.matchMedia("(prefers-color-scheme: dark)");
+
+  function cssVar(name, fallback) {
+    var value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+    return value || fallback;
+  }
+
+  function themeLayout() {
+    var ink = cssVar("--dash-ink", "#111827");
+    var grid = cssVar("--dash-grid", "#e5e7eb");
+    var axis = { color: ink, gridcolor: grid, zerolinecolor: grid, linecolor: grid };
+    return {
+      font: { color: ink, family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif" },
+      xaxis: axis,
+      yaxis: axis,
+      hoverlabel: { bgcolor: cssVar("--dash-hover-bg", "#ffffff"), font: { color: ink } },
+      legend: { font: { color: ink } }
+    };
+  }
+
+  function merge(target, source) {
+    Object.keys(source).forEach(function (key) {
+      var value = source[key];
+      if (value && typeof value === "object" && !Array.isArray(value)) {
+        target[key] = merge(target[key] && typeof target[key] === "object" ? target[key] : {}, value);
+      } else if (!(key in target)) {
+        target[key] = value;
+      }
+    });
+    return target;
+  }
+
+  function withZone(url) {
+    var parsed = new URL(url, window.location.href);
+    if (!parsed.searchParams.has("tz")) parsed.searchParams.set("tz", browserZone);
+    return parsed.pathname + parsed.search;
+  }
+
+  function status(element, text, kind) {
+    var box = document.createElement("div");
+    box.className = "dash-chart__status" + (kind ? " dash-chart__status--" + kind : "");
+    box.setAttribute("role", kind === "error" ? "alert" : "status");
+    box.textContent = text;
+    element.replaceChildren(box);
+  }
+
+  function problemText(response, body) {
+    if (body && body.detail) return body.detail;
+    if (response.status === 503) return "The database is unreachable; the chart will load again shortly.";
+    return "This chart could not be loaded (" + response.status + ").";
+  }
+
+  function render(chart, payload) {
+    var element = chart.element;
+    var figure = payload.figure;
+    var empty = payload.meta && payload.meta.empty;
+    chart.figure = figure;
+    if (empty) {
+      if (window.Plotly && chart.drawn) window.Plotly.purge(element);
+      chart.drawn = false;
+      status(element, empty.message, "empty");
+      element.setAttribute("data-empty", empty.reason);
+      return;
+    }
+    element.removeAttribute("data-empty");
+    var layout = merge(JSON.parse(JSON.stringify(figure.layout || {})), themeLayout());
+    var config = {
+      responsive: true,
+      displaylogo: false,
+      modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"],
+      toImageButtonOptions: { filename: element.id }
+    };
+    if (!chart.drawn) element.replaceChildren();
+    window.Plotly.react(element, figure.data, layout, config).then(function () {
+      if (!chart.drawn) {
+        chart.drawn = true;
+        element.on("plotly_relayout", function (event) { onRelayout(event); });
+      }
+      if (chart.table && !chart.table.hidden) fillTable(chart);
+    });
+  }
+
+  function load(chart) {
+    var element = chart.element;
+    element.setAttribute("aria-busy", "true");
+    if (!chart.drawn) status(element, "Loading " + (element.getAttribute("data-title") || "chart").toLowerCase() + "…");
+    return fetch(withZone(element.getAttribute("data-figure-url")), {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin"
+    })
+      .then(function (response) {
+        return response.json().catch(function () { return null; }).then(function (body) {
+          if (!response.ok || !body || !body.figure) throw new Error(problemText(response, body));
+          render(chart, body);
+        });
+      })
+      .catch(function (error) {
+        chart.drawn = false;
+        status(element, error.message || "The server could not be reached.", "error");
+      })
+      .finally(function () { element.setAttribute("aria-busy", "false"); });
+  }
+
+  // --- drag-to-zoom: the dragged range becomes the page's range (an absolute one, in the charts' zone) ---------------
+
+  function onRelayout(event) {
+    var from = event["xaxis.range[0]"], to = event["xaxis.range[1]"];
+    if (!from || !to) return;
+    var url = new URL(window.location.href);
+    url.searchParams.delete("range");
+    url.searchParams.set("from", String(from).replace(" ", "T").slice(0, 19));
+    url.searchParams.set("to", String(to).replace(" ", "T").slice(0, 19));
+    if (!url.searchParams.has("tz")) url.searchParams.set("tz", browserZone);
+    window.location.assign(url.toString());
+  }
+
+  // --- the table toggle: each chart's numbers as a table (screen readers, and leads who want the figures) -----------
+
+  function fillTable(chart) {
+    var traces = (chart.figure && chart.figure.data) || [];
+    var table = document.createElement("table");
+    table.className = "table table-sm dash-table__table";
+    var caption = document.createElement("caption");
+    caption.textContent = (chart.element.getAttribute("data-title") || "Chart") + ": the numbers drawn";
+    table.appendChild(caption);
+    var head = table.createTHead().insertRow();
+    ["Series", "Time", "Value"].forEach(function (label) {
+      var th = document.createElement("th");
+      th.scope = "col";
+      th.textContent = label;
+      head.appendChild(th);
+    });
+    var body = table.createTBody();
+    traces.forEach(function (trace) {
+      var xs = trace.x || [], ys = trace.y || [];
+      for (var i = 0; i < xs.length; i++) {
+        var row = body.insertRow();
+        row.insertCell().textContent = trace.name || "";
+        row.insertCell().textContent = String(xs[i]).replace("T", " ");
+        row.insertCell().textContent = ys[i] === null || ys[i] === undefined ? "" : String(ys[i]);
+      }
+    });
+    chart.table.replaceChildren(table);
+  }
+
+  function initTable(chart) {
+    var button = document.querySelector('[data-table-toggle="' + chart.element.id + '"]');
+    chart.table = document.getElementById(chart.element.id + "-table");
+    if (!button || !chart.table) return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var show = chart.table.hidden;
+      chart.table.hidden = !show;
+      button.setAttribute("aria-pressed", show ? "true" : "false");
+      if (show) fillTable(chart);
+    });
+  }
+
+  // --- auto-refresh (paused while the tab is hidden), "updated hh:mm:ss", copy link ----------------------------------
+
+  var refreshTimer = null;
+  function stamp() {
+    var label = document.querySelector("[data-updated]");
+    if (label) label.textContent = "Updated " + new Date().toLocaleTimeString([], { hour12: false });
+  }
+  function refreshAll() {
+    return Promise.all(charts.map(load)).then(stamp);
+  }
+  function schedule(seconds) {
+    window.clearInterval(refreshTimer);
+    refreshTimer = null;
+    if (seconds > 0) {
+      refreshTimer = window.setInterval(function () {
+        if (!document.hidden) refreshAll();
+      }, seconds * 1000);
+    }
+  }
+  var SECONDS = { off: 0, "10s": 10, "1m": 60, "5m": 300 };
+  function initRefresh() {
+    var select = document.querySelector("[data-refresh]");
+    if (!select) return;
+    schedule(SECONDS[select.value] || 0);
+    select.addEventListener("change", function () {
+      var url = new URL(window.location.href);
+      if (select.value === "off") url.searchParams.delete("refresh");
+      else url.searchParams.set("refresh", select.value);
+      window.history.pushState({}, "", url.toString());
+      schedule(SECONDS[select.value] || 0);
+    });
+    // Back from a tab left in the background: catch up at once rather than at the next tick.
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden && refreshTimer !== null) refreshAll();
+    });
+    window.addEventListener("popstate", function () { window.location.reload(); });
+  }
+
+  function initCopyLink() {
+    var button = document.querySelector("[data-copy-link]");
+    var announce = document.getElementById("copy-link-status");
+    if (!button) return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var done = function (text) {
+        if (announce) announce.textContent = text;
+        button.textContent = text;
+        window.setTimeout(function () { button.textContent = "Copy link"; }, 2500);
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(window.location.href).then(function () { done("Copied"); }, function () {
+          window.prompt("Copy this link:", window.location.href);
+        });
+      } else {
+        window.prompt("Copy this link:", window.location.href);
+      }
+    });
+  }
+
+  function init() {
+    document.querySelectorAll("[data-figure-url]").forEach(function (element) {
+      var chart = { element: element, drawn: false, figure: null, table: null };
+      charts.push(chart);
+      initTable(chart);
+    });
+    refreshAll();
+    initRefresh();
+    initCopyLink();
+    // The OS switched between light and dark: redraw with the other colours.
+    dark.addEventListener("change", function () {
+      window.setTimeout(function () {
+        charts.forEach(function (chart) {
+          if (chart.drawn && chart.figure) render(chart, { figure: chart.figure, meta: {} });
+        });
+      }, 0);
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
