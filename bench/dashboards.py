@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--repeat", type=int, default=30, help="timed requests per page, range and figure")
     parser.add_argument("--raw-repeat", type=int, default=10, help="timed raw queries over a day or less")
-    parser.add_argument("--raw-repeat-long", type=int, default=5, help="timed raw queries over longer ranges")
+    parser.add_argument("--raw-repeat-long", type=int, default=3, help="timed raw queries over longer ranges")
     parser.add_argument("--browser-runs", type=int, default=5)
     parser.add_argument("--loaders", type=int, default=os.cpu_count() or 2, help="parallel loading processes")
     parser.add_argument("--no-double", action="store_true", help="skip the 28-day half")

@@ -165,7 +165,8 @@ def raw_time(
         for page, by_range in timed.items():
             for r, entry in by_range.items():
                 for url in entry["timings"].by_url:
-                    query = raw_query_for(url, page_range=r)
+                    page_html = entry["timings"].kind_of_url[url] == "page HTML"
+                    query = None if page_html else raw_query_for(url, page_range=r)
                     if query is None:
                         by_url[url] = None
                         continue

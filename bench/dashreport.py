@@ -170,6 +170,10 @@ def _browser_line(browser: dict) -> str:
     verdict = "ok" if load_ms <= target else f"MISSED by {load_ms - target:.0f} ms"
     return (
         f"overview {browser['path']} in headless Chromium: load event {load_ms:.0f} ms (median of "
-        f"{len(browser['load_event_ms'])}; target ≤ 2,000 ms: {verdict}); last figure response at "
-        f"{browser['last_figure_ms_median']:.0f} ms"
+        f"{len(browser['load_event_ms'])}; target ≤ 2,000 ms: {verdict}); "
+        + (
+            f"last figure response at {browser['last_figure_ms_median']:.0f} ms"
+            if browser["last_figure_ms_median"]
+            else "the page fetched no figures"
+        )
     )
