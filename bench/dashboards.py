@@ -161,7 +161,9 @@ def time_pages(client: dashweb.Client, pages: dict[str, str], ranges: list[str],
 def phase(client, dsn: str, args, names, ranges: list[str], clear, label: str) -> dict:
     """One round of timings (pages, raw answers, the browser) on the data loaded so far."""
     _log(f"{label}: timing {len(PAGES)} pages × {ranges} × {args.repeat}")
+    load_before = os.getloadavg()[0]
     timed = time_pages(client, PAGES, ranges, args, names, clear)
+    load_after = os.getloadavg()[0]
     _log(f"{label}: raw answers from metrics_point")
     raw_p50, raw_repeats, verified = dashraw.raw_time(
         dsn, timed, repeat=args.raw_repeat, repeat_long=args.raw_repeat_long, log=_log
@@ -186,7 +188,14 @@ def phase(client, dsn: str, args, names, ranges: list[str], clear, label: str) -
                 browser.append({"path": overview, **result})
         else:
             browser = {"skipped": "no chromium"}
-    return {"pages": summary, "raw_repeats": raw_repeats, "raw_verified": verified, "browser": browser}
+    return {
+        "pages": summary,
+        "raw_repeats": raw_repeats,
+        "raw_verified": verified,
+        "browser": browser,
+        # Other work on the machine moves every figure: the 1-minute load average before and after the requests.
+        "loadavg": [load_before, load_after],
+    }
 
 
 def _django_setup(env: dict) -> None:

@@ -126,6 +126,7 @@ def report(figures: dict) -> str:
         *table(first["pages"], figures["ranges"]),
         "",
         _verified_line(first["raw_verified"]),
+        _loadavg_line(first),
         *_browser_lines(first["browser"]),
     ]
     if "double" in figures:
@@ -138,6 +139,7 @@ def report(figures: dict) -> str:
             *doubling_table(first["pages"], figures["double"]["pages"], figures["ranges_double"]),
             "",
             _verified_line(figures["double"]["raw_verified"]),
+            _loadavg_line(figures["double"]),
             *_browser_lines(figures["double"]["browser"]),
         ]
     return "\n".join(lines)
@@ -145,6 +147,11 @@ def report(figures: dict) -> str:
 
 def _repeats(phase_figures: dict) -> str:
     return ", ".join(f"{n} ({r})" for r, n in phase_figures["raw_repeats"].items()) or "no"
+
+
+def _loadavg_line(phase: dict) -> str:
+    before, after = phase.get("loadavg", (float("nan"), float("nan")))
+    return f"machine load average (1 min) {before:.1f} before / {after:.1f} after the requests (other work skews)"
 
 
 def _verified_line(verified: dict) -> str:
