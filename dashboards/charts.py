@@ -14,8 +14,9 @@ import numpy as np
 import orjson
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
-from metrics.selectors import GROUP_COLUMNS
+from metrics.selectors import group_columns
 
 # Past this many lines a legend hides the chart; hovering names each line instead.
 LEGEND_MAX_TRACES = 12
@@ -78,7 +79,7 @@ def group_labels(frame: pd.DataFrame, group: str) -> pd.Series:
 
 def group_keys(frame: pd.DataFrame, group: str) -> pd.Series:
     """The identifier of each row's group (handle, slug), the value filters and links use."""
-    key = frame[GROUP_COLUMNS[group][0]].astype(object)
+    key = frame[group_columns(group)[0]].astype(object)
     if group == "agent":
         return key.where(key.notna(), frame["division"])
     return key
@@ -121,8 +122,10 @@ def timeseries_figure(
     group: str,
     tz: zoneinfo.ZoneInfo,
     anomalies: pd.DataFrame | None = None,
+    x_range: tuple[str, str] | None = None,
 ) -> go.Figure:
-    """One line per group of `frame` (series_aggregate's shape, one metric), anomaly marks on top."""
+    """One line per group of `frame` (series_aggregate's shape, one metric), anomaly marks on top. `x_range` (local
+    wall-clock ISO strings) pins the time axis to the view's range, so stacked charts share one axis exactly."""
     traces = [
         {
             "type": "scatter",
@@ -138,6 +141,8 @@ def timeseries_figure(
     if anomalies is not None and not anomalies.empty:
         traces.append(anomaly_trace(anomalies, metric=metric, group=group, tz=tz))
     layout = _base_layout(tz=tz, y_title=metric.title, traces=len(traces))
+    if x_range is not None:
+        layout["xaxis"]["range"] = list(x_range)
     return figure(traces, layout)
 
 
@@ -190,3 +195,67 @@ def sparkline_path(values: list[float] | pd.Series, *, width: int = 120, height:
     return " ".join(
         f"{i * step:.1f},{pad + (height - 2 * pad) * (1 - (v - low) / span):.1f}" for i, v in enumerate(numbers)
     )
+
+
+MULTIPLES_COLUMNS = 4
+
+
+def _multiples_grid(titles: list[str], *, columns: int, tz: zoneinfo.ZoneInfo) -> dict:
+    """The layout of a grid of small multiples: make_subplots' axes and titles, one shared y scale."""
+    count = max(len(titles), 1)
+    rows = -(-count // columns)
+    grid = make_subplots(
+        rows=rows,
+        cols=columns,
+        shared_yaxes="all",
+        subplot_titles=titles or None,
+        vertical_spacing=min(0.12, 0.6 / rows),
+        horizontal_spacing=0.04,
+    )
+    grid.update_layout(
+        height=max(320, 150 * rows + 60),  # one row fills a panel as tall as the other charts
+        margin={"l": 48, "r": 8, "t": 32, "b": 32},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        showlegend=False,
+        uirevision="keep",
+    )
+    grid.update_annotations(font={"size": 12})
+    grid.update_yaxes(rangemode="tozero")
+    grid.update_xaxes(type="date", nticks=3)
+    grid.update_xaxes(title={"text": f"Time ({tz.key})"}, row=rows, col=1)
+    return grid.to_dict()["layout"]
+
+
+def multiples_figure(
+    frame: pd.DataFrame,
+    *,
+    metric: MetricInfo,
+    tz: zoneinfo.ZoneInfo,
+    links: dict[str, str] | None = None,
+    columns: int = MULTIPLES_COLUMNS,
+) -> go.Figure:
+    """A small multiple per agent of `frame` (grouped by agent, one metric): one subplot each, titled by the agent
+    (a link to its dashboard when `links` maps its handle to one), on one shared y scale so heights compare."""
+    rows = frame[(frame["metric"] == metric.key) & frame["agent"].notna()].reset_index(drop=True)
+    drawn = lines(rows, "agent", tz)
+    handles = group_keys(rows, "agent").drop_duplicates().tolist()
+    titles = []
+    for (label, _, _), handle in zip(drawn, handles, strict=True):
+        url = (links or {}).get(str(handle))
+        titles.append(f'<a href="{url}">{label}</a>' if url else label)
+    traces = [
+        {
+            "type": "scatter",
+            "x": x,
+            "y": y,
+            "name": label,
+            "mode": "lines",
+            "line": {"width": 1.25},
+            "xaxis": f"x{n if n > 1 else ''}",
+            "yaxis": f"y{n if n > 1 else ''}",
+            "hovertemplate": f"%{{y:.4~g}} {metric.unit}<extra>{label}</extra>",
+        }
+        for n, (label, x, y) in enumerate(drawn, start=1)
+    ]
+    return figure(traces, _multiples_grid(titles, columns=columns, tz=tz))

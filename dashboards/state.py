@@ -8,7 +8,7 @@ Parameters:
   from=…&to=…           an absolute range instead (ISO 8601; without an offset, in `tz`)
   tz=Europe/Berlin      the zone times are shown in (default: the viewer's, see dashboards.views)
   metric=…              one or more catalogue keys
-  group=agent           domain, division or agent
+  group=agent           domain, division, agent, or tag:<key> (one line per value of that tag, "(none)" without it)
   agg=avg               avg, sum, min, max or last
   domain=… division=… agent=… tag=key:value   filters, each repeatable
   view=share            share of total (counter metrics) rather than values
@@ -40,7 +40,9 @@ from novaops.errors import InvalidInput
 
 RANGE_RE = re.compile(r"^([1-9][0-9]{0,4})([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-TAG_RE = re.compile(r"^([a-zA-Z_][a-zA-Z0-9_.-]{0,62}):(.{1,200})$")
+TAG_KEY = r"[a-zA-Z_][a-zA-Z0-9_.-]{0,62}"
+TAG_RE = re.compile(rf"^({TAG_KEY}):(.{{1,200}})$")
+TAG_GROUP_RE = re.compile(rf"^tag:{TAG_KEY}$")
 # The parameters a view's state is made of; anything else in the query string is refused (a typo is not ignored).
 STATE_PARAMETERS = frozenset({"range", "from", "to", "tz", "group", "agg", "view", "refresh", *LIST_PARAMETERS})
 
@@ -248,8 +250,11 @@ def _choices(get, defaults: dict[str, str], errors: _Errors) -> dict[str, str]:
     picked = {}
     for name, options in choices.items():
         picked[name] = get(name) or defaults.get(name, _FIELD_DEFAULTS[name])
+        if name == "group" and TAG_GROUP_RE.match(picked[name]):
+            continue
         if picked[name] not in options:
-            errors.add(name, f"must be one of {', '.join(options)}.")
+            hint = " or tag:<key>" if name == "group" else ""
+            errors.add(name, f"must be one of {', '.join(options)}{hint}.")
     return picked
 
 
@@ -287,3 +292,11 @@ def _range(get, zone, default: str, now: datetime, errors: _Errors) -> tuple[dat
     elif end - start < MIN_RANGE:
         errors.add("range", "must be at least 5 minutes.")
     return start, end, label
+
+
+def state_check_query(query: str) -> str:
+    """`query` (a saved view's query string, a leading "?" allowed) if it parses as a view state, without the "?";
+    InvalidInput naming every bad parameter otherwise. The zone does not matter here: only validity does."""
+    query = query.strip().removeprefix("?")
+    state_parse(QueryDict(query), tz=zoneinfo.ZoneInfo("UTC"))
+    return query

@@ -29,7 +29,12 @@ GROUP_COLUMNS: dict[str, tuple[str, ...]] = {
     "agent": ("agent", "callsign", "division"),
     "division": ("division", "name"),
     "domain": ("domain", "name"),
+    # group_by="tag:<key>": one group per value of that tag (the label is the value; "(none)" without the tag).
+    "tag": ("tag", "name"),
 }
+TAG_GROUP_PREFIX = "tag:"
+# What a series without the grouping tag is labelled; one group of its own.
+NO_TAG_LABEL = "(none)"
 
 MAX_POINTS = 1000
 # Series (metric × group) one aggregation may return: about 500,000 points, ~10 MB of JSON, at the most.
@@ -135,12 +140,29 @@ _GROUP_SQL: dict[str, tuple[str, str]] = {
 }
 
 
+def group_columns(group_by: str) -> tuple[str, ...]:
+    """The label columns of a grouping (GROUP_COLUMNS["tag"] for every "tag:<key>")."""
+    return GROUP_COLUMNS["tag" if group_by.startswith(TAG_GROUP_PREFIX) else group_by]
+
+
+def _group_sql(group_by: str, params: dict[str, object]) -> tuple[str, str]:
+    """The joins and label columns of a grouping; a tag grouping reads the tag from the series row itself."""
+    if group_by.startswith(TAG_GROUP_PREFIX) and len(group_by) > len(TAG_GROUP_PREFIX):
+        params["tag_key"] = group_by[len(TAG_GROUP_PREFIX) :]
+        params["no_tag"] = NO_TAG_LABEL
+        value = "COALESCE(s.tags ->> %(tag_key)s, %(no_tag)s)"
+        return "", f'{value} COLLATE "C" AS l1, {value} AS l2'
+    if group_by not in _GROUP_SQL:
+        raise ValueError(f"group_by must be one of {', '.join(GROUP_BY_CHOICES)} or tag:<key>")
+    return _GROUP_SQL[group_by]
+
+
 def series_aggregate(
     *,
     metric_keys: Sequence[str],
     start: datetime,
     end: datetime,
-    group_by: GroupBy = "agent",
+    group_by: GroupBy | str = "agent",
     agg: Agg = "avg",
     agent_ids: Sequence[int] | None = None,
     division_ids: Sequence[int] | None = None,
@@ -157,14 +179,13 @@ def series_aggregate(
     included whole, so the first may begin before `start`.
 
     Filters combine (AND); `division_ids` and `domain_ids` apply to the division a series was posted for; `tags`
-    keeps the series carrying all those tag values.
+    keeps the series carrying all those tag values. `group_by="tag:<key>"` groups by that tag's value (columns
+    `tag` and `name`, both the value); series without the tag form one "(none)" group.
     Two SQL statements whatever the number of series: the series are chosen and labelled first (by metric, agent,
     division: every point query filters by series first, see docs/architecture.md), then their rollup rows are
     read by primary key (series_id, resolution, bucket), packed per series, and combined per group in pandas.
     Past `max_series` pairs it raises TooManySeries before reading any rollup.
     """
-    if group_by not in _GROUP_SQL:
-        raise ValueError(f"group_by must be one of {', '.join(GROUP_BY_CHOICES)}")
     if agg not in _ROLLUP_COLUMNS:
         raise ValueError(f"agg must be one of {', '.join(AGG_CHOICES)}")
     width = resolution or resolution_for(start, end)
@@ -181,10 +202,11 @@ def series_aggregate(
         "end": end,
     }
     filters = _series_filters(params, agent_ids=agent_ids, division_ids=division_ids, domain_ids=domain_ids, tags=tags)
-    label_count = len(GROUP_COLUMNS[group_by])
+    grouping = _group_sql(group_by, params)
+    label_count = len(group_columns(group_by))
     with connection.cursor() as cursor:
         # The series table is small next to the rollups: labelling and counting the groups first is cheap.
-        cursor.execute(_groups_sql(_picked_sql(group_by, filters), label_count), params)
+        cursor.execute(_groups_sql(_picked_sql(grouping, filters), label_count), params)
         series = cursor.fetchall()
         found = series[-1][1] if series else 0
         if max_series is not None and found > max_series:
@@ -222,10 +244,10 @@ def _series_filters(
     return filters
 
 
-def _picked_sql(group_by: str, filters: list[str]) -> str:
+def _picked_sql(grouping: tuple[str, str], filters: list[str]) -> str:
     """The `picked` CTE: the chosen series, labelled for the grouping. A few rows, materialised so that they drive
     the rollup reads by primary key."""
-    joins, labels = _GROUP_SQL[group_by]
+    joins, labels = grouping  # _group_sql's joins and label columns
     return f"""
         WITH picked AS MATERIALIZED (
             SELECT s.id, m.key COLLATE "C" AS key, {labels}
@@ -283,7 +305,7 @@ def _frame(
 ) -> pd.DataFrame:
     """The output frame from the labelled series and their packed rollups: combined per (group, bucket) in numpy
     and pandas (several series per group: tags, or a division's agents; wider buckets: re-binned daily rollups)."""
-    labels = GROUP_COLUMNS[group_by]
+    labels = group_columns(group_by)
     lengths = np.array([len(row[0] or b"") // 8 for row in packed], dtype=np.int64)
     rows = pd.DataFrame({"g": np.repeat(np.array([row[1] for row in series], dtype=np.int64), lengths)})
     origin = int(ROLLUP_ORIGIN.timestamp()) * 1_000_000
@@ -328,3 +350,14 @@ def _combine(rows: pd.DataFrame, *, agg: str, single: bool, series_ids: np.ndarr
         column = _ROLLUP_COLUMNS[agg][0]
         out = getattr(grouped[column], "sum" if agg == "count" else agg)().rename("value")
     return out.reset_index()
+
+
+def series_tag_keys(*, limit: int = 50) -> list[str]:
+    """The tag keys series carry (what group_by="tag:<key>" can group by), sorted; at most `limit`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT k FROM metrics_series s, jsonb_object_keys(s.tags) AS k"
+            " WHERE jsonb_typeof(s.tags) = 'object' ORDER BY k LIMIT %s",
+            [limit],
+        )
+        return [row[0] for row in cursor.fetchall()]

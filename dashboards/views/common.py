@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from urllib.parse import unquote, urlencode
 
 from django.http import HttpRequest
 from django.urls import reverse
@@ -11,6 +12,8 @@ from dashboards.charts import MetricInfo
 from dashboards.state import STATE_PARAMETERS, ViewState, state_parse, zone_or_none
 from metrics.models import Metric
 
+# A division or agent page is scoped by its path; the URL carries the range, aggregation and tag filters only.
+SCOPED_PARAMETERS = frozenset({"range", "from", "to", "tz", "agg", "refresh", "tag"})
 # Set by static/js/dashboards.js from the browser (Intl.DateTimeFormat), read on the next request.
 TZ_COOKIE = "novaops_tz"
 UTC = zoneinfo.ZoneInfo("UTC")
@@ -20,7 +23,8 @@ def viewer_zone(request: HttpRequest) -> zoneinfo.ZoneInfo:
     """The zone to show times in when the URL names none: the viewer's own choice, else their browser's, else UTC."""
     preference = getattr(request.user, "viewer_preference", None) if request.user.is_authenticated else None
     chosen = zone_or_none(preference.time_zone) if preference is not None else None
-    return chosen or zone_or_none(request.COOKIES.get(TZ_COOKIE)) or UTC
+    # The script writes the cookie with encodeURIComponent ("Europe%2FBerlin"); Django hands it over as written.
+    return chosen or zone_or_none(unquote(request.COOKIES.get(TZ_COOKIE, ""))) or UTC
 
 
 def view_state(
@@ -29,13 +33,30 @@ def view_state(
     return state_parse(request.GET, tz=viewer_zone(request), defaults=defaults, allowed=allowed)
 
 
+def scoped_query(state: ViewState) -> str:
+    """The part of `state` a division or agent page takes (range, zone, aggregation, tags): what drill-down keeps."""
+    return urlencode([(name, value) for name, value in state.pairs() if name in SCOPED_PARAMETERS])
+
+
+def agent_url(handle: str, state: ViewState) -> str:
+    query = scoped_query(state)
+    return reverse("dashboards:agent", args=[handle]) + (f"?{query}" if query else "")
+
+
+def division_url(slug: str, state: ViewState) -> str:
+    query = scoped_query(state)
+    return reverse("dashboards:division", args=[slug]) + (f"?{query}" if query else "")
+
+
 def metric_info(metric: Metric) -> MetricInfo:
     return MetricInfo(key=metric.key, name=metric.name, unit=metric.unit, better=metric.better, kind=metric.kind)
 
 
 def figure_url(state: ViewState, **changes: object) -> str:
-    """The chart endpoint's URL for `state` with `changes` (a figure is always one metric)."""
-    return f"{reverse('dashboards:figure')}?{state.query(**changes)}"
+    """The chart endpoint's URL for `state` with `changes` (a figure is always one metric). Written without the
+    page's defaults: the endpoint has none of its own, so a page default (explore groups by division) must be
+    spelled out."""
+    return f"{reverse('dashboards:figure')}?{state.query(defaults={}, **changes)}"
 
 
 def chart_spec(state: ViewState, *, metric: Metric, chart_id: str, title: str | None = None, **changes: object) -> dict:
@@ -51,20 +72,22 @@ def chart_spec(state: ViewState, *, metric: Metric, chart_id: str, title: str | 
     }
 
 
-def toolbar(state: ViewState) -> dict:
+def toolbar(state: ViewState, *, extra: list[tuple[str, str]] | None = None) -> dict:
     """The range controls every dashboard shows: presets, shift back / forward, zoom out, the absolute range form
-    (its fields in the view's zone) and the hidden fields that keep the rest of the state when it is submitted."""
+    (its fields in the view's zone) and the hidden fields that keep the rest of the state when it is submitted.
+    `extra` are a page's own parameters outside the view state (the division's rank=), kept by every control."""
     from dashboards.constants import RANGE_PRESETS, REFRESH_CHOICES
 
+    tail = f"&{urlencode(extra)}" if extra else ""
     keep = [(name, value) for name, value in state.pairs() if name not in ("range", "from", "to", "tz", "refresh")]
     return {
-        "presets": [(label, f"?{state.with_range(label)}", state.range == label) for label in RANGE_PRESETS],
-        "back": f"?{state.shifted(-1)}",
-        "forward": f"?{state.shifted(+1)}",
-        "zoom_out": f"?{state.zoomed_out()}",
+        "presets": [(label, f"?{state.with_range(label)}{tail}", state.range == label) for label in RANGE_PRESETS],
+        "back": f"?{state.shifted(-1)}{tail}",
+        "forward": f"?{state.shifted(+1)}{tail}",
+        "zoom_out": f"?{state.zoomed_out()}{tail}",
         "from_value": state.start.astimezone(state.tz).strftime("%Y-%m-%dT%H:%M"),
         "to_value": state.end.astimezone(state.tz).strftime("%Y-%m-%dT%H:%M"),
-        "keep": keep,
+        "keep": keep + list(extra or []),
         "refresh_choices": list(REFRESH_CHOICES),
         "refresh": state.refresh,
         "refresh_seconds": REFRESH_CHOICES[state.refresh],

@@ -2,24 +2,26 @@
 
 Every chart on every dashboard page is an element with `data-figure-url` pointing here; static/js/dashboards.js
 fetches it on its own (its own loading indicator and error), so a slow or failing panel never holds up the page.
-`GET /dashboards/figure/?metric=…&group=…&range=…[&chart=share][&format=csv]`.
+`GET /dashboards/figure/?metric=…&group=…&range=…[&chart=share|multiples][&format=csv]`.
 """
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from dashboards import analytics, charts, selectors
 from dashboards.state import STATE_PARAMETERS, ViewState
-from dashboards.views.common import metric_info, view_state
-from metrics.selectors import GROUP_COLUMNS
+from dashboards.views.common import agent_url, metric_info, view_state
+from metrics.selectors import group_columns
 from novaops.decorators import person_required
 from novaops.errors import InvalidInput
 
 FIGURE_PARAMETERS = STATE_PARAMETERS | {"chart", "format"}
-CHARTS = ("timeseries", "share")
+CHARTS = ("timeseries", "share", "multiples")
 
 
 @require_safe
@@ -28,25 +30,14 @@ def figure(request: HttpRequest) -> HttpResponse:
     state = view_state(request, allowed=FIGURE_PARAMETERS)
     chart = request.GET.get("chart", "share" if state.view == "share" else "timeseries")
     output = request.GET.get("format", "json")
-    if chart not in CHARTS or output not in ("json", "csv") or len(state.metrics) != 1:
-        raise InvalidInput(
-            "A figure is one metric (metric=…), chart=timeseries or share, format=json or csv.",
-            errors=[{"field": "metric", "message": "exactly one metric."}] if len(state.metrics) != 1 else [],
-        )
+    _check(state, chart=chart, output=output)
     scope = selectors.scope_resolve(state)
     frame = selectors.metric_frame(
         metric_keys=state.metrics, start=state.start, end=state.end, group=state.group, agg=state.agg, scope=scope
     )
     if output == "csv":
         return _csv(frame, state)
-    info = metric_info(scope.metrics[0])
-    if chart == "share":
-        fig = charts.share_figure(frame, metric=info, group=state.group, tz=state.tz)
-        marks = frame.iloc[0:0]
-    else:
-        lines = frame[GROUP_COLUMNS[state.group][0]].nunique(dropna=False)
-        marks = analytics.anomaly_marks(frame) if lines <= analytics.ANOMALY_MAX_LINES else frame.iloc[0:0]
-        fig = charts.timeseries_figure(frame, metric=info, group=state.group, tz=state.tz, anomalies=marks)
+    fig, marks = _draw(chart, frame, state=state, info=metric_info(scope.metrics[0]))
     meta = {
         "resolution_seconds": frame.attrs["resolution_seconds"],
         "anomalies": len(marks),
@@ -54,6 +45,40 @@ def figure(request: HttpRequest) -> HttpResponse:
         "generated_at": timezone.now().isoformat(),
     }
     return HttpResponse(charts.figure_json(fig, meta=meta), content_type="application/json")
+
+
+def _check(state: ViewState, *, chart: str, output: str) -> None:
+    """A figure is one metric, a known chart kind and format; small multiples are per agent."""
+    errors = []
+    if len(state.metrics) != 1:
+        errors.append({"field": "metric", "message": "exactly one metric."})
+    if chart not in CHARTS:
+        errors.append({"field": "chart", "message": f"must be one of {', '.join(CHARTS)}."})
+    elif chart == "multiples" and state.group != "agent":
+        errors.append({"field": "group", "message": "small multiples are one per agent: group=agent."})
+    if output not in ("json", "csv"):
+        errors.append({"field": "format", "message": "must be json or csv."})
+    if errors:
+        summary = "; ".join(f"{error['field']}: {error['message']}" for error in errors)
+        raise InvalidInput(f"This figure cannot be drawn: {summary}", errors=errors)
+
+
+def _draw(chart: str, frame, *, state: ViewState, info) -> tuple:
+    """The figure of `chart` kind and the anomaly marks drawn on it (none on shares and small multiples, nor on
+    charts of more lines than anyone can tell apart)."""
+    none = frame.iloc[0:0]
+    if chart == "share":
+        return charts.share_figure(frame, metric=info, group=state.group, tz=state.tz), none
+    if chart == "multiples":
+        handles = frame["agent"].dropna().unique() if len(frame) else []
+        links = {str(handle): agent_url(str(handle), state) for handle in handles}
+        return charts.multiples_figure(frame, metric=info, tz=state.tz, links=links), none
+    lines = frame[group_columns(state.group)[0]].nunique(dropna=False)
+    marks = analytics.anomaly_marks(frame) if lines <= analytics.ANOMALY_MAX_LINES else none
+    wall = charts.local_times(pd.Series([state.start, state.end]), state.tz).to_numpy()
+    x_range = tuple(str(moment) for moment in np.datetime_as_string(wall, unit="s"))
+    fig = charts.timeseries_figure(frame, metric=info, group=state.group, tz=state.tz, anomalies=marks, x_range=x_range)
+    return fig, marks
 
 
 def _empty_reason(frame, state: ViewState, scope: selectors.Scope) -> dict | None:

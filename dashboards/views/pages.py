@@ -11,11 +11,11 @@ from agents import selectors as registry
 from agents.constants import HANDLE_FORMAT, is_handle
 from agents.models import Agent, Division
 from dashboards import selectors
-from dashboards.views.common import chart_spec, toolbar, view_state
+from dashboards.views.common import SCOPED_PARAMETERS, chart_spec, scoped_query, toolbar, view_state
+from dashboards.views.ranking import division_ranking
 from novaops.decorators import person_required
 
-# A division or agent page is scoped by its path; the URL carries the range, aggregation and tag filters only.
-SCOPED_PARAMETERS = frozenset({"range", "from", "to", "tz", "agg", "refresh", "tag"})
+__all__ = ["SCOPED_PARAMETERS", "agent_dashboard", "division_dashboard"]
 
 
 def _division_or_404(slug: str) -> Division:
@@ -37,14 +37,23 @@ def _agent_or_404(handle: str) -> Agent:
 @require_safe
 @person_required
 def division_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
-    """Every catalogue metric the division reports, one chart each, a line per agent."""
+    """Every catalogue metric the division reports, one chart each, a line per agent; its agents ranked on one."""
     division = _division_or_404(slug)
-    state = view_state(request, allowed=SCOPED_PARAMETERS)
+    state = view_state(request, allowed=SCOPED_PARAMETERS | {"rank"})
+    metrics = selectors.reported_metrics(division_ids=[division.pk])
     charts = [
         chart_spec(state, metric=metric, chart_id=f"chart-{metric.key}", divisions=(division.slug,), group="agent")
-        for metric in selectors.reported_metrics(division_ids=[division.pk])
+        for metric in metrics
     ]
-    context = {"division": division, "state": state, "toolbar": toolbar(state), "charts": charts}
+    ranking = division_ranking(request, state, division=division, metrics=metrics)
+    context = {
+        "division": division,
+        "state": state,
+        "toolbar": toolbar(state, extra=[("rank", ranking["metric"].key)] if ranking["metric"] else None),
+        "charts": charts,
+        "ranking": ranking,
+        "drill_query": scoped_query(state),
+    }
     return render(request, "dashboards/division.html", context)
 
 
@@ -58,5 +67,11 @@ def agent_dashboard(request: HttpRequest, handle: str) -> HttpResponse:
         chart_spec(state, metric=metric, chart_id=f"chart-{metric.key}", agents=(agent.handle,), group="agent")
         for metric in selectors.reported_metrics(agent_ids=[agent.pk])
     ]
-    context = {"agent": agent, "state": state, "toolbar": toolbar(state), "charts": charts}
+    context = {
+        "agent": agent,
+        "state": state,
+        "toolbar": toolbar(state),
+        "charts": charts,
+        "drill_query": scoped_query(state),
+    }
     return render(request, "dashboards/agent.html", context)

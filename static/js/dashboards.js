@@ -7,6 +7,9 @@
 
   var TZ_COOKIE = "novaops_tz";
   var browserZone = (Intl.DateTimeFormat().resolvedOptions() || {}).timeZone || "UTC";
+  // Before the first cookie the server could not know the zone: only then do chart requests name it themselves
+  // (afterwards the server's choice, the viewer's preference or this cookie, must win, or CSV and chart differ).
+  var zoneKnown = document.cookie.split("; ").some(function (c) { return c.indexOf(TZ_COOKIE + "=") === 0; });
   // The server shows times in the browser's zone unless the viewer chose one: tell it (read on the next request).
   document.cookie = TZ_COOKIE + "=" + encodeURIComponent(browserZone) + "; path=/; max-age=31536000; samesite=lax";
 
@@ -45,7 +48,7 @@
 
   function withZone(url) {
     var parsed = new URL(url, window.location.href);
-    if (!parsed.searchParams.has("tz")) parsed.searchParams.set("tz", browserZone);
+    if (!zoneKnown && !parsed.searchParams.has("tz")) parsed.searchParams.set("tz", browserZone);
     return parsed.pathname + parsed.search;
   }
 
@@ -76,7 +79,12 @@
       return;
     }
     element.removeAttribute("data-empty");
-    var layout = merge(JSON.parse(JSON.stringify(figure.layout || {})), themeLayout());
+    var theme = themeLayout();
+    var layout = merge(JSON.parse(JSON.stringify(figure.layout || {})), theme);
+    // Subplots (the division's small multiples) have axes xaxis2, yaxis2, …: the same colours for each.
+    Object.keys(layout).forEach(function (key) {
+      if (/^[xy]axis[0-9]+$/.test(key)) layout[key] = merge(layout[key], theme.xaxis);
+    });
     var config = {
       responsive: true,
       displaylogo: false,
@@ -123,7 +131,10 @@
     url.searchParams.delete("range");
     url.searchParams.set("from", String(from).replace(" ", "T").slice(0, 19));
     url.searchParams.set("to", String(to).replace(" ", "T").slice(0, 19));
-    if (!url.searchParams.has("tz")) url.searchParams.set("tz", browserZone);
+    // The dragged times are in the zone the charts were drawn in: the page's (the toolbar says which).
+    var toolbar = document.querySelector("[data-zone]");
+    var zone = toolbar ? toolbar.getAttribute("data-zone") : browserZone;
+    if (!url.searchParams.has("tz")) url.searchParams.set("tz", zoneKnown ? zone : browserZone);
     window.location.assign(url.toString());
   }
 

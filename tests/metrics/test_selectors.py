@@ -342,3 +342,32 @@ def test_catalogue_selectors(db):
     assert metric_get(key="latency_p95_ms").unit == "ms"
     with pytest.raises(Metric.DoesNotExist):
         metric_get(key="nope")
+
+
+# --- grouping by a tag ---
+
+
+def test_group_by_a_tag_key_forms_one_group_per_value_and_one_for_series_without_it(
+    teams, django_capture_on_commit_callbacks
+):
+    body = {"points": [
+        {"metric": "latency_p95_ms", "agent": "ta_00001", "ts": T0.isoformat(), "value": 4.0, "tags": {"r": "eu"}},
+        {"metric": "latency_p95_ms", "agent": "ta_00002", "ts": T0.isoformat(), "value": 8.0, "tags": {"r": "eu"}},
+        {"metric": "latency_p95_ms", "agent": "ta_00001", "ts": T0.isoformat(), "value": 1.0, "tags": {"r": "us"}},
+        {"metric": "latency_p95_ms", "agent": "ta_00002", "ts": T0.isoformat(), "value": 30.0},
+    ]}  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        batch_accept(division=teams["runtime"], token=None, body=json.dumps(body).encode())
+
+    frame = series_aggregate(
+        metric_keys=["latency_p95_ms"], start=T0, end=T0 + timedelta(minutes=5), group_by="tag:r", agg="avg"
+    )
+
+    assert list(frame.columns) == ["metric", "tag", "name", "bucket", "value"]
+    assert _values(frame, "tag") == {"(none)": 30.0, "eu": 6.0, "us": 1.0}
+    assert (frame["tag"] == frame["name"]).all()
+
+
+def test_group_by_an_empty_tag_key_is_a_programming_error(teams):
+    with pytest.raises(ValueError, match="group_by"):
+        series_aggregate(metric_keys=["uptime_pct"], start=T0, end=T0 + timedelta(hours=1), group_by="tag:")
