@@ -20,7 +20,8 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 from bench.ingest import BenchFailed
 
-FIGURE_URL_RE = re.compile(r"""data-figure-url\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+TAG_RE = re.compile(r"<[a-zA-Z][^>]*>")
+ATTRIBUTE_RE = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 CSRF_INPUT_RE = re.compile(r'name="csrfmiddlewaretoken"\s+value="([^"]+)"')
 
 
@@ -87,15 +88,39 @@ class Client:
 
 
 def figure_urls(page: bytes, *, page_path: str) -> list[str]:
-    """Every data-figure-url of the page, unescaped and made absolute paths (same origin: path + query)."""
+    """Every URL the page's script fetches as soon as it is loaded: each element's `data-figure-url` (a chart,
+    static/js/dashboards.js) and each `hx-get` whose `hx-trigger` includes `load` (a fragment, htmx), unescaped
+    and made absolute paths (same origin: path + query), in document order."""
     urls = []
-    for match in FIGURE_URL_RE.finditer(page.decode(errors="replace")):
-        url = urljoin(page_path, html.unescape(match.group(1) or match.group(2)))
+    for tag in TAG_RE.findall(page.decode(errors="replace")):
+        attributes = {
+            m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3) for m in ATTRIBUTE_RE.finditer(tag)
+        }
+        found = attributes.get("data-figure-url")
+        if found is None and "hx-get" in attributes:
+            triggers = [t.strip().split(" ")[0] for t in attributes.get("hx-trigger", "").split(",")]
+            found = attributes["hx-get"] if "load" in triggers else None
+        if found is None:
+            continue
+        url = urljoin(page_path, html.unescape(found))
         parts = urlsplit(url)
         if parts.netloc and parts.netloc not in ("127.0.0.1", "localhost") and not parts.netloc.startswith("127."):
             raise BenchFailed(f"figure URL {url!r} is not same-origin")
         urls.append(parts.path + (f"?{parts.query}" if parts.query else ""))
     return urls
+
+
+def _fetch_all(client: Client, urls: list[str], *, names, cache_clear, timings: Timings | None, depth: int = 0):
+    """GET each URL (figure cache cleared first), timed into `timings` when given, and what an HTML fragment
+    loads in turn (two levels at most)."""
+    for url in urls:
+        cache_clear()
+        body, seconds = client.get(url)
+        if timings is not None:
+            timings.add(figure_kind(url, names), url, seconds)
+        if depth < 2 and body.lstrip()[:1] not in (b"{", b"["):
+            nested = figure_urls(body, page_path=url)
+            _fetch_all(client, nested, names=names, cache_clear=cache_clear, timings=timings, depth=depth + 1)
 
 
 def path_pattern(path: str, names: dict[str, str]) -> str:
@@ -154,18 +179,14 @@ def page_time(
     figure cache cleared before every request. `figures` given: those URLs alone, without a page."""
     timings = Timings()
     urls = figures if figures is not None else figure_urls(client.get(page_path)[0], page_path=page_path)
-    for url in urls:
-        client.get(url)
+    _fetch_all(client, urls, names=names, cache_clear=cache_clear, timings=None)
     for _ in range(repeat):
         if figures is None:
             cache_clear()
             page, seconds = client.get(page_path)
             timings.add("page HTML", page_path, seconds)
             urls = figure_urls(page, page_path=page_path)
-        for url in urls:
-            cache_clear()
-            _, seconds = client.get(url)
-            timings.add(figure_kind(url, names), url, seconds)
+        _fetch_all(client, urls, names=names, cache_clear=cache_clear, timings=timings)
     return timings
 
 

@@ -113,3 +113,15 @@ def test_agents_are_picked_round_robin_over_divisions():
     ]
     with pytest.raises(dashweb.BenchFailed):
         agents_pick(divisions, 7)
+
+
+def test_fragments_loaded_on_load_count_and_others_do_not():
+    page = (
+        b'<div class="x" hx-get="/dashboards/overview/cards/?range=7d&amp;tz=UTC" hx-trigger="load"></div>'
+        b'<div hx-get="/later/" hx-trigger="revealed"></div><form hx-get="/search/" hx-trigger="keyup changed">'
+        b'<div hx-get="/both/" hx-trigger="load, every 60s"></div>'
+    )
+    assert dashweb.figure_urls(page, page_path="/?range=7d") == [
+        "/dashboards/overview/cards/?range=7d&tz=UTC",
+        "/both/",
+    ]
