@@ -12,8 +12,8 @@ run: $(STAMP)
 test: $(STAMP) browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
-	$(PY) -m bench
+bench: $(STAMP) browser
+	$(PY) -m bench ingest && $(PY) -m bench dashboards
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

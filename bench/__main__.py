@@ -1,10 +1,10 @@
-"""`python -m bench [ingest|soak] [options]`: dispatch to a benchmark (`ingest` is the default, `make bench`)."""
+"""`python -m bench [ingest|soak|dashboards] [options]`: dispatch to a benchmark (`ingest` is the default)."""
 
 from __future__ import annotations
 
 import sys
 
-BENCHMARKS = ("ingest", "soak")
+BENCHMARKS = ("ingest", "soak", "dashboards")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,6 +13,10 @@ def main(argv: list[str] | None = None) -> int:
     if name not in BENCHMARKS:
         print(f"Unknown benchmark {name!r}; choose from: {', '.join(BENCHMARKS)}.", file=sys.stderr)
         return 2
+    if name == "dashboards":
+        from bench import dashboards
+
+        return dashboards.main(argv)
     if name == "soak":
         from bench import soak
 
