@@ -20,8 +20,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import psycopg
 
-RANGE_RE = re.compile(r"^(\d+)([mhdw])$")
-RANGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+from dashboards.state import range_length
+
 LIST_PARAMETERS = ("metric", "agent", "division", "domain", "tag")
 # Parameters that change the picture but not the data read: ignored by the mapping (chart=share and view=share draw
 # each group's share of the total, computed from the same aggregated series; tz only moves the axis labels).
@@ -63,10 +63,8 @@ class RawQuery:
 
 
 def range_parse(text: str) -> timedelta | None:
-    match = RANGE_RE.match(text.strip())
-    if not match:
-        return None
-    return timedelta(**{RANGE_UNITS[match.group(2)]: int(match.group(1))})
+    """A figure URL's `range=` as the app reads it (dashboards.state), so the raw answer covers the same span."""
+    return range_length(text)
 
 
 def _split(values: list[str]) -> tuple[str, ...]:

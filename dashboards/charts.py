@@ -116,6 +116,24 @@ def _base_layout(*, tz: zoneinfo.ZoneInfo, y_title: str, traces: int, height: in
     }
 
 
+def _line_traces(
+    frame: pd.DataFrame, *, metric: MetricInfo, group: str, tz: zoneinfo.ZoneInfo, hover: str, **style: object
+) -> list[dict]:
+    """A line trace per group of one metric's rows, named by the group, `style` added to each."""
+    return [
+        {
+            "type": "scatter",
+            "x": x,
+            "y": y,
+            "name": label,
+            "mode": "lines",
+            "hovertemplate": f"{hover}<extra>{label}</extra>",
+            **style,
+        }
+        for label, x, y in lines(frame[frame["metric"] == metric.key], group, tz)
+    ]
+
+
 def timeseries_figure(
     frame: pd.DataFrame,
     *,
@@ -127,18 +145,9 @@ def timeseries_figure(
 ) -> go.Figure:
     """One line per group of `frame` (series_aggregate's shape, one metric), anomaly marks on top. `x_range` (local
     wall-clock ISO strings) pins the time axis to the view's range, so stacked charts share one axis exactly."""
-    traces = [
-        {
-            "type": "scatter",
-            "x": x,
-            "y": y,
-            "name": label,
-            "mode": "lines",
-            "line": {"width": 1.5},
-            "hovertemplate": f"%{{y:.4~g}} {metric.unit}<extra>{label}</extra>",
-        }
-        for label, x, y in lines(frame[frame["metric"] == metric.key], group, tz)
-    ]
+    traces = _line_traces(
+        frame, metric=metric, group=group, tz=tz, hover=f"%{{y:.4~g}} {metric.unit}", line={"width": 1.5}
+    )
     if anomalies is not None and not anomalies.empty:
         traces.append(anomaly_trace(anomalies, metric=metric, group=group, tz=tz))
     layout = _base_layout(tz=tz, y_title=metric.title, traces=len(traces))
@@ -164,20 +173,16 @@ def anomaly_trace(anomalies: pd.DataFrame, *, metric: MetricInfo, group: str, tz
 
 def share_figure(frame: pd.DataFrame, *, metric: MetricInfo, group: str, tz: zoneinfo.ZoneInfo) -> go.Figure:
     """Each group's share of the total per bucket, stacked to 100 % (for counters: who did the work)."""
-    traces = [
-        {
-            "type": "scatter",
-            "x": x,
-            "y": y,
-            "name": label,
-            "mode": "lines",
-            "line": {"width": 0.5},
-            "stackgroup": "share",
-            "groupnorm": "percent",
-            "hovertemplate": f"%{{y:.1f}} %<extra>{label}</extra>",
-        }
-        for label, x, y in lines(frame[frame["metric"] == metric.key], group, tz)
-    ]
+    traces = _line_traces(
+        frame,
+        metric=metric,
+        group=group,
+        tz=tz,
+        hover="%{y:.1f} %",
+        line={"width": 0.5},
+        stackgroup="share",
+        groupnorm="percent",
+    )
     layout = _base_layout(tz=tz, y_title=f"Share of {metric.name} (%)", traces=len(traces))
     layout["yaxis"]["range"] = [0, 100]
     return figure(traces, layout)

@@ -130,11 +130,16 @@ def _duration_label(length: timedelta) -> str:
     return f"{max(seconds // 60, 1)}m"
 
 
+def range_length(value: str) -> timedelta | None:
+    """The length a relative range such as "24h" or "2w" names, or None when it names none."""
+    match = RANGE_RE.match(value.strip())
+    return timedelta(**{_UNITS[match[2]]: int(match[1])}) if match else None
+
+
 def _relative(value: str, now: datetime) -> tuple[datetime, datetime]:
-    match = RANGE_RE.match(value)
-    if not match:
+    length = range_length(value)
+    if length is None:
         raise ValueError(value)
-    length = timedelta(**{_UNITS[match[2]]: int(match[1])})
     return now - length, now
 
 

@@ -15,11 +15,12 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from agents import selectors
-from agents.constants import HANDLE_FORMAT, READ_ONLY_MESSAGE, is_handle
+from agents.constants import READ_ONLY_MESSAGE
 from agents.filters import AgentFilter
 from agents.forms import AgentEditForm, agent_filter_form, bootstrap_form
 from agents.models import Agent, Division, Domain
 from agents.services.agents import agent_update
+from agents.views.lookups import agent_or_404, division_or_404
 from novaops import policies
 from novaops.decorators import person_required
 
@@ -41,15 +42,6 @@ def _page(request: HttpRequest, queryset: QuerySet[Agent]) -> Page:
         return paginator.page(request.GET.get("page") or 1)
     except InvalidPage as exc:
         raise Http404(f"No such page: {exc}") from exc
-
-
-def _agent_or_404(handle: str) -> Agent:
-    if not is_handle(handle):
-        raise Http404(f"A handle is {HANDLE_FORMAT}.")
-    try:
-        return selectors.agent_get(handle=handle)
-    except Agent.DoesNotExist as exc:
-        raise Http404(f"No agent {handle}.") from exc
 
 
 def _wants_results_partial(request: HtmxHttpRequest) -> bool:
@@ -86,10 +78,7 @@ def domain_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 @person_required
 def division_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    try:
-        division = selectors.division_get(slug=slug)
-    except Division.DoesNotExist as exc:
-        raise Http404(f"No division {slug}.") from exc
+    division = division_or_404(slug)
     page = _page(request, selectors.agent_list().filter(division=division))
     return render(request, "agents/division_detail.html", {"division": division, "page": page, "section": "domains"})
 
@@ -121,7 +110,7 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_safe
 @person_required
 def agent_detail(request: HttpRequest, handle: str) -> HttpResponse:
-    agent = _agent_or_404(handle)
+    agent = agent_or_404(handle)
     context = {
         "agent": agent,
         # Reverse one-to-ones: joined by agent_get, so reading them costs no query; absent ones raise, hence getattr.
@@ -137,7 +126,7 @@ def agent_detail(request: HttpRequest, handle: str) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 @person_required
 def agent_edit(request: HttpRequest, handle: str) -> HttpResponse:
-    agent = _agent_or_404(handle)
+    agent = agent_or_404(handle)
     # The same predicates, in the same order, as the API's CanEditAgents.
     if not policies.can_edit_some_agents(request.user):
         raise PermissionDenied(READ_ONLY_MESSAGE)

@@ -3,13 +3,11 @@ data comes from the figure endpoint (dashboards.views.figures), fetched by the p
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from agents import selectors as registry
-from agents.constants import HANDLE_FORMAT, is_handle
-from agents.models import Agent, Division
+from agents.views.lookups import agent_or_404, division_or_404
 from dashboards import selectors
 from dashboards.views.common import SCOPED_PARAMETERS, chart_spec, scoped_query, toolbar, view_state
 from dashboards.views.ranking import division_ranking
@@ -18,27 +16,11 @@ from novaops.decorators import person_required
 __all__ = ["SCOPED_PARAMETERS", "agent_dashboard", "division_dashboard"]
 
 
-def _division_or_404(slug: str) -> Division:
-    try:
-        return registry.division_get(slug=slug)
-    except Division.DoesNotExist as exc:
-        raise Http404(f"No division {slug}.") from exc
-
-
-def _agent_or_404(handle: str) -> Agent:
-    if not is_handle(handle):
-        raise Http404(f"A handle is {HANDLE_FORMAT}.")
-    try:
-        return registry.agent_get(handle=handle)
-    except Agent.DoesNotExist as exc:
-        raise Http404(f"No agent {handle}.") from exc
-
-
 @require_safe
 @person_required
 def division_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     """Every catalogue metric the division reports, one chart each, a line per agent; its agents ranked on one."""
-    division = _division_or_404(slug)
+    division = division_or_404(slug)
     state = view_state(request, allowed=SCOPED_PARAMETERS | {"rank"})
     metrics = selectors.reported_metrics(division_ids=[division.pk])
     charts = [
@@ -61,7 +43,7 @@ def division_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
 @person_required
 def agent_dashboard(request: HttpRequest, handle: str) -> HttpResponse:
     """Every catalogue metric the agent reports, one chart each."""
-    agent = _agent_or_404(handle)
+    agent = agent_or_404(handle)
     state = view_state(request, allowed=SCOPED_PARAMETERS)
     charts = [
         chart_spec(state, metric=metric, chart_id=f"chart-{metric.key}", agents=(agent.handle,), group="agent")

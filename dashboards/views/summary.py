@@ -13,11 +13,12 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
+from agents.views.lookups import agent_or_404, division_or_404
 from dashboards import analytics, charts, selectors
 from dashboards.constants import KEY_METRICS
 from dashboards.state import ViewState
 from dashboards.views.common import view_state
-from dashboards.views.pages import SCOPED_PARAMETERS, _agent_or_404, _division_or_404
+from dashboards.views.pages import SCOPED_PARAMETERS
 from metrics.models import Metric, RollupResolution
 from metrics.selectors import bucket_count, series_aggregate
 from novaops.decorators import person_required
@@ -165,7 +166,7 @@ def _summary(request: HttpRequest, *, group: str, key: str, title: str, dashboar
 @person_required
 def division_summary(request: HttpRequest, slug: str) -> HttpResponse:
     """The division's key metrics over the range (24 h by default) against the period before, for its registry page."""
-    division = _division_or_404(slug)
+    division = division_or_404(slug)
     return _summary(
         request,
         group="division",
@@ -180,7 +181,7 @@ def division_summary(request: HttpRequest, slug: str) -> HttpResponse:
 @person_required
 def agent_summary(request: HttpRequest, handle: str) -> HttpResponse:
     """The agent's key metrics over the range (24 h by default) against the period before, for its registry page."""
-    agent = _agent_or_404(handle)
+    agent = agent_or_404(handle)
     return _summary(
         request,
         group="agent",
