@@ -176,8 +176,8 @@ class _Errors:
 
     def raise_any(self) -> None:
         if self.items:
-            summary = "; ".join(f"{item['field']}: {item['message']}" for item in self.items)
-            raise InvalidInput(f"This view cannot be shown: {summary}", errors=self.items)
+            summary = "; ".join(f"{item['field']}: {item['message'].rstrip('.')}" for item in self.items)
+            raise InvalidInput(f"This view cannot be shown: {summary}.", errors=self.items)
 
 
 def state_parse(
