@@ -1,4 +1,5 @@
-"""The demo organisation: two domains, eight divisions, 186 agents and four demo users (`manage.py seed_demo`).
+"""The demo organisation: two domains, eight divisions, 186 agents and six demo users, two of them division leads
+(`manage.py seed_demo`).
 
 Demo data only: the users share a public password, so the command refuses to run with DEBUG off unless forced.
 """
@@ -80,13 +81,35 @@ CALLSIGNS = [
 ]
 
 
-# (username, first name, role, handle of the agent they are, slug of their division, slug of their domain, admin)
+# (username, first name, role, the agent they are, slug of their division, slug of their domain, admin). The agent is
+# a handle, or LEAD_OF + a division slug for whoever leads that division (they act as its lead, e.g. in escalations).
+LEAD_OF = "lead-of:"
 DEMO_PEOPLE: list[tuple[str, str, str, str | None, str | None, str | None, bool]] = [
     ("core", "Core", Person.Role.TIER1_LEAD, "ta_00008", None, "novaops", True),
     ("meridian", "Meridian", Person.Role.TIER1_LEAD, "ta_00151", None, "orchops", True),
     ("member", "Runtime member", Person.Role.DIVISION_MEMBER, "ta_00002", "novacore-runtime", "novaops", False),
+    (
+        "runtime-lead",
+        "Runtime lead",
+        Person.Role.DIVISION_MEMBER,
+        LEAD_OF + "novacore-runtime",
+        "novacore-runtime",
+        "novaops",
+        False,
+    ),
+    (
+        "workflow-lead",
+        "Workflow lead",
+        Person.Role.DIVISION_MEMBER,
+        LEAD_OF + "workflow-engineering",
+        "workflow-engineering",
+        "orchops",
+        False,
+    ),
     ("viewer", "Viewer", Person.Role.VIEWER, None, None, None, False),
 ]
+# Where the demo users' mail goes (the console backend under `make run` prints it).
+DEMO_EMAIL_DOMAIN = "novaops.example"
 
 
 @dataclass(frozen=True)
@@ -167,23 +190,39 @@ def _agent_values(
 def _seed_people(agents: dict[str, Agent]) -> list[str]:
     """The demo users (password DEMO_PASSWORD) with their NovaOps roles; returns their usernames."""
     domains = {domain.slug: domain for domain in Domain.objects.filter(slug__in=["novaops", "orchops"])}
-    divisions = {division.slug: division for division in Division.objects.filter(slug="novacore-runtime")}
+    division_slugs = {row[4] for row in DEMO_PEOPLE if row[4]}
+    divisions = {division.slug: division for division in Division.objects.filter(slug__in=division_slugs)}
     User = get_user_model()
     for username, first_name, role, handle, division_slug, domain_slug, is_admin in DEMO_PEOPLE:
         user = _upsert(
-            User, {"username": username}, {"first_name": first_name, "is_staff": is_admin, "is_superuser": is_admin}
+            User,
+            {"username": username},
+            {
+                "first_name": first_name,
+                "email": f"{username}@{DEMO_EMAIL_DOMAIN}",
+                "is_staff": is_admin,
+                "is_superuser": is_admin,
+            },
         )
         if not user.check_password(DEMO_PASSWORD):
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
         person = {
             "role": role,
-            "agent": agents[handle] if handle else None,
+            "agent": _demo_agent(handle, agents, divisions),
             "division": divisions[division_slug] if division_slug else None,
             "domain": domains[domain_slug] if domain_slug else None,
         }
         _upsert(Person, {"user": user}, person)
     return [row[0] for row in DEMO_PEOPLE]
+
+
+def _demo_agent(handle: str | None, agents: dict[str, Agent], divisions: dict[str, Division]) -> Agent | None:
+    if handle is None:
+        return None
+    if handle.startswith(LEAD_OF):
+        return divisions[handle.removeprefix(LEAD_OF)].lead
+    return agents[handle]
 
 
 def _upsert(model: type[Any], lookup: dict[str, Any], values: dict[str, Any]) -> Any:

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 
 from agents.filters import AgentFilter
-from agents.models import Agent, Division, DivisionToken, Domain
+from agents.models import Agent, Division, DivisionToken, Domain, Person
 
 
 def domain_list(*, division_id: int | None = None) -> QuerySet[Domain]:
@@ -104,3 +104,13 @@ def _message(error: ValidationError) -> str:
     if "value" in params:
         params["value"] = str(params["value"])[:60]
     return str(error.message % params if params else error.message)
+
+
+def led_division_id(*, person: Person | None) -> int | None:
+    """The division whose lead (Division.lead) is this person's agent, or None; such a person acts as its lead.
+    Cached on the person for the request."""
+    if person is None or person.agent_id is None:
+        return None
+    if not hasattr(person, "_led_division_id"):
+        person._led_division_id = Division.objects.filter(lead_id=person.agent_id).values_list("pk", flat=True).first()
+    return person._led_division_id

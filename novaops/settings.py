@@ -43,10 +43,13 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "csp",
+    "pgtrigger",
+    "pghistory",
     "novaops",
     "agents",
     "metrics",
     "dashboards",
+    "escalations",
 ]
 
 MIDDLEWARE = [
@@ -226,7 +229,21 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "novaops.tasks.worker_heartbeat", "schedule": 30.0},
     "metrics-batch-sweep": {"task": "metrics.batch_sweep", "schedule": 15.0},
     "metrics-partitions": {"task": "metrics.partitions_maintain", "schedule": 3600.0},
+    "escalations-sla-sweep": {"task": "escalations.sla_sweep", "schedule": 60.0},
 }
+
+# Audit trails (django-pghistory): each event row is stamped when its statement runs, not when its transaction
+# began, so the changes of one long transaction keep their order against comments and other writes.
+PGHISTORY_CREATED_AT_FUNCTION = "clock_timestamp()"
+
+# Escalation emails (and later meeting reminders). The console backend prints them in `make run`'s log; production
+# sets EMAIL_BACKEND and Django's EMAIL_* settings through the environment.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="NovaOps <novaops@localhost>")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+# The address links in emails point at.
+NOVAOPS_BASE_URL = env("NOVAOPS_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # Metric ingestion (docs/architecture.md, "Contracts" and "Performance").
 METRICS_MAX_BODY_BYTES = env.int("METRICS_MAX_BODY_BYTES", default=20 * 1024 * 1024)

@@ -1,0 +1,121 @@
+"""Reads of the escalations app: one ticket with what its page needs, the viewer's relations, SLA clocks, the
+timeline, and the SLA policy. The queue's filters live in filters.py, the analytics in analytics.py."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+from django_fsm import can_proceed
+
+from escalations.constants import LEVEL_MAX, SLA_DEFAULTS, TRANSITIONS
+from escalations.models import ACTIVE_STATES, Escalation, EscalationDivision, SlaPolicy
+from escalations.policies import Viewer, viewer_of
+
+
+def sla_policy_for(*, priority: str) -> SlaPolicy:
+    """The policy of a priority; the defaults when a lead has removed its row (never no deadline)."""
+    policy = SlaPolicy.objects.filter(priority=priority).first()
+    if policy is None:
+        acknowledge_within, resolve_within = SLA_DEFAULTS[priority]
+        policy = SlaPolicy(priority=priority, acknowledge_within=acknowledge_within, resolve_within=resolve_within)
+    return policy
+
+
+def sla_policy_list() -> list[SlaPolicy]:
+    return [sla_policy_for(priority=priority) for priority in Escalation.Priority.values]
+
+
+def escalation_queryset() -> QuerySet[Escalation]:
+    """Tickets with what a list row shows: raising division, involved divisions and assignees (4 queries)."""
+    return Escalation.objects.select_related("raised_division__domain", "raised_by").prefetch_related(
+        Prefetch("involved", queryset=EscalationDivision.objects.select_related("division__domain")),
+        "assignees",
+    )
+
+
+def escalation_get(*, number: int) -> Escalation:
+    """One ticket with links, claims, sign-offs and follow-ups; DoesNotExist when there is none."""
+    return (
+        escalation_queryset()
+        .prefetch_related(
+            "agents", "metrics", "claims__division", "sign_offs__domain", "sign_offs__user", "follow_ups__owner"
+        )
+        .get(number=number)
+    )
+
+
+def viewer(*, user: Any, escalation: Escalation) -> Viewer:
+    """The viewer's relations to a ticket from escalation_queryset() (its prefetches: no extra query for those)."""
+    involved_ids = {link.division_id for link in escalation.involved.all()}
+    assignee_ids = {user.pk for user in escalation.assignees.all()}
+    return viewer_of(user, escalation, involved_ids=involved_ids, assignee_ids=assignee_ids)
+
+
+def involved_domain_ids(escalation: Escalation) -> set[int]:
+    return {link.division.domain_id for link in escalation.involved.all()}
+
+
+@dataclass(frozen=True)
+class Clock:
+    """One SLA clock: how long it has run, its deadline, what is left (negative once breached), and whether it
+    stopped (met or missed) or is paused."""
+
+    label: str
+    due_at: datetime
+    elapsed: timedelta
+    remaining: timedelta
+    stopped_at: datetime | None
+    paused: bool
+
+    @property
+    def breached(self) -> bool:
+        return self.remaining < timedelta(0)
+
+
+def clocks(escalation: Escalation, *, now: datetime | None = None) -> list[Clock]:
+    """The acknowledge and resolve clocks. The resolve clock stands still while the ticket waits on its raiser
+    (the time waited is added to its deadline when it resumes; until then `now` is held at the pause)."""
+    now = now or timezone.now()
+    acknowledged = escalation.acknowledged_at
+    acknowledge_end = acknowledged or now
+    resolve_stop = escalation.resolved_at
+    paused = escalation.waiting_since is not None
+    resolve_end = resolve_stop or (escalation.waiting_since if paused else now)
+    paused_for = timedelta(seconds=escalation.paused_seconds)
+    return [
+        Clock(
+            label="Acknowledge",
+            due_at=escalation.acknowledge_due_at,
+            elapsed=acknowledge_end - escalation.created_at,
+            remaining=escalation.acknowledge_due_at - acknowledge_end,
+            stopped_at=acknowledged,
+            paused=False,
+        ),
+        Clock(
+            label="Resolve",
+            due_at=escalation.resolve_due_at,
+            elapsed=resolve_end - escalation.created_at - paused_for,
+            remaining=escalation.resolve_due_at - resolve_end,
+            stopped_at=resolve_stop,
+            paused=paused and resolve_stop is None,
+        ),
+    ]
+
+
+def is_breached(escalation: Escalation, *, now: datetime | None = None) -> bool:
+    return any(clock.breached for clock in clocks(escalation, now=now))
+
+
+def active_states() -> list[str]:
+    return list(ACTIVE_STATES)
+
+
+def available_transitions(escalation: Escalation, *, user: Any) -> list[str]:
+    """The transitions this viewer may make now: the buttons a ticket page shows (no query beyond the ticket's)."""
+    who = viewer(user=user, escalation=escalation)
+    names = [name for name in TRANSITIONS if who.may(name, escalation) and can_proceed(getattr(escalation, name))]
+    if escalation.level >= LEVEL_MAX and "escalate" in names:
+        names.remove("escalate")
+    return names

@@ -1,0 +1,166 @@
+"""Raising a ticket: number, routing, deadlines, links, and for a resource conflict the resource and its claims."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from agents.models import Agent, Division
+from escalations import constants
+from escalations.models import (
+    Escalation,
+    EscalationAgent,
+    EscalationAssignee,
+    EscalationDivision,
+    EscalationMetric,
+    ResourceClaim,
+)
+from escalations.policies import may_raise_for
+from escalations.routing import level_assignees
+from escalations.selectors import sla_policy_for
+from escalations.services.audit import audited
+from escalations.services.notifications import notify_assignees
+from metrics.models import Metric
+from novaops.errors import Forbidden, InvalidInput
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A division's claim on the disputed resource, as the raiser or a claimant states it."""
+
+    division: Division
+    amount: Decimal
+    justification: str
+    priority: str = Escalation.Priority.P3
+    gains: str = ""
+    gives: str = ""
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str
+    unit: str
+    capacity: Decimal
+
+
+@dataclass(frozen=True)
+class Links:
+    agents: Sequence[Agent] = ()
+    metrics: Sequence[Metric] = ()
+
+
+@dataclass(frozen=True)
+class Raise:
+    """What a raiser states; the forms and serializers build one, `escalation_raise` checks and stores it."""
+
+    kind: str
+    title: str
+    description: str
+    priority: str
+    raised_division: Division
+    divisions: Sequence[Division]
+    links: Links = field(default_factory=Links)
+    resource: Resource | None = None
+    claims: Sequence[Claim] = ()
+
+
+def escalation_raise(*, actor: Any, request: Raise, at: datetime | None = None) -> Escalation:
+    """Open a ticket at its kind's first level (friction at 2, the charter's "direct Tier 1 lead communication";
+    the others at 1), assigned to that level's people, with its SLA deadlines, and notify the assignees."""
+    if not may_raise_for(actor, request.raised_division.pk):
+        raise Forbidden(f"You cannot raise an escalation for {request.raised_division.name}: only its people can.")
+    _check(request)
+    at = at or timezone.now()
+    involved = {request.raised_division.pk: request.raised_division}
+    involved.update({division.pk: division for division in request.divisions})
+    policy = sla_policy_for(priority=request.priority)
+    with transaction.atomic(), audited(actor, "raise"):
+        escalation = Escalation.objects.create(
+            number=_next_number(),
+            kind=request.kind,
+            title=request.title,
+            description=request.description,
+            priority=request.priority,
+            level=2 if request.kind == Escalation.Kind.FRICTION else 1,
+            raised_division=request.raised_division,
+            raised_by=None if getattr(actor, "is_division_client", False) else actor,
+            raised_token_name=actor.token.name if getattr(actor, "is_division_client", False) else "",
+            acknowledge_due_at=at + policy.acknowledge_within,
+            resolve_due_at=at + policy.resolve_within,
+            **_resource_fields(request.resource),
+        )
+        EscalationDivision.objects.bulk_create(
+            EscalationDivision(escalation=escalation, division=division) for division in involved.values()
+        )
+        EscalationAgent.objects.bulk_create(
+            EscalationAgent(escalation=escalation, agent=agent) for agent in dict.fromkeys(request.links.agents)
+        )
+        EscalationMetric.objects.bulk_create(
+            EscalationMetric(escalation=escalation, metric=metric) for metric in dict.fromkeys(request.links.metrics)
+        )
+        ResourceClaim.objects.bulk_create(_claim_row(escalation, claim) for claim in request.claims)
+        users = assign_level(escalation=escalation, division_ids=set(involved))
+        notify_assignees(escalation=escalation, users=users, reason=f"raised-level-{escalation.level}")
+    return escalation
+
+
+def assign_level(*, escalation: Escalation, division_ids: set[int] | None = None) -> list[Any]:
+    """Replace the assignees with the people of the ticket's current level; returns the new ones."""
+    if division_ids is None:
+        division_ids = set(escalation.involved.values_list("division_id", flat=True))
+    domain_ids = set(Division.objects.filter(pk__in=division_ids).values_list("domain_id", flat=True))
+    users = list(level_assignees(level=escalation.level, division_ids=division_ids, domain_ids=domain_ids))
+    EscalationAssignee.objects.filter(escalation=escalation).exclude(user__in=users).delete()
+    kept = set(EscalationAssignee.objects.filter(escalation=escalation).values_list("user_id", flat=True))
+    EscalationAssignee.objects.bulk_create(
+        EscalationAssignee(escalation=escalation, user=user) for user in users if user.pk not in kept
+    )
+    getattr(escalation, "_prefetched_objects_cache", {}).pop("assignees", None)  # the caller reads the new ones
+    return [user for user in users if user.pk not in kept]
+
+
+def _next_number() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('escalations_number_seq')")
+        return cursor.fetchone()[0]
+
+
+def _check(request: Raise) -> None:
+    errors = []
+    if len(request.divisions) > constants.DIVISIONS_MAX:
+        errors.append({"field": "divisions", "message": f"At most {constants.DIVISIONS_MAX} divisions."})
+    if len(request.links.agents) + len(request.links.metrics) > constants.LINKS_MAX:
+        errors.append({"field": "agents", "message": f"At most {constants.LINKS_MAX} links to agents and metrics."})
+    if request.kind == Escalation.Kind.RESOURCE_CONFLICT and request.resource is None:
+        errors.append({"field": "resource", "message": "A resource conflict names the resource and its capacity."})
+    if request.kind != Escalation.Kind.RESOURCE_CONFLICT and (request.resource or request.claims):
+        errors.append({"field": "resource", "message": "Only a resource conflict has a resource and claims."})
+    if len(request.claims) > constants.CLAIMS_MAX:
+        errors.append({"field": "claims", "message": f"At most {constants.CLAIMS_MAX} claims."})
+    claimants = [claim.division.pk for claim in request.claims]
+    if len(claimants) != len(set(claimants)):
+        errors.append({"field": "claims", "message": "One claim per division."})
+    if errors:
+        raise InvalidInput("The escalation cannot be raised as given.", errors=errors)
+
+
+def _resource_fields(resource: Resource | None) -> dict[str, Any]:
+    if resource is None:
+        return {}
+    return {"resource_name": resource.name, "resource_unit": resource.unit, "resource_capacity": resource.capacity}
+
+
+def _claim_row(escalation: Escalation, claim: Claim) -> ResourceClaim:
+    return ResourceClaim(
+        escalation=escalation,
+        division=claim.division,
+        amount=claim.amount,
+        priority=claim.priority,
+        justification=claim.justification,
+        gains=claim.gains,
+        gives=claim.gives,
+    )
