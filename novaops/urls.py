@@ -12,6 +12,7 @@ docs_view = SpectacularSwaggerSplitView.as_view(url_name="api:schema")
 api_v1 = [
     path("", include(("agents.api_urls", "agents"))),
     path("metrics/", include(("metrics.api_urls", "metrics"))),
+    path("escalations", include(("escalations.api_urls", "escalations"))),
     # The schema and its Swagger UI keep their trailing slash as the canonical form; both forms answer.
     path("schema/", schema_view, name="schema"),
     path("schema", schema_view),
@@ -28,6 +29,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include((api_v1, "api"))),
     path("registry/", include("agents.urls")),
+    path("escalations/", include("escalations.urls")),
     # The registry lived at the root before the dashboards took it: old links and bookmarks still arrive.
     re_path(
         r"^(?P<rest>(?:domains|divisions|agents|tokens)/.*)$",

@@ -1,0 +1,3 @@
+"""Escalation API routes under /api/v1/escalations (namespace api:escalations)."""
+
+urlpatterns: list = []
