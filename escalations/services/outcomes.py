@@ -10,8 +10,9 @@ from typing import Any
 
 from django.db import transaction
 
-from escalations.constants import AMOUNT_PLACES
+from escalations.constants import AMOUNT_PLACES, FOLLOW_UP_MAX
 from escalations.models import Escalation, FollowUp, ResourceClaim, SignOff
+from escalations.policies import RESPONDER, may_raise_for
 from escalations.selectors import involved_domain_ids, viewer
 from escalations.services.audit import audited
 from escalations.services.locking import locked
@@ -65,6 +66,13 @@ def claim_add(*, escalation: Escalation, actor: Any, claim: Claim) -> ResourceCl
     with transaction.atomic(), audited(actor, "claim"):
         escalation = locked(number=escalation.number)
         _require(escalation, actor, "claim", kind=Escalation.Kind.RESOURCE_CONFLICT)
+        # Assignees and Tier 1 leads record any division's claim; anyone else speaks for their own division only.
+        if RESPONDER not in viewer(user=actor, escalation=escalation).relations and not may_raise_for(
+            actor, claim.division.pk
+        ):
+            raise Forbidden(
+                f"You can add a claim to {escalation.key} for your own division only, not for {claim.division.name}."
+            )
         if claim.amount <= 0 or claim.amount > escalation.resource_capacity:
             raise InvalidInput(
                 f"A claim asks for more than nothing and at most the capacity ({escalation.resource_capacity} "
@@ -134,11 +142,14 @@ def decision_write(*, number: int, actor: Any, text: str, version: int | None = 
         _require(escalation, actor, "decide")
         if escalation.kind == Escalation.Kind.RESOURCE_CONFLICT:
             raise Conflict("A resource conflict is decided by its allocation; use the allocation form.")
-        if text.strip() != escalation.decision.strip():
-            with audited(actor, "sign-off withdrawn: the decision changed"):
-                SignOff.objects.filter(escalation=escalation).delete()
+        changed = text.strip() != escalation.decision.strip()
         escalation.decision = text
         _touch(escalation)
+        if changed:
+            # Last: from here on the context names the withdrawal (pghistory keeps the metadata a nested context
+            # adds), and the decision's own event above keeps "decision".
+            with audited(actor, "sign-off withdrawn: the decision changed"):
+                SignOff.objects.filter(escalation=escalation).delete()
     return escalation
 
 
@@ -169,6 +180,12 @@ def sign_off(*, number: int, actor: Any, version: int | None = None) -> list[Sig
 
 def follow_up_add(*, number: int, actor: Any, description: str, owner: Any, due_on: date) -> FollowUp:
     """A follow-up action of a friction resolution, for the next sync's action items."""
+    description = description.strip()
+    if not description or len(description) > FOLLOW_UP_MAX:
+        raise InvalidInput(
+            f"A follow-up says what is to be done, in at most {FOLLOW_UP_MAX} characters.",
+            errors=[{"field": "description", "message": f"Between 1 and {FOLLOW_UP_MAX} characters."}],
+        )
     with transaction.atomic(), audited(actor, "follow-up"):
         escalation = locked(number=number)
         _require(escalation, actor, "follow_up", kind=Escalation.Kind.FRICTION)
