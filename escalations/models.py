@@ -158,7 +158,8 @@ class Escalation(models.Model):
                 name="escalation_level_valid",
             ),
             models.CheckConstraint(
-                condition=~Q(kind="resource_conflict") | Q(resource_capacity__gte=0),
+                # IS NOT NULL too: a NULL capacity would make the check NULL, which PostgreSQL lets through.
+                condition=~Q(kind="resource_conflict") | Q(resource_capacity__isnull=False, resource_capacity__gte=0),
                 name="escalation_resource_has_capacity",
             ),
             models.CheckConstraint(
