@@ -1,5 +1,7 @@
 """The demo escalations (escalations.demo) and their command."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -41,6 +43,8 @@ def test_the_outcomes_the_demo_promises(demo):
     breached = demo["Who owns latency budgets for cross-domain workflows"]
     assert breached.level == 3 and breached.acknowledge_breached_at and breached.resolve_breached_at
     assert is_breached(breached)
+    sweeps = [entry.at - breached.created_at for entry in timeline(breached) if entry.actor == "NovaOps SLA"]
+    assert sweeps == [timedelta(hours=1, minutes=1), timedelta(days=1, minutes=1)]  # when the job ran, not today
     assert all(ticket.agents.exists() and ticket.metrics.exists() for ticket in demo.values())
     assert sum(ticket.comments.count() for ticket in demo.values()) >= 7
 
