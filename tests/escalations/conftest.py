@@ -56,8 +56,21 @@ def _member(division: Division, username: str) -> Any:
     return user
 
 
+def _sla_defaults_present() -> None:
+    # The SLA policies are data from migration 0002, which a transactional test's flush empties (and --reuse-db
+    # keeps empty): every test starts with them, as a fresh database would.
+    from escalations.constants import SLA_DEFAULTS
+    from escalations.models import SlaPolicy
+
+    for priority, (acknowledge_within, resolve_within) in SLA_DEFAULTS.items():
+        SlaPolicy.objects.get_or_create(
+            priority=priority, defaults={"acknowledge_within": acknowledge_within, "resolve_within": resolve_within}
+        )
+
+
 @pytest.fixture
 def org(db) -> Org:
+    _sla_defaults_present()
     novaops = DomainFactory(name="NovaOps", slug="novaops")
     orchops = DomainFactory(name="OrchOps", slug="orchops")
     runtime = DivisionFactory(domain=novaops, name="NovaCore Runtime", slug="novacore-runtime")
