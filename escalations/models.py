@@ -13,6 +13,7 @@ import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django_fsm import FSMField, transition
 
 from agents.models import Agent, Division, Domain
@@ -122,7 +123,8 @@ class Escalation(models.Model):
     agents = models.ManyToManyField(Agent, blank=True, through="EscalationAgent", related_name="escalations")
     metrics = models.ManyToManyField(Metric, blank=True, through="EscalationMetric", related_name="escalations")
 
-    created_at = models.DateTimeField(auto_now_add=True)
+    # When it was raised: the raising service sets it (its `at`), so a ticket recorded late keeps its real age.
+    created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -156,7 +158,8 @@ class Escalation(models.Model):
                 name="escalation_level_valid",
             ),
             models.CheckConstraint(
-                condition=~Q(kind="resource_conflict") | Q(resource_capacity__gte=0),
+                # IS NOT NULL too: a NULL capacity would make the check NULL, which PostgreSQL lets through.
+                condition=~Q(kind="resource_conflict") | Q(resource_capacity__isnull=False, resource_capacity__gte=0),
                 name="escalation_resource_has_capacity",
             ),
             models.CheckConstraint(
@@ -288,7 +291,7 @@ class Comment(models.Model):
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     token_name = models.CharField(max_length=80, blank=True)
     body = models.TextField(max_length=constants.COMMENT_MAX)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -341,7 +344,7 @@ class SignOff(models.Model):
     escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="sign_offs")
     domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="+")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    signed_at = models.DateTimeField(auto_now_add=True)
+    signed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["escalation", "domain"], name="sign_off_one_per_domain")]
@@ -355,7 +358,7 @@ class FollowUp(models.Model):
     """An action a friction resolution leaves behind, with an owner and a due date; the next sync lists it."""
 
     escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="follow_ups")
-    description = models.CharField(max_length=300)
+    description = models.CharField(max_length=constants.FOLLOW_UP_MAX)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     due_on = models.DateField()
     done_at = models.DateTimeField(null=True, blank=True)

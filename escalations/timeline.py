@@ -75,7 +75,7 @@ def timeline(escalation: Escalation) -> list[Entry]:
         entry = entries.get(key)
         if entry is None:
             entry = entries[key] = Entry(
-                at=event.pgh_created_at, actor=context.get("actor", "system"), action=context.get("action", "change")
+                at=_when(context, event), actor=context.get("actor", "system"), action=context.get("action", "change")
             )
         entry.changes.extend(_changes(model_name, event, previous, names))
     comments = [
@@ -83,6 +83,12 @@ def timeline(escalation: Escalation) -> list[Entry]:
         for comment in escalation.comments.select_related("author")
     ]
     return sorted([*entries.values(), *comments], key=lambda entry: entry.at)
+
+
+def _when(context: dict, event: Any) -> datetime:
+    """When the action happened: the time the service was given (escalations.services.audit), else when the
+    database wrote the row."""
+    return datetime.fromisoformat(context["at"]) if context.get("at") else event.pgh_created_at
 
 
 def _events(escalation: Escalation) -> list[tuple[str, Any]]:

@@ -70,6 +70,7 @@ def _prepare(env: dict[str, str]) -> bool:
         subprocess.run([*manage, "seed_demo", "--force"], env=env, check=True)
         # The last 14 days of DEMO metrics, through the ingest pipeline; resumes where the previous run stopped.
         subprocess.run([*manage, "metrics_demo_backfill", "--days", "14", "--force"], env=env, check=True)
+        subprocess.run([*manage, "escalations_demo", "--force"], env=env, check=True)
     except subprocess.CalledProcessError:
         return False
     return True

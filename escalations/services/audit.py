@@ -1,5 +1,6 @@
 """The context every audited write runs in: pghistory puts it into each event row its triggers write."""
 
+from datetime import datetime
 from typing import Any
 
 import pghistory
@@ -18,6 +19,9 @@ def actor_label(actor: Any) -> str:
     return actor.get_full_name() or actor.get_username()
 
 
-def audited(actor: Any, action: str) -> pghistory.context:
+def audited(actor: Any, action: str, *, at: datetime | None = None) -> pghistory.context:
+    """Who acted and what they did, and when they did it when the service was told (`at`): the timeline shows that
+    time rather than the moment the rows were written (a ticket recorded after the fact, the demo's history)."""
     user_id = None if actor is None or policies.is_division_client(actor) else actor.pk
-    return pghistory.context(actor=actor_label(actor), user=user_id, action=action)
+    when = {"at": at.isoformat()} if at is not None else {}
+    return pghistory.context(actor=actor_label(actor), user=user_id, action=action, **when)

@@ -1,19 +1,21 @@
 """Changing a ticket's fields, its assignees within the level, and commenting."""
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from agents.models import Agent
+from escalations.constants import COMMENT_MAX
 from escalations.models import Comment, Escalation, EscalationAgent, EscalationAssignee, EscalationMetric
 from escalations.routing import level_pool
 from escalations.selectors import involved_domain_ids, sla_policy_for, viewer
 from escalations.services.audit import actor_label, audited
 from escalations.services.locking import locked
 from escalations.services.notifications import notify_assignees
+from escalations.services.raising import field_errors
 from metrics.models import Metric
 from novaops import policies
 from novaops.errors import Conflict, Forbidden, InvalidInput
@@ -38,6 +40,9 @@ def escalation_update(
             "These fields cannot be changed.",
             errors=[{"field": name, "message": "Not editable."} for name in sorted(unknown)],
         )
+    errors = field_errors(fields)
+    if errors:
+        raise InvalidInput("The escalation cannot be changed as given.", errors=errors)
     with transaction.atomic(), audited(actor, "edit"):
         escalation = locked(number=number, version=version)
         who = viewer(user=actor, escalation=escalation)
@@ -96,11 +101,16 @@ def escalation_reassign(*, number: int, actor: Any, user_ids: Sequence[int], ver
     return escalation
 
 
-def comment_add(*, number: int, actor: Any, body: str) -> Comment:
+def comment_add(*, number: int, actor: Any, body: str, at: datetime | None = None) -> Comment:
     """A comment by a person or a division token of the raising or an involved division. Answering while the
     ticket waits on its raiser does not move it: a responder resumes it (or the raiser, with start)."""
     if not body.strip():
         raise InvalidInput("A comment needs some text.", errors=[{"field": "body", "message": "Empty."}])
+    if len(body) > COMMENT_MAX:
+        raise InvalidInput(
+            f"A comment has at most {COMMENT_MAX} characters.",
+            errors=[{"field": "body", "message": f"At most {COMMENT_MAX} characters."}],
+        )
     with transaction.atomic():
         escalation = locked(number=number)
         who = viewer(user=actor, escalation=escalation)
@@ -112,6 +122,7 @@ def comment_add(*, number: int, actor: Any, body: str) -> Comment:
             author=None if client else actor,
             token_name=actor.token.name if client else "",
             body=body,
+            created_at=at or timezone.now(),
         )
         Escalation.objects.filter(pk=escalation.pk).update(updated_at=timezone.now())
     return comment

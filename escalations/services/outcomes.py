@@ -4,14 +4,16 @@ and a transition, or two decisions, never interleave."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
-from escalations.constants import AMOUNT_PLACES
+from escalations.constants import AMOUNT_PLACES, FOLLOW_UP_MAX
 from escalations.models import Escalation, FollowUp, ResourceClaim, SignOff
+from escalations.policies import RESPONDER, may_raise_for
 from escalations.selectors import involved_domain_ids, viewer
 from escalations.services.audit import audited
 from escalations.services.locking import locked
@@ -60,11 +62,18 @@ class Allocation:
     rationale: str = ""
 
 
-def claim_add(*, escalation: Escalation, actor: Any, claim: Claim) -> ResourceClaim:
+def claim_add(*, escalation: Escalation, actor: Any, claim: Claim, at: datetime | None = None) -> ResourceClaim:
     """Add a division's claim to a resource conflict (one per division, never more than the capacity)."""
-    with transaction.atomic(), audited(actor, "claim"):
+    with transaction.atomic(), audited(actor, "claim", at=at):
         escalation = locked(number=escalation.number)
         _require(escalation, actor, "claim", kind=Escalation.Kind.RESOURCE_CONFLICT)
+        # Assignees and Tier 1 leads record any division's claim; anyone else speaks for their own division only.
+        if RESPONDER not in viewer(user=actor, escalation=escalation).relations and not may_raise_for(
+            actor, claim.division.pk
+        ):
+            raise Forbidden(
+                f"You can add a claim to {escalation.key} for your own division only, not for {claim.division.name}."
+            )
         if claim.amount <= 0 or claim.amount > escalation.resource_capacity:
             raise InvalidInput(
                 f"A claim asks for more than nothing and at most the capacity ({escalation.resource_capacity} "
@@ -87,12 +96,18 @@ def claim_add(*, escalation: Escalation, actor: Any, claim: Claim) -> ResourceCl
 
 
 def allocation_decide(
-    *, number: int, actor: Any, allocations: Sequence[Allocation], rationale: str, version: int | None = None
+    *,
+    number: int,
+    actor: Any,
+    allocations: Sequence[Allocation],
+    rationale: str,
+    version: int | None = None,
+    at: datetime | None = None,
 ) -> Escalation:
     """Set the allotment of claims (and the decision's rationale). Checked under the ticket's lock against the
     claims as they are now: no claim above what it asked, the total never above the capacity (two leads deciding
     at once run one after the other, and the second is checked against the first's numbers)."""
-    with transaction.atomic(), audited(actor, "decide"):
+    with transaction.atomic(), audited(actor, "decide", at=at):
         escalation = locked(number=number, version=version)
         _require(escalation, actor, "decide", kind=Escalation.Kind.RESOURCE_CONFLICT)
         claims = {claim.pk: claim for claim in ResourceClaim.objects.filter(escalation=escalation)}
@@ -126,25 +141,30 @@ def _allocation_errors(allocations: Sequence[Allocation], claims: Mapping[int, R
     return errors
 
 
-def decision_write(*, number: int, actor: Any, text: str, version: int | None = None) -> Escalation:
+def decision_write(
+    *, number: int, actor: Any, text: str, version: int | None = None, at: datetime | None = None
+) -> Escalation:
     """Write the decision (strategic alignment) or resolution note (friction). A changed strategic decision
     withdraws every sign-off given to the old text (the deletions are in the trail)."""
-    with transaction.atomic(), audited(actor, "decision"):
+    with transaction.atomic(), audited(actor, "decision", at=at):
         escalation = locked(number=number, version=version)
         _require(escalation, actor, "decide")
         if escalation.kind == Escalation.Kind.RESOURCE_CONFLICT:
             raise Conflict("A resource conflict is decided by its allocation; use the allocation form.")
-        if text.strip() != escalation.decision.strip():
-            with audited(actor, "sign-off withdrawn: the decision changed"):
-                SignOff.objects.filter(escalation=escalation).delete()
+        changed = text.strip() != escalation.decision.strip()
         escalation.decision = text
         _touch(escalation)
+        if changed:
+            # Last: from here on the context names the withdrawal (pghistory keeps the metadata a nested context
+            # adds), and the decision's own event above keeps "decision".
+            with audited(actor, "sign-off withdrawn: the decision changed", at=at):
+                SignOff.objects.filter(escalation=escalation).delete()
     return escalation
 
 
-def sign_off(*, number: int, actor: Any, version: int | None = None) -> list[SignOff]:
+def sign_off(*, number: int, actor: Any, version: int | None = None, at: datetime | None = None) -> list[SignOff]:
     """The actor, Tier 1 lead of one or more involved domains, agrees to the current decision for them."""
-    with transaction.atomic(), audited(actor, "sign off"):
+    with transaction.atomic(), audited(actor, "sign off", at=at):
         escalation = locked(number=number, version=version)
         if escalation.kind != Escalation.Kind.STRATEGIC_ALIGNMENT:
             kind = escalation.get_kind_display().lower()
@@ -159,7 +179,8 @@ def sign_off(*, number: int, actor: Any, version: int | None = None) -> list[Sig
             raise Conflict(f"{escalation.key} has no written decision to sign off yet.")
         signed = set(escalation.sign_offs.values_list("domain_id", flat=True))
         rows = [
-            SignOff.objects.create(escalation=escalation, domain_id=domain, user=actor) for domain in domains - signed
+            SignOff.objects.create(escalation=escalation, domain_id=domain, user=actor, signed_at=at or timezone.now())
+            for domain in domains - signed
         ]
         if not rows:
             raise Conflict(f"You have already signed {escalation.key} off.")
@@ -167,9 +188,17 @@ def sign_off(*, number: int, actor: Any, version: int | None = None) -> list[Sig
     return rows
 
 
-def follow_up_add(*, number: int, actor: Any, description: str, owner: Any, due_on: date) -> FollowUp:
+def follow_up_add(
+    *, number: int, actor: Any, description: str, owner: Any, due_on: date, at: datetime | None = None
+) -> FollowUp:
     """A follow-up action of a friction resolution, for the next sync's action items."""
-    with transaction.atomic(), audited(actor, "follow-up"):
+    description = description.strip()
+    if not description or len(description) > FOLLOW_UP_MAX:
+        raise InvalidInput(
+            f"A follow-up says what is to be done, in at most {FOLLOW_UP_MAX} characters.",
+            errors=[{"field": "description", "message": f"Between 1 and {FOLLOW_UP_MAX} characters."}],
+        )
+    with transaction.atomic(), audited(actor, "follow-up", at=at):
         escalation = locked(number=number)
         _require(escalation, actor, "follow_up", kind=Escalation.Kind.FRICTION)
         row = FollowUp.objects.create(escalation=escalation, description=description, owner=owner, due_on=due_on)

@@ -78,9 +78,10 @@ def escalation_raise(*, actor: Any, request: Raise, at: datetime | None = None) 
     involved = {request.raised_division.pk: request.raised_division}
     involved.update({division.pk: division for division in request.divisions})
     policy = sla_policy_for(priority=request.priority)
-    with transaction.atomic(), audited(actor, "raise"):
+    with transaction.atomic(), audited(actor, "raise", at=at):
         escalation = Escalation.objects.create(
             number=_next_number(),
+            created_at=at,
             kind=request.kind,
             title=request.title,
             description=request.description,
@@ -129,8 +130,24 @@ def _next_number() -> int:
         return cursor.fetchone()[0]
 
 
-def _check(request: Raise) -> None:
+def field_errors(fields: dict[str, Any]) -> list[dict[str, str]]:
+    """What is wrong with a ticket's own fields (those of them given): checked here rather than left to the
+    database, whose refusal would be a 500."""
     errors = []
+    if "kind" in fields and fields["kind"] not in Escalation.Kind.values:
+        errors.append({"field": "kind", "message": f"One of {', '.join(Escalation.Kind.values)}."})
+    if "priority" in fields and fields["priority"] not in Escalation.Priority.values:
+        errors.append({"field": "priority", "message": f"One of {', '.join(Escalation.Priority.values)}."})
+    for name, limit in (("title", constants.TITLE_MAX), ("description", constants.DESCRIPTION_MAX)):
+        if name in fields and not (0 < len(str(fields[name]).strip()) and len(str(fields[name])) <= limit):
+            errors.append({"field": name, "message": f"Between 1 and {limit} characters."})
+    return errors
+
+
+def _check(request: Raise) -> None:
+    errors = field_errors(
+        {"kind": request.kind, "priority": request.priority, "title": request.title, "description": request.description}
+    )
     if len(request.divisions) > constants.DIVISIONS_MAX:
         errors.append({"field": "divisions", "message": f"At most {constants.DIVISIONS_MAX} divisions."})
     if len(request.links.agents) + len(request.links.metrics) > constants.LINKS_MAX:
@@ -139,6 +156,10 @@ def _check(request: Raise) -> None:
         errors.append({"field": "resource", "message": "A resource conflict names the resource and its capacity."})
     if request.kind != Escalation.Kind.RESOURCE_CONFLICT and (request.resource or request.claims):
         errors.append({"field": "resource", "message": "Only a resource conflict has a resource and claims."})
+    if request.resource is not None and not request.resource.capacity >= 0:
+        errors.append({"field": "resource", "message": "The capacity available is a number, 0 or more."})
+    elif request.resource is not None:
+        errors += _claim_errors(request.claims, capacity=request.resource.capacity)
     if len(request.claims) > constants.CLAIMS_MAX:
         errors.append({"field": "claims", "message": f"At most {constants.CLAIMS_MAX} claims."})
     claimants = [claim.division.pk for claim in request.claims]
@@ -146,6 +167,14 @@ def _check(request: Raise) -> None:
         errors.append({"field": "claims", "message": "One claim per division."})
     if errors:
         raise InvalidInput("The escalation cannot be raised as given.", errors=errors)
+
+
+def _claim_errors(claims: Sequence[Claim], *, capacity: Decimal) -> list[dict[str, Any]]:
+    return [
+        {"index": index, "field": "claims", "message": f"Asks for more than 0 and at most the capacity ({capacity})."}
+        for index, claim in enumerate(claims)
+        if not 0 < claim.amount <= capacity
+    ]
 
 
 def _resource_fields(resource: Resource | None) -> dict[str, Any]:

@@ -51,7 +51,7 @@ def sla_sweep(*, now: datetime | None = None) -> list[tuple[int, str]]:
 
 def _breach(*, escalation_id: int, column: str, states: list[str], now: datetime) -> int | None:
     kind = column.removesuffix("_breached_at")
-    with transaction.atomic(), audited(None, f"{kind} deadline passed"):
+    with transaction.atomic(), audited(None, f"{kind} deadline passed", at=now):
         claimed = Escalation.objects.filter(pk=escalation_id, state__in=states, **{f"{column}__isnull": True}).update(
             **{column: now}, version=F("version") + 1
         )

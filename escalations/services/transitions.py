@@ -44,7 +44,7 @@ def escalation_transition(
     if name not in TRANSITIONS:
         raise ValueError(f"Unknown transition {name}")
     at = at or timezone.now()
-    with transaction.atomic(), audited(actor, name):
+    with transaction.atomic(), audited(actor, name, at=at):
         escalation = locked(number=number, version=version)
         who = viewer(user=actor, escalation=escalation)
         if not who.may(name, escalation):

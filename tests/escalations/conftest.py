@@ -56,8 +56,21 @@ def _member(division: Division, username: str) -> Any:
     return user
 
 
+def _sla_defaults_present() -> None:
+    # The SLA policies are data from migration 0002, which a transactional test's flush empties (and --reuse-db
+    # keeps empty): every test starts with them, as a fresh database would.
+    from escalations.constants import SLA_DEFAULTS
+    from escalations.models import SlaPolicy
+
+    for priority, (acknowledge_within, resolve_within) in SLA_DEFAULTS.items():
+        SlaPolicy.objects.get_or_create(
+            priority=priority, defaults={"acknowledge_within": acknowledge_within, "resolve_within": resolve_within}
+        )
+
+
 @pytest.fixture
 def org(db) -> Org:
+    _sla_defaults_present()
     novaops = DomainFactory(name="NovaOps", slug="novaops")
     orchops = DomainFactory(name="OrchOps", slug="orchops")
     runtime = DivisionFactory(domain=novaops, name="NovaCore Runtime", slug="novacore-runtime")
@@ -118,5 +131,61 @@ def raise_ticket(org):
             claims=claims if claims is not None else [],
         )
         return escalation_raise(actor=by or org.runtime_member, request=request, **extra)
+
+    return make
+
+
+# The people the permission tables act as: every relation a person (or a token) can have to a ticket.
+ACTORS = (
+    "core",
+    "meridian",
+    "runtime_lead",
+    "workflow_lead",
+    "tools_lead",
+    "runtime_member",
+    "tools_member",
+    "viewer",
+    "token",
+)
+
+
+@pytest.fixture
+def actor(org, division_client):
+    """actor("runtime_lead") → that user of the org; actor("token") → the runtime division's token."""
+
+    def pick(name: str) -> Any:
+        return division_client if name == "token" else org.user(name)
+
+    return pick
+
+
+# How Core brings a fresh ticket to each state (an allocation is decided first where the kind needs it to resolve).
+PATHS: dict[str, tuple[str, ...]] = {
+    "open": (),
+    "acknowledged": ("acknowledge",),
+    "in_progress": ("start",),
+    "waiting_on_raiser": ("acknowledge", "wait"),
+    "resolved": ("start", "resolve"),
+    "closed": ("start", "resolve", "close"),
+}
+
+
+@pytest.fixture
+def ticket_in(org, raise_ticket):
+    """ticket_in("resolved") → a resource conflict (runtime against workflow, workflow's claim allotted in full)
+    that Core has taken to that state."""
+    from escalations.services.outcomes import Allocation, allocation_decide
+    from escalations.services.transitions import escalation_transition
+
+    def make(state: str, **options: Any) -> Escalation:
+        claims = [Claim(division=org.workflow, amount=Decimal(10), justification="Nightly batch")]
+        ticket = raise_ticket(claims=claims, **options)
+        claim = ticket.claims.get()
+        allocation_decide(
+            number=ticket.number, actor=org.core, allocations=[Allocation(claim.pk, Decimal(10))], rationale="All."
+        )
+        for name in PATHS[state]:
+            escalation_transition(number=ticket.number, name=name, actor=org.core)
+        return Escalation.objects.get(pk=ticket.pk)
 
     return make
