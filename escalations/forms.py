@@ -252,18 +252,20 @@ class FollowUpForm(forms.Form):
             (user.pk, user.get_full_name() or user.username) for user in people
         ]
 
-    def owner(self) -> Any:
+    def owner_user(self) -> Any:
         return self.people[self.cleaned_data["owner"]]
 
 
 # --- SLA policy ------------------------------------------------------------------------------------------------------
 
 
-class DurationTextField(forms.CharField):
+class DurationTextField(forms.Field):
     """A duration written as people say it: 90m, 4h, 3d, 2w."""
 
+    widget = forms.TextInput(attrs={"maxlength": 10, "autocomplete": "off", "spellcheck": "false"})
+
     def to_python(self, value: Any) -> timedelta | None:
-        text = super().to_python(value)
+        text = str(value or "").strip()[:20]
         if not text:
             return None
         match = DURATION_RE.match(text)
@@ -283,8 +285,8 @@ def duration_text(value: timedelta) -> str:
 
 class SlaPolicyForm(forms.Form):
     priority = forms.ChoiceField(choices=Escalation.Priority.choices, widget=forms.HiddenInput)
-    acknowledge_within = DurationTextField(label="Acknowledge within", max_length=10)
-    resolve_within = DurationTextField(label="Resolve within", max_length=10)
+    acknowledge_within = DurationTextField(label="Acknowledge within")
+    resolve_within = DurationTextField(label="Resolve within")
 
 
 # --- the queue's filters ---------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ STATE_BADGES = {
     "resolved": "text-bg-success",
     "closed": "text-bg-secondary",
 }
-PRIORITY_BADGES = {"P1": "esc-priority--p1", "P2": "esc-priority--p2", "P3": "esc-priority--p3", "P4": "esc-priority--p4"}
+PRIORITY_BADGES = {priority: f"esc-priority--{priority.lower()}" for priority in ("P1", "P2", "P3", "P4")}
 
 
 def _valid_link(url: str) -> bool:

@@ -122,7 +122,8 @@ def _decide(request: HttpRequest, escalation: Escalation) -> str:
     form = DecisionForm(request.POST, kind=escalation.kind)
     if not form.is_valid():
         raise Invalid("decide", form)
-    decision_write(number=escalation.number, actor=request.user, text=form.cleaned_data["text"], version=_version(request))
+    text = form.cleaned_data["text"]
+    decision_write(number=escalation.number, actor=request.user, text=text, version=_version(request))
     noun = "Resolution note" if escalation.kind == Escalation.Kind.FRICTION else "Decision"
     return f"{noun} of {escalation.key} saved."
 
@@ -142,7 +143,7 @@ def _follow_up(request: HttpRequest, escalation: Escalation) -> str:
         number=escalation.number,
         actor=request.user,
         description=data["description"],
-        owner=form.owner(),
+        owner=form.owner_user(),
         due_on=data["due_on"],
     )
     return "Follow-up action added."

@@ -14,11 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from agents.forms import bootstrap_form
 from dashboards.state import ViewState
 from dashboards.views.common import viewer_zone
 from escalations import selectors
 from escalations.constants import LEVEL_MAX, LEVEL_NAMES
-from agents.forms import bootstrap_form
 from escalations.forms import CommentForm, ReassignForm
 from escalations.models import Escalation
 from escalations.routing import level_pool
@@ -65,7 +65,7 @@ def ticket_context(request: HttpRequest, escalation: Escalation, *, bound: dict[
         "who": who,
         "level_name": LEVEL_NAMES.get(escalation.level, ""),
         "involved": involved,
-        "assignees": list(escalation.assignees.all()),
+        "assignees": sorted(escalation.assignees.all(), key=lambda user: user.username),
         "buttons": _buttons(escalation, request.user),
         "clocks": selectors.clocks(escalation),
         "entries": timeline(escalation),
