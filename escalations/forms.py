@@ -92,7 +92,7 @@ class BaseClaimFormSet(forms.BaseFormSet):
 
 
 ClaimFormSet = forms.formset_factory(
-    ClaimForm, formset=BaseClaimFormSet, extra=2, min_num=0, max_num=constants.CLAIMS_MAX, validate_max=True
+    ClaimForm, formset=BaseClaimFormSet, extra=1, min_num=0, max_num=constants.CLAIMS_MAX, validate_max=True
 )
 
 
@@ -131,7 +131,9 @@ class RaiseForm(forms.Form):
         self.metrics = {metric.key: metric for metric in metrics}
         self.fields["raised_division"].choices = division_choices(raisable)
         self.fields["divisions"].choices = division_choices(divisions)
-        self.fields["divisions"].widget.attrs["size"] = min(8, max(3, len(divisions)))
+        # Room for every division and its domain's heading, up to a scroll.
+        domains = {division.domain_id for division in divisions}
+        self.fields["divisions"].widget.attrs["size"] = min(10, max(3, len(divisions) + len(domains)))
         self.fields["metrics"].choices = [(metric.key, f"{metric.name} ({metric.key})") for metric in metrics]
         self.fields["metrics"].widget.attrs["size"] = min(6, max(3, len(metrics)))
         self.fields["agents"].widget.attrs.update({"autocomplete": "off", "spellcheck": "false"})
@@ -296,6 +298,10 @@ def queue_filter_form(form: forms.BaseForm) -> forms.BaseForm:
     """Dress the shared EscalationFilter's form for the page: "any …" choices, sizes, a username box."""
     form.fields["level"].choices = [("", "Any level"), *[c for c in form.fields["level"].choices if c[0] != ""]]
     form.fields["division"].empty_label = "Any division"
+    # The FilterSet's labels come from the lookups ("Involved division", "Assignments user"): say what they mean.
+    labels = {"division": "Division involved", "assignee": "Assignee", "level": "Level", "sort": "Sort by"}
+    for name, label in labels.items():
+        form.fields[name].label = label
     assignee = form.fields["assignee"]
     assignee.widget = forms.TextInput(attrs={"placeholder": "username", "autocomplete": "off", "spellcheck": "false"})
     for name in ("breached", "mine"):
@@ -304,5 +310,5 @@ def queue_filter_form(form: forms.BaseForm) -> forms.BaseForm:
     form.fields["mine"].help_text = "Assigned to me or raised by me."
     for name in ("kind", "state", "priority"):
         field = form.fields[name]
-        field.widget.attrs["size"] = min(4, len(field.choices))
+        field.widget.attrs["size"] = min(7, len(field.choices))
     return bootstrap_form(form)
