@@ -184,3 +184,38 @@ def test_keyboard_reaches_the_buttons_and_a_refusal_is_a_message(
     expect(page.locator(".alert-danger")).to_contain_text(f"{ticket.key} changed since you loaded it")
     expect(page.locator(".esc-state")).to_have_text("Acknowledged")
     watched.assert_clean()
+
+
+def test_strategic_sign_off_and_friction_follow_up(page: Page, live_server, people, raise_ticket, watched: Watch):
+    from escalations.services.outcomes import decision_write
+
+    strategic = raise_ticket(kind="strategic_alignment", title="One scheduler for both domains")
+    decision_write(number=strategic.number, actor=people.core, text="Adopt the **shared scheduler** in Q3.")
+    friction = raise_ticket(kind="friction", title="Hand-offs dropped at the domain boundary")
+    base = live_server.url
+
+    sign_in(page, base, "core", next_path=f"/escalations/{strategic.number}/")
+    expect(page.locator(".esc-signoffs li")).to_have_count(2)
+    page.get_by_role("button", name="Sign off for NovaOps").click()
+    expect(page.locator(".alert-success")).to_contain_text("decision off for NovaOps")
+    expect(page.locator(".esc-signoffs")).to_contain_text("Signed off by core")
+    expect(page.get_by_role("button", name="Sign off for OrchOps")).to_have_count(0)
+    page.emulate_media(color_scheme="dark")
+    screenshot(page, "escalations-strategic-dark", full_page=True)
+
+    watched.goto(f"{base}/escalations/{friction.number}/")
+    page.get_by_label("Resolution note").fill("Both leads agreed on a shared hand-off checklist.")
+    page.get_by_role("button", name="Save resolution note").click()
+    expect(page.locator(".esc-decision")).to_contain_text("shared hand-off checklist")
+    page.get_by_role("textbox", name="Action").fill("Publish the hand-off checklist")
+    page.get_by_label("Owner").select_option(label="runtime-member")
+    page.get_by_label("Due").fill("2030-01-15")
+    page.get_by_role("button", name="Add follow-up").click()
+    expect(page.locator(".esc-follow-ups")).to_contain_text("Publish the hand-off checklist")
+    page.emulate_media(color_scheme="light")
+    screenshot(page, "escalations-friction-light", full_page=True)
+
+    watched.goto(f"{base}/escalations/sla/")
+    expect(page.locator("tbody tr")).to_have_count(4)
+    screenshot(page, "escalations-sla-light")
+    watched.assert_clean()
