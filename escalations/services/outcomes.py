@@ -134,7 +134,8 @@ def decision_write(*, number: int, actor: Any, text: str, version: int | None = 
         _require(escalation, actor, "decide")
         if escalation.kind == Escalation.Kind.RESOURCE_CONFLICT:
             raise Conflict("A resource conflict is decided by its allocation; use the allocation form.")
-        if text.strip() != escalation.decision.strip():
+        # Only when there is a sign-off to withdraw: the nested context relabels the whole action in the trail.
+        if text.strip() != escalation.decision.strip() and escalation.sign_offs.exists():
             with audited(actor, "sign-off withdrawn: the decision changed"):
                 SignOff.objects.filter(escalation=escalation).delete()
         escalation.decision = text
