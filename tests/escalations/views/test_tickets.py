@@ -315,3 +315,13 @@ def test_page_query_budget(page_as, raise_ticket, org, django_assert_max_num_que
 
     with django_assert_max_num_queries(45):
         client.get(_url(ticket))
+
+
+def test_a_first_decision_withdraws_nothing(page_as, raise_ticket, org):
+    ticket = raise_ticket(kind="friction")
+    decision_write(number=ticket.number, actor=org.core, text="A shared hand-off checklist.")
+
+    response = page_as("viewer").get(_url(ticket))
+
+    assertContains(response, 'data-action="decision"')
+    assertNotContains(response, "withdrawn")
