@@ -2,16 +2,16 @@
 
 from django.urls import path
 
-from escalations.views import analytics, summary, tickets
+from escalations.views import actions, analytics, queue, sla, summary, tickets
 
 app_name = "escalations"
 urlpatterns = [
-    path("", tickets.queue, name="queue"),
-    path("raise/", tickets.raise_form, name="raise"),
-    path("sla/", tickets.sla_policy, name="sla"),
+    path("", queue.queue, name="queue"),
+    path("raise/", queue.raise_form, name="raise"),
+    path("sla/", sla.sla_policy, name="sla"),
     path("<int:number>/", tickets.detail, name="detail"),
-    # One POST per action (acknowledge, start, …, comment, decide, sign-off, follow-up, reassign, edit, claim).
-    path("<int:number>/<slug:action>/", tickets.act, name="act"),
+    # One POST per action (acknowledge, start, …, comment, decide, sign-off, follow-up, reassign, claim).
+    path("<int:number>/<slug:action>/", actions.act, name="act"),
 ]
 urlpatterns += [
     path("analytics/", analytics.analytics, name="analytics"),

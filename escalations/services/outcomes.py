@@ -151,7 +151,8 @@ def decision_write(
         _require(escalation, actor, "decide")
         if escalation.kind == Escalation.Kind.RESOURCE_CONFLICT:
             raise Conflict("A resource conflict is decided by its allocation; use the allocation form.")
-        changed = text.strip() != escalation.decision.strip()
+        # Only when there is a sign-off to withdraw: the withdrawal's nested context relabels what follows it.
+        changed = text.strip() != escalation.decision.strip() and escalation.sign_offs.exists()
         escalation.decision = text
         _touch(escalation)
         if changed:
