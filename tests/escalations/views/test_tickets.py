@@ -149,18 +149,18 @@ def _claims(org) -> list[Claim]:
 
 
 def test_resource_conflict_shows_claims_and_the_proposal(page_as, raise_ticket, org):
-    ticket = raise_ticket(claims=_claims(org), capacity=Decimal(70))
+    ticket = raise_ticket(claims=_claims(org), capacity=Decimal(105))
 
     lead = page_as("runtime-lead").get(_url(ticket))
     viewer = page_as("viewer").get(_url(ticket))
 
     for text in ["Resource: GPU hours", "Capacity available", "Fresh models", "Weekend", "Retrain", "Backfill"]:
         assertContains(viewer, text)
-    # Same priority: 70 shared in proportion to 60 and 80.
+    # Same priority: 105 shared in proportion to 60 and 80.
     assertContains(lead, 'name="amount_', count=2)
     html = lead.content.decode()
-    assert re.search(r'name="amount_\d+" value="30\.000"', html)
-    assert re.search(r'name="amount_\d+" value="40\.000"', html)
+    assert re.search(r'name="amount_\d+" value="45\.000"', html)
+    assert re.search(r'name="amount_\d+" value="60\.000"', html)
     assertContains(lead, "Pre-filled with NovaOps' proposal")
     assertNotContains(viewer, "Decide the allocation")
 
