@@ -128,9 +128,10 @@ def available_transitions(escalation: Escalation, *, user: Any) -> list[str]:
 
 def urgent_list(*, now: datetime, limit: int) -> tuple[list[Escalation], int]:
     """Active tickets, most urgent first (breached, then priority, then the oldest), the first `limit` of them with
-    a `breached` attribute, and how many there are in all."""
+    a `breached` attribute and their assignees, and how many there are in all."""
     active = _with_breach(Escalation.objects.filter(state__in=ACTIVE_STATES), now=now)
-    rows = list(active.select_related("raised_division").order_by("-breached", "priority", "created_at")[:limit])
+    urgent = active.select_related("raised_division").prefetch_related("assignees")
+    rows = list(urgent.order_by("-breached", "priority", "created_at")[:limit])
     return rows, active.count()
 
 
