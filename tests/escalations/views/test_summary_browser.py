@@ -1,12 +1,14 @@
 """Escalations on the dashboards in headless Chromium: the overview's panel loads, and a ticket about a division is
-marked on that division's charts (a dotted line and its key, and a link under the chart); no console error, no CSP
-violation, no request to another host."""
+marked on that division's charts (a dotted line and its key, and a link under the chart), and a ticket linking a
+metric on the comparison's chart of it; no console error, no CSP violation, no request to another host."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from escalations.models import EscalationMetric
+from metrics.models import Metric
 from tests.helpers.browser import Watch, browser_type_launch_args, screenshot, sign_in, watch  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -51,4 +53,9 @@ def test_the_overview_panel_and_a_division_chart_show_the_ticket(watched, live_s
     link = page.locator("#chart-error_rate_pct-escalations").get_by_role("link", name=ticket.key)
     expect(link).to_have_attribute("href", f"/escalations/{ticket.number}/")
     screenshot(page, "escalation-annotation")
+
+    # On the comparison, a chart is a metric's: the tickets linking that metric are marked.
+    EscalationMetric.objects.create(escalation=ticket, metric=Metric.objects.get(key="error_rate_pct"))
+    watched.goto(f"{live_server.url}/dashboards/compare/?metric=error_rate_pct&range=6h")
+    expect(page.locator("#chart-error_rate_pct .annotation-text", has_text=ticket.key)).to_be_attached(timeout=15_000)
     watched.assert_clean()
