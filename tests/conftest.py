@@ -207,11 +207,15 @@ def broker() -> Iterator[Broker]:
 def celery_on_broker(broker) -> Iterator[None]:
     """Point this process's Celery app at the private broker, so a service called here (batch_sweep) enqueues
     where the test's worker listens. The connection pools are per-URL and cached, so they are dropped both ways."""
+    from kombu import pools as kombu_pools
+
     from novaops.celery import app
 
     def reset_pools() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
+        # kombu keeps the pools in per-URL registries: closing one without dropping it from them leaves a closed
+        # pool behind for the next user of that URL ("Acquire on closed pool"; an eager apply_async acquires a
+        # producer too). pools.reset() closes them all and empties the registries.
+        kombu_pools.reset()
         app._pool = None
         if "amqp" in app.__dict__:
             app.amqp._producer_pool = None
