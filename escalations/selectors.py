@@ -5,11 +5,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+import pandas as pd
+from django.db.models import BooleanField, Case, Count, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 from django_fsm import can_proceed
 
 from escalations.constants import LEVEL_MAX, SLA_DEFAULTS, TRANSITIONS
+from escalations.filters import breached_q
 from escalations.models import ACTIVE_STATES, Escalation, EscalationDivision, SlaPolicy
 from escalations.policies import Viewer, viewer_of
 
@@ -119,3 +121,90 @@ def available_transitions(escalation: Escalation, *, user: Any) -> list[str]:
     if escalation.level >= LEVEL_MAX and "escalate" in names:
         names.remove("escalate")
     return names
+
+
+# --- Summaries: the dashboards' overview panel and chart annotations, the analytics page ---------------------------
+
+
+def urgent_list(*, now: datetime, limit: int) -> tuple[list[Escalation], int]:
+    """Active tickets, most urgent first (breached, then priority, then the oldest), the first `limit` of them with
+    a `breached` attribute and their assignees, and how many there are in all."""
+    active = _with_breach(Escalation.objects.filter(state__in=ACTIVE_STATES), now=now)
+    urgent = active.select_related("raised_division").prefetch_related("assignees")
+    rows = list(urgent.order_by("-breached", "priority", "created_at")[:limit])
+    return rows, active.count()
+
+
+def state_counts() -> dict[str, int]:
+    """Active tickets per state, every active state present (zero when none)."""
+    counts = dict(
+        Escalation.objects.filter(state__in=ACTIVE_STATES).values_list("state").annotate(n=Count("pk")).order_by()
+    )
+    return {state: counts.get(state, 0) for state in ACTIVE_STATES}
+
+
+def annotation_list(
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    division_slugs: tuple[str, ...] = (),
+    metric_keys: tuple[str, ...] = (),
+    agent_handles: tuple[str, ...] = (),
+    limit: int = 200,
+) -> list[Escalation]:
+    """Tickets raised in [start, end) that involve one of the divisions, link one of the metrics and concern one of
+    the agents (linked, or of a division involved): each kind given narrows. Oldest first, with `breached`."""
+    tickets = Escalation.objects.filter(created_at__gte=start, created_at__lt=end)
+    if division_slugs:
+        tickets = tickets.filter(involved__division__slug__in=division_slugs)
+    if metric_keys:
+        tickets = tickets.filter(metric_links__metric__key__in=metric_keys)
+    if agent_handles:
+        tickets = tickets.filter(
+            Q(agent_links__agent__handle__in=agent_handles) | Q(involved__division__agents__handle__in=agent_handles)
+        )
+    ids = tickets.values("pk")  # the joins above repeat rows; one subquery keeps each ticket once
+    return list(_with_breach(Escalation.objects.filter(pk__in=ids), now=now).order_by("created_at")[:limit])
+
+
+def _with_breach(tickets: QuerySet[Escalation], *, now: datetime) -> QuerySet[Escalation]:
+    """`breached` on each ticket, by the queue's definition (a breach recorded, or a running clock past due)."""
+    breached = Case(When(breached_q(now=now), then=Value(True)), default=Value(False), output_field=BooleanField())
+    return tickets.annotate(breached=breached)
+
+
+TICKET_COLUMNS = [
+    "number",
+    "kind",
+    "priority",
+    "state",
+    "created_at",
+    "acknowledged_at",
+    "resolved_at",
+    "paused_seconds",
+    "waiting_since",
+    "acknowledge_due_at",
+    "resolve_due_at",
+    "acknowledge_breached_at",
+    "resolve_breached_at",
+]
+
+
+def analytics_frames(*, start: datetime, end: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tickets raised in [start, end) (TICKET_COLUMNS, one row each) and their involved divisions (number,
+    division: the division's name, one row per pair), for escalations.analytics (two queries)."""
+    raised = Escalation.objects.filter(created_at__gte=start, created_at__lt=end)
+    tickets = pd.DataFrame.from_records(list(raised.values_list(*TICKET_COLUMNS)), columns=TICKET_COLUMNS)
+    links = pd.DataFrame.from_records(
+        list(
+            EscalationDivision.objects.filter(escalation__in=raised).values_list("escalation__number", "division__name")
+        ),
+        columns=["number", "division"],
+    )
+    return tickets, links
+
+
+def open_created_at() -> list[datetime]:
+    """When each active ticket was raised: the open tickets' ages, for escalations.analytics.age_buckets."""
+    return list(Escalation.objects.filter(state__in=ACTIVE_STATES).values_list("created_at", flat=True))

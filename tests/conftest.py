@@ -204,6 +204,33 @@ def broker() -> Iterator[Broker]:
 
 
 @pytest.fixture
+def celery_on_broker(broker) -> Iterator[None]:
+    """Point this process's Celery app at the private broker, so a service called here (batch_sweep) enqueues
+    where the test's worker listens. The connection pools are per-URL and cached, so they are dropped both ways."""
+    from kombu import pools as kombu_pools
+
+    from novaops.celery import app
+
+    def reset_pools() -> None:
+        # kombu keeps the pools in per-URL registries: closing one without dropping it from them leaves a closed
+        # pool behind for the next user of that URL ("Acquire on closed pool"; an eager apply_async acquires a
+        # producer too). pools.reset() closes them all and empties the registries.
+        kombu_pools.reset()
+        app._pool = None
+        if "amqp" in app.__dict__:
+            app.amqp._producer_pool = None
+
+    previous = app.conf.broker_url
+    reset_pools()
+    app.conf.broker_url = broker.url
+    try:
+        yield
+    finally:
+        reset_pools()
+        app.conf.broker_url = previous
+
+
+@pytest.fixture
 def workers(transactional_db, broker, tmp_path) -> Iterator[Callable[..., Worker]]:
     """start(*extra_args) → a real Celery worker against the test database and the private broker, ready to consume;
     every worker started is stopped with its whole process group at teardown. The first is named celery@<host>."""

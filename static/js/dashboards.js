@@ -91,11 +91,16 @@
       modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"],
       toImageButtonOptions: { filename: element.id }
     };
+    if (chart.marks) {
+      layout.shapes = (layout.shapes || []).concat(chart.marks.shapes);
+      layout.annotations = (layout.annotations || []).concat(chart.marks.annotations);
+    }
     if (!chart.drawn) element.replaceChildren();
-    window.Plotly.react(element, figure.data, layout, config).then(function () {
+    return window.Plotly.react(element, figure.data, layout, config).then(function () {
       if (!chart.drawn) {
         chart.drawn = true;
         element.on("plotly_relayout", function (event) { onRelayout(event); });
+        element.on("plotly_clickannotation", function (event) { openTicket(chart, event); });
       }
       if (chart.table && !chart.table.hidden) fillTable(chart);
     });
@@ -112,7 +117,8 @@
       .then(function (response) {
         return response.json().catch(function () { return null; }).then(function (body) {
           if (!response.ok || !body || !body.figure) throw new Error(problemText(response, body));
-          render(chart, body);
+          var drawn = render(chart, body);
+          if (drawn) drawn.then(function () { annotate(chart); });
         });
       })
       .catch(function (error) {
@@ -120,6 +126,107 @@
         status(element, error.message || "The server could not be reached.", "error");
       })
       .finally(function () { element.setAttribute("aria-busy", "false"); });
+  }
+
+  // --- escalations as annotations: tickets raised in the chart's range about its division, agent or metric ----------
+  // Fetched by URL after the figure is drawn (the dashboards never import the escalations app): a dotted line at
+  // each ticket's raising time, its key on top (hover for more, click to open), and the same tickets as links under
+  // the chart for the keyboard. A failed fetch, or no escalations app at all, leaves the chart as it is.
+
+  var ANNOTATIONS_URL = "/escalations/annotations/";
+
+  function annotationUrl(figureUrl) {
+    var source = new URL(figureUrl, window.location.href).searchParams;
+    var query = new URLSearchParams();
+    ["range", "from", "to", "tz"].forEach(function (name) {
+      if (source.has(name)) query.set(name, source.get(name));
+    });
+    // A division's or an agent's chart shows that division's or agent's tickets; the comparison, a metric's.
+    var scope = ["division", "agent"].filter(function (name) { return source.has(name); });
+    if (!scope.length && window.location.pathname.indexOf("/dashboards/compare/") === 0) scope = ["metric"];
+    if (!scope.length) return null;
+    scope.forEach(function (name) {
+      source.getAll(name).forEach(function (value) { query.append(name, value); });
+    });
+    return ANNOTATIONS_URL + "?" + query.toString();
+  }
+
+  function escapeText(text) {
+    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
+  function marksFor(chart, tickets) {
+    var layout = chart.figure.layout || {};
+    var axes = Object.keys(layout).filter(function (key) { return /^xaxis[0-9]*$/.test(key); });
+    if (!axes.length) axes = ["xaxis"];
+    var shapes = [], annotations = [];
+    tickets.forEach(function (ticket) {
+      var x = ticket.at.slice(0, 19);  // the wall-clock time in the chart's zone, as its x axis is drawn
+      var colour = ticket.breached ? cssVar("--app-bad", "#b91c1c") : cssVar("--dash-ink", "#1f2937");
+      axes.forEach(function (axis) {
+        var n = axis.slice(5);
+        shapes.push({
+          type: "line", xref: "x" + n, yref: "y" + n + " domain", x0: x, x1: x, y0: 0, y1: 1,
+          line: { color: colour, width: 1, dash: "dot" }
+        });
+      });
+      annotations.push({
+        xref: "x", yref: "y domain", x: x, y: 1, yanchor: "bottom", showarrow: false, captureevents: true,
+        text: ticket.key, font: { size: 10, color: colour },
+        hovertext: escapeText(ticket.key + " · " + ticket.priority + " · " + ticket.state.replace(/_/g, " ") +
+          (ticket.breached ? " · breached" : "")) + "<br>" + escapeText(ticket.title)
+      });
+    });
+    return { shapes: shapes, annotations: annotations, tickets: tickets };
+  }
+
+  function listTickets(chart, tickets) {
+    var id = chart.element.id + "-escalations";
+    var list = document.getElementById(id);
+    if (!tickets.length) {
+      if (list) list.remove();
+      return;
+    }
+    if (!list) {
+      list = document.createElement("p");
+      list.id = id;
+      list.className = "dash-panel__desc mt-1 mb-0";
+      list.setAttribute("data-escalations", "");
+      chart.element.insertAdjacentElement("afterend", list);
+    }
+    list.replaceChildren(document.createTextNode("Escalations raised here: "));
+    tickets.forEach(function (ticket, i) {
+      var link = document.createElement("a");
+      link.href = ticket.url;
+      link.textContent = ticket.key;
+      link.title = ticket.title;
+      if (i) list.appendChild(document.createTextNode(", "));
+      list.appendChild(link);
+    });
+  }
+
+  function annotate(chart) {
+    var url = annotationUrl(chart.element.getAttribute("data-figure-url"));
+    if (!url) return;
+    fetch(withZone(url), { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : []; })
+      .catch(function () { return []; })
+      .then(function (tickets) {
+        if (!Array.isArray(tickets) || !chart.drawn) return;
+        var had = Boolean(chart.marks && chart.marks.tickets.length);
+        chart.marks = tickets.length ? marksFor(chart, tickets) : null;
+        listTickets(chart, tickets);
+        if (tickets.length || had) render(chart, { figure: chart.figure, meta: {} });
+      });
+  }
+
+  function openTicket(chart, event) {
+    var ticket = chart.marks && event && chart.marks.tickets[event.index - figureAnnotations(chart)];
+    if (ticket) window.location.assign(ticket.url);
+  }
+
+  function figureAnnotations(chart) {
+    return ((chart.figure && chart.figure.layout && chart.figure.layout.annotations) || []).length;
   }
 
   // --- drag-to-zoom: the dragged range becomes the page's range (an absolute one, in the charts' zone) ---------------

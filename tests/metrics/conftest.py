@@ -52,29 +52,6 @@ def gunicorn(tmp_path) -> Iterator[Callable[..., Web]]:
 
 
 @pytest.fixture
-def celery_on_broker(broker) -> Iterator[None]:
-    """Point this process's Celery app at the private broker, so a service called here (batch_sweep) enqueues
-    where the test's worker listens. The connection pools are per-URL and cached, so they are dropped both ways."""
-    from novaops.celery import app
-
-    def reset_pools() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
-        app._pool = None
-        if "amqp" in app.__dict__:
-            app.amqp._producer_pool = None
-
-    previous = app.conf.broker_url
-    reset_pools()
-    app.conf.broker_url = broker.url
-    try:
-        yield
-    finally:
-        reset_pools()
-        app.conf.broker_url = previous
-
-
-@pytest.fixture
 def points_cleanup(transactional_db) -> Iterator[None]:
     """metrics_point and metrics_rollup are unmanaged, so a transactional test's flush leaves them full; empty them
     so the unit tests' counts stay right in this and later sessions (--reuse-db)."""
