@@ -5,6 +5,7 @@ and become one entry with every change in it: who, when, what, from and to."""
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.apps import apps
@@ -156,6 +157,9 @@ def _display(event: Any, name: str, row: Any) -> str:
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, Decimal):
+        # Amounts are stored to the thousandth; 60.000 reads as 60, 12.500 as 12.5.
+        value = value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
     return "—" if value in (None, "") else str(value)
 
 
@@ -199,7 +203,7 @@ def _child_name(model_name: str, event: Any, name_field: str, names: dict) -> st
     if model_name == "SignOffEvent":
         return f"{name} by {names['user'].get(event.user_id, event.user_id)}"
     if model_name == "ResourceClaimEvent" and event.pgh_label == "insert":
-        return f"{name}: {event.amount} ({event.priority})"
+        return f"{name}: {_text(event.amount)} ({event.priority})"
     return name
 
 
