@@ -107,7 +107,8 @@ def _banner(host: str, port: str) -> str:
     return (
         f"\n  NovaOps is running at http://{host}:{port}\n"
         "  Demo logins (password novaops-demo): core (NovaOps Tier 1 lead, admin), "
-        "meridian (OrchOps Tier 1 lead, admin), member (NovaCore Runtime member), viewer (read-only)\n"
+        "meridian (OrchOps Tier 1 lead, admin), member (NovaCore Runtime member),\n"
+        "  runtime-lead and workflow-lead (leads of NovaCore Runtime and Workflow Engineering), viewer (read-only)\n"
         "  Press Ctrl-C to stop.\n"
     )
 
