@@ -227,8 +227,21 @@ class ProposalOutputSerializer(serializers.Serializer):
 # --- inputs ---
 
 
+class ItemListField(serializers.ListField):
+    """A ListField whose item errors are a list by position, as novaops.api reads them into `index` (DRF keys
+    them by position in a dict, where item 0's key would be lost)."""
+
+    def run_child_validation(self, data: list[Any]) -> list[Any]:
+        try:
+            return super().run_child_validation(data)
+        except serializers.ValidationError as error:
+            if not isinstance(error.detail, dict):
+                raise
+            raise serializers.ValidationError([error.detail.get(index, []) for index in range(len(data))]) from None
+
+
 def _names_field(child: serializers.Field, *, maximum: int, minimum: int = 0, **kwargs: Any) -> serializers.ListField:
-    return serializers.ListField(child=child, min_length=minimum, max_length=maximum, **kwargs)
+    return ItemListField(child=child, min_length=minimum, max_length=maximum, **kwargs)
 
 
 def _division_field(**kwargs: Any) -> DivisionSlugField:
@@ -341,7 +354,7 @@ class EscalationCreateInputSerializer(StrictInputSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         resource, claims = attrs.get("resource"), attrs.get("claims", [])
         if resource is not None and any(claim["amount"] > resource["capacity"] for claim in claims):
-            over = f"At most the capacity, {resource['capacity']}."
+            over = f"At most the capacity, {resource['capacity'].normalize():f}."
             raise serializers.ValidationError(
                 {"claims": [{"amount": [over]} if claim["amount"] > resource["capacity"] else {} for claim in claims]}
             )
