@@ -25,7 +25,8 @@ from rest_framework.response import Response
 from agents.authentication import DivisionTokenAuthentication
 from escalations.models import Escalation
 from escalations.selectors import available_transitions, escalation_get, viewer
-from escalations.serializers import INTEGER_MAX, EscalationDetailOutputSerializer
+from escalations.serializers import INTEGER_MAX
+from escalations.serializers.outputs import EscalationDetailOutputSerializer
 from escalations.timeline import timeline
 from novaops import policies
 from novaops.api import MethodRoute, problem_responses

@@ -25,17 +25,19 @@ from escalations.apis import (
     ticket_response,
 )
 from escalations.models import Escalation
-from escalations.serializers import (
+from escalations.serializers.inputs import (
     AllocationInputSerializer,
     ClaimInputSerializer,
-    ClaimOutputSerializer,
     DecisionInputSerializer,
-    EscalationDetailOutputSerializer,
     FollowUpInputSerializer,
-    FollowUpOutputSerializer,
-    ProposalOutputSerializer,
     ReassignInputSerializer,
     TransitionInputSerializer,
+)
+from escalations.serializers.outputs import (
+    ClaimOutputSerializer,
+    EscalationDetailOutputSerializer,
+    FollowUpOutputSerializer,
+    ProposalOutputSerializer,
 )
 from escalations.services.changes import escalation_reassign
 from escalations.services.outcomes import (

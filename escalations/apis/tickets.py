@@ -28,14 +28,16 @@ from escalations.apis import (
 from escalations.filters import SORTS
 from escalations.models import Escalation
 from escalations.selectors import escalation_list_filtered
-from escalations.serializers import (
+from escalations.serializers.inputs import (
     CommentInputSerializer,
-    CommentOutputSerializer,
     EscalationCreateInputSerializer,
+    EscalationUpdateInputSerializer,
+)
+from escalations.serializers.outputs import (
+    CommentOutputSerializer,
     EscalationDetailOutputSerializer,
     EscalationOutputSerializer,
     EscalationPageSerializer,
-    EscalationUpdateInputSerializer,
 )
 from escalations.services.changes import comment_add, escalation_update
 from escalations.services.raising import Claim, Links, Raise, Resource, escalation_raise

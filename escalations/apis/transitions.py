@@ -22,7 +22,8 @@ from escalations.apis import (
     ticket_lookup,
     ticket_response,
 )
-from escalations.serializers import EscalationDetailOutputSerializer, TransitionInputSerializer
+from escalations.serializers.inputs import TransitionInputSerializer
+from escalations.serializers.outputs import EscalationDetailOutputSerializer
 from escalations.services.transitions import escalation_transition
 from novaops.permissions import IsPersonOrDivisionClient
 
