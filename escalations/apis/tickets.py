@@ -10,6 +10,7 @@ from typing import Any
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -63,6 +64,19 @@ RAISE_EXAMPLE = {
 
 def _choices(values: list[str], words: str) -> OpenApiParameter:
     return OpenApiParameter(words, {"type": "array", "items": {"type": "string", "enum": values}}, explode=True)
+
+
+def _refuse_bad_booleans(request: Request) -> None:
+    # EscalationFilter reads anything but true/false as "either" (django-filter's boolean widget): a misspelt
+    # `breached=ture` would answer with every ticket, which reads as a valid and wrong result.
+    errors = {
+        name: [f"{name} is true or false; not {value[:40]!r}."]
+        for name in ("breached", "mine")
+        for value in request.query_params.getlist(name)
+        if value not in ("true", "false")
+    }
+    if errors:
+        raise ValidationError(errors)
 
 
 def _raising_division(request: Request, chosen: Division | None) -> Division:
@@ -127,6 +141,7 @@ class EscalationListApi(APIView):
     def get(self, request: Request) -> Response:
         # A bad filter value raises Django's ValidationError, which novaops.api answers as a 400 problem.
         refuse_unknown_parameters(request, *FILTERS, *Pagination.query_parameters)
+        _refuse_bad_booleans(request)
         tickets = escalation_list_filtered(
             filters=request.query_params, request=request, division_id=policies.division_scope(request.user)
         )

@@ -285,6 +285,8 @@ def test_filters_combine_and_sort(api_of, raise_ticket, org):
         ({"division": "nowhere"}, "division"),
         ({"assignee": "nobody"}, "assignee"),
         ({"sort": "random"}, "sort"),
+        ({"breached": "ture"}, "breached"),
+        ({"mine": "1"}, "mine"),
         ({"divison": "tool-ecosystem"}, "divison"),
         ({"page": "0"}, "page"),
         ({"division": "a\x00b"}, "division"),
