@@ -1,17 +1,19 @@
 """Reads of the escalations app: one ticket with what its page needs, the viewer's relations, SLA clocks, the
 timeline, and the SLA policy. The queue's filters live in filters.py, the analytics in analytics.py."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
+from django.core.exceptions import ValidationError
 from django.db.models import BooleanField, Case, Count, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 from django_fsm import can_proceed
 
 from escalations.constants import LEVEL_MAX, SLA_DEFAULTS, TRANSITIONS
-from escalations.filters import breached_q
+from escalations.filters import EscalationFilter, breached_q
 from escalations.models import ACTIVE_STATES, Escalation, EscalationDivision, SlaPolicy
 from escalations.policies import Viewer, viewer_of
 
@@ -208,3 +210,31 @@ def analytics_frames(*, start: datetime, end: datetime) -> tuple[pd.DataFrame, p
 def open_created_at() -> list[datetime]:
     """When each active ticket was raised: the open tickets' ages, for escalations.analytics.age_buckets."""
     return list(Escalation.objects.filter(state__in=ACTIVE_STATES).values_list("created_at", flat=True))
+
+
+def escalation_list_filtered(
+    *, filters: Mapping[str, Any], request: Any = None, division_id: int | None = None
+) -> QuerySet[Escalation]:
+    """The queue: escalation_queryset() narrowed by EscalationFilter (`request` for `mine`), and with `division_id`
+    to the tickets that division raised or is involved in (a division token's scope).
+
+    A bad filter value raises ValidationError keyed by the parameter, in EscalationFilter's words: a filter that
+    dropped it silently would answer with the whole queue, which reads as a valid (and wrong) result.
+    """
+    tickets = escalation_queryset()
+    if division_id is not None:
+        in_scope = EscalationDivision.objects.filter(division_id=division_id).values("escalation_id")
+        tickets = tickets.filter(Q(raised_division_id=division_id) | Q(pk__in=in_scope))
+    filterset = EscalationFilter(filters, queryset=tickets, request=request)
+    if not filterset.is_valid():
+        errors = filterset.form.errors.as_data()
+        raise ValidationError({name: [_message(error) for error in errors[name]] for name in errors})
+    return filterset.qs
+
+
+def _message(error: ValidationError) -> str:
+    """The error's message with the value it echoes cut to 60 characters."""
+    params = dict(error.params or {})
+    if "value" in params:
+        params["value"] = str(params["value"])[:60]
+    return str(error.message % params if params else error.message)
