@@ -1,6 +1,7 @@
 """Facts the escalations modules share: the levels, the SLA defaults, the limits on what a client may send."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 # Level 1: the leads of the divisions involved; 2: the Tier 1 lead of each involved domain; 3: both Tier 1 leads.
 LEVEL_MIN = 1
@@ -25,6 +26,12 @@ CLAIMS_MAX = 20
 # Decimal amounts: up to 12 digits before the point and 3 after (CPU cores, GiB, agent-hours…).
 AMOUNT_DIGITS = 15
 AMOUNT_PLACES = 3
+
+
+def amount_text(value: Decimal) -> str:
+    """An amount as people write it: stored to the thousandth, 60.000 reads 60 and 12.500 reads 12.5."""
+    return str(value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize())
+
 
 # The transitions, in the order a ticket page shows their buttons; each is also POST /api/v1/escalations/<n>/<name>.
 TRANSITIONS = ("acknowledge", "start", "wait", "resolve", "close", "reopen", "escalate")

@@ -41,6 +41,9 @@ RULES: dict[str, frozenset[str]] = {
 # A raiser answering what they were asked for sends the ticket back to work: start is theirs too, from waiting.
 RAISER_RESUMES = "start"
 
+# Actions whose name is not the verb a sentence needs.
+VERBS = {"comment": "comment on", "claim": "add a claim to", "decide": "decide", "follow_up": "add follow-ups to"}
+
 # Who may, in words, most specific first: the refusal names the widest group the action allows.
 WHO: list[tuple[str, str]] = [
     (INVOLVED, "the divisions involved, the raising division, its assignees or a Tier 1 lead"),
@@ -67,7 +70,7 @@ class Viewer:
 
     def refusal(self, action: str, escalation: Escalation) -> str:
         """Why this viewer may not: the sentence the 403 and the page message give."""
-        verb = action.replace("_", " ")
+        verb = VERBS.get(action, action.replace("_", " "))
         if self.is_client:
             return (
                 f"A division token can raise and comment on escalations; to {verb} {escalation.key} "

@@ -12,6 +12,7 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 
 from agents.models import Agent, Division, Domain
+from escalations.constants import amount_text
 from escalations.models import Escalation
 from metrics.models import Metric
 
@@ -158,8 +159,7 @@ def _display(event: Any, name: str, row: Any) -> str:
 
 def _text(value: Any) -> str:
     if isinstance(value, Decimal):
-        # Amounts are stored to the thousandth; 60.000 reads as 60, 12.500 as 12.5.
-        value = value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
+        return amount_text(value)
     return "—" if value in (None, "") else str(value)
 
 

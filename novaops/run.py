@@ -63,7 +63,8 @@ def _dev_env_write(root: Path) -> None:
 
 
 def _prepare(env: dict[str, str]) -> bool:
-    """Migrate, seed the demo organisation and backfill its metrics (each idempotent); False when one failed."""
+    """Migrate, seed the demo organisation, backfill its metrics and raise its escalations (each idempotent); False
+    when one failed."""
     manage = [str(BIN / "python"), str(BASE_DIR / "manage.py")]
     try:
         subprocess.run([*manage, "migrate", "--no-input"], env=env, check=True)

@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from escalations.constants import AMOUNT_PLACES, FOLLOW_UP_MAX
+from escalations.constants import AMOUNT_PLACES, FOLLOW_UP_MAX, amount_text
 from escalations.models import Escalation, FollowUp, ResourceClaim, SignOff
 from escalations.policies import RESPONDER, may_raise_for
 from escalations.selectors import involved_domain_ids, viewer
@@ -75,10 +75,10 @@ def claim_add(*, escalation: Escalation, actor: Any, claim: Claim, at: datetime 
                 f"You can add a claim to {escalation.key} for your own division only, not for {claim.division.name}."
             )
         if claim.amount <= 0 or claim.amount > escalation.resource_capacity:
+            capacity = amount_text(escalation.resource_capacity)
             raise InvalidInput(
-                f"A claim asks for more than nothing and at most the capacity ({escalation.resource_capacity} "
-                f"{escalation.resource_unit}).",
-                errors=[{"field": "amount", "message": f"Between 0 and {escalation.resource_capacity}."}],
+                f"A claim asks for more than nothing and at most the capacity ({capacity} {escalation.resource_unit}).",
+                errors=[{"field": "amount", "message": f"Between 0 and {capacity}."}],
             )
         if escalation.claims.filter(division=claim.division).exists():
             raise Conflict(f"{claim.division.name} already has a claim on {escalation.key}.")
@@ -119,10 +119,10 @@ def allocation_decide(
             claim.allocated, claim.rationale = allocation.amount, allocation.rationale
         total = sum((claim.allocated or Decimal(0) for claim in claims.values()), Decimal(0))
         if total > escalation.resource_capacity:
+            capacity, unit = amount_text(escalation.resource_capacity), escalation.resource_unit
             raise InvalidInput(
-                f"The allocation totals {total} {escalation.resource_unit}, over the capacity of "
-                f"{escalation.resource_capacity}.",
-                errors=[{"field": "allocations", "message": f"At most {escalation.resource_capacity} in total."}],
+                f"The allocation totals {amount_text(total)} {unit}, over the capacity of {capacity} {unit}.",
+                errors=[{"field": "allocations", "message": f"At most {capacity} in total."}],
             )
         ResourceClaim.objects.bulk_update(claims.values(), ["allocated", "rationale"])
         escalation.decision = rationale

@@ -2,8 +2,8 @@
 
 The transitions send the ticket `version` the page showed, so a click on a page someone else changed meanwhile is
 refused with what happened (409) rather than applied to a state its author never saw. A refusal (403, 409, a 400 the
-service found) becomes a message on the ticket page, shown again; an invalid form re-renders the page with its errors
-(400). Nothing here answers a 500 for a refused action.
+service found) shows the ticket page again, with the reason as a message and the refusal's status; an invalid form
+re-renders the page with its errors (400). A done action redirects to the ticket page with a message.
 """
 
 from collections.abc import Callable
@@ -51,7 +51,12 @@ def act(request: HttpRequest, number: int, action: str) -> HttpResponse:
         context["invalid_action"] = invalid.name
         return render(request, "escalations/detail.html", context, status=400)
     except ApplicationError as exc:
+        # The page again with the reason, under the refusal's own status (403, 409, 400), not a redirect: a form
+        # that was refused answers 4xx like any invalid form. Read afresh: someone else may have moved the ticket.
         messages.error(request, _refusal(exc))
+        return render(
+            request, "escalations/detail.html", ticket_context(request, ticket_or_404(number)), status=exc.status
+        )
     else:
         messages.success(request, done)
     return redirect("escalations:detail", number=number)

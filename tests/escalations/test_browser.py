@@ -149,7 +149,7 @@ def test_raise_acknowledge_escalate_decide_resolve(page: Page, live_server, peop
         expect(timeline.locator(f"[data-action='{step}']")).to_have_count(1)
     expect(timeline).to_contain_text("Open → Acknowledged")
     expect(timeline).to_contain_text("Level: 1 → 2")
-    expect(timeline).to_contain_text("allocated: — → 60.000")
+    expect(timeline).to_contain_text("allocated: — → 60")
     expect(timeline).to_contain_text("In progress → Resolved")
     expect(page.locator(".esc-claims")).to_contain_text("60")
 
@@ -183,6 +183,7 @@ def test_keyboard_reaches_the_buttons_and_a_refusal_is_a_message(
     page.keyboard.press("Enter")
     expect(page.locator(".alert-danger")).to_contain_text(f"{ticket.key} changed since you loaded it")
     expect(page.locator(".esc-state")).to_have_text("Acknowledged")
+    watched.expect_refused_page(409)
     watched.assert_clean()
 
 

@@ -105,6 +105,14 @@ class Watch:
         self.pages_seen.append(self.page.url)
         return response
 
+    def expect_refused_page(self, status: int) -> None:
+        """The page just shown was answered with `status` on purpose (a refused form): Chromium logs every 4xx
+        document as a console error, which is that answer, not a fault of the page; any other error still counts."""
+        note = f"the server responded with a status of {status}"
+        refused = [error for error in self.console_errors if note in error]
+        assert refused, f"expected a page answered {status}"
+        self.console_errors = [error for error in self.console_errors if note not in error]
+
     def assert_clean(self) -> None:
         self.collect_violations()
         assert self.requests, "no request was recorded"

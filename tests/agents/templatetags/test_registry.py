@@ -11,7 +11,10 @@ def test_sign_in_page_shows_the_demo_logins_only_on_a_demo_install(client, setti
     settings.NOVAOPS_DEMO = False
     assertNotContains(client.get(reverse("login")), "Demo logins")
     settings.NOVAOPS_DEMO = True
-    assertContains(client.get(reverse("login")), "Demo logins:</strong> core, meridian, member, viewer — password")
+    assertContains(
+        client.get(reverse("login")),
+        "Demo logins:</strong> core, meridian, member, runtime-lead, workflow-lead, viewer — password",
+    )
 
 
 def test_every_lifecycle_state_has_its_badge():

@@ -57,21 +57,21 @@ def test_a_refused_action_shows_the_services_message(page_as, raise_ticket):
     ticket = raise_ticket()
     client = page_as("viewer")
 
-    response = client.post(_act(ticket, "acknowledge"), {"version": ticket.version}, follow=True)
+    response = client.post(_act(ticket, "acknowledge"), {"version": ticket.version})
 
-    assert response.status_code == 200
-    assert response.redirect_chain == [(_detail(ticket), 302)]
-    assertContains(response, f"You cannot acknowledge {ticket.key}: only its assignees or a Tier 1 lead can.")
-    assertContains(response, 'class="alert alert-danger"')
+    assertContains(
+        response, f"You cannot acknowledge {ticket.key}: only its assignees or a Tier 1 lead can.", status_code=403
+    )
+    assertContains(response, 'class="alert alert-danger"', status_code=403)
     assert _reload(ticket).state == "open"
 
 
 def test_a_wrong_state_shows_the_conflict(page_as, raise_ticket):
     ticket = raise_ticket()
 
-    response = page_as("runtime-lead").post(_act(ticket, "resolve"), {"version": ticket.version}, follow=True)
+    response = page_as("runtime-lead").post(_act(ticket, "resolve"), {"version": ticket.version})
 
-    assertContains(response, f"{ticket.key} cannot be resolved: it is open.")
+    assertContains(response, f"{ticket.key} cannot be resolved: it is open.", status_code=409)
 
 
 def test_a_stale_version_shows_the_conflict_message(page_as, raise_ticket, org):
@@ -79,9 +79,11 @@ def test_a_stale_version_shows_the_conflict_message(page_as, raise_ticket, org):
     seen = ticket.version
     escalation_transition(number=ticket.number, name="acknowledge", actor=org.workflow_lead)
 
-    response = page_as("runtime-lead").post(_act(ticket, "start"), {"version": seen}, follow=True)
+    response = page_as("runtime-lead").post(_act(ticket, "start"), {"version": seen})
 
-    assertContains(response, f"{ticket.key} changed since you loaded it: it is now acknowledged at level 1.")
+    assertContains(
+        response, f"{ticket.key} changed since you loaded it: it is now acknowledged at level 1.", status_code=409
+    )
     assert _reload(ticket).state == "acknowledged"
 
 
@@ -89,9 +91,9 @@ def test_resolving_needs_the_kinds_outcome(page_as, raise_ticket, org):
     ticket = raise_ticket(kind="friction")
     escalation_transition(number=ticket.number, name="start", actor=org.core)
 
-    response = page_as("core").post(_act(ticket, "resolve"), {"version": _reload(ticket).version}, follow=True)
+    response = page_as("core").post(_act(ticket, "resolve"), {"version": _reload(ticket).version})
 
-    assertContains(response, "cannot be resolved yet: it needs a resolution note.")
+    assertContains(response, "cannot be resolved yet: it needs a resolution note.", status_code=409)
 
 
 def test_unknown_actions_are_404_and_get_is_405(page_as, raise_ticket):
@@ -139,9 +141,9 @@ def test_an_empty_comment_is_a_field_error(page_as, raise_ticket):
 def test_a_comment_from_outside_is_refused_with_its_reason(page_as, raise_ticket):
     ticket = raise_ticket()
 
-    response = page_as("tools-member").post(_act(ticket, "comment"), {"body": "Me too"}, follow=True)
+    response = page_as("tools-member").post(_act(ticket, "comment"), {"body": "Me too"})
 
-    assertContains(response, f"You cannot comment {ticket.key}")
+    assertContains(response, f"You cannot comment on {ticket.key}", status_code=403)
     assert Comment.objects.count() == 0
 
 
@@ -204,9 +206,9 @@ def test_an_allocation_over_capacity_is_refused_with_its_reason(page_as, raise_t
     ticket = _conflict(raise_ticket, org)
     amounts = {"novacore-runtime": "60", "workflow-engineering": "80"}
 
-    response = page_as("core").post(_act(ticket, "decide"), _allocation(ticket, amounts), follow=True)
+    response = page_as("core").post(_act(ticket, "decide"), _allocation(ticket, amounts))
 
-    assertContains(response, "The allocation totals 140 h, over the capacity of 100.000.")
+    assertContains(response, "The allocation totals 140 h, over the capacity of 100 h.", status_code=400)
     assert {claim.allocated for claim in ticket.claims.all()} == {None}
 
 
@@ -246,9 +248,11 @@ def test_a_sign_off_by_someone_else_is_refused(page_as, raise_ticket, org):
     ticket = raise_ticket(kind="strategic_alignment")
     decision_write(number=ticket.number, actor=org.core, text="Adopt the scheduler.")
 
-    response = page_as("runtime-lead").post(_act(ticket, "sign-off"), {}, follow=True)
+    response = page_as("runtime-lead").post(_act(ticket, "sign-off"), {})
 
-    assertContains(response, f"Only the Tier 1 lead of a domain involved in {ticket.key} can sign it off.")
+    assertContains(
+        response, f"Only the Tier 1 lead of a domain involved in {ticket.key} can sign it off.", status_code=403
+    )
 
 
 def test_a_friction_follow_up(page_as, raise_ticket, org):
