@@ -2,6 +2,7 @@
 words for a filter value that names nothing, which the pages, the API and the other forms of the registry share."""
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from agents.constants import TIER_CHOICES
@@ -12,6 +13,14 @@ UNKNOWN_DOMAIN = "No domain with slug '{value}'."
 UNKNOWN_DIVISION = "No division with slug '{value}'."
 INVALID_TIER = "Tier must be 1, 2 or 3, not '{value}'."
 INVALID_LIFECYCLE_STATE = "Lifecycle state must be one of " + ", ".join(Agent.Lifecycle.values) + "; not '{value}'."
+
+
+def error_message(error: ValidationError) -> str:
+    """A filter error's message, with the value it echoes cut to 60 characters (a client may send anything)."""
+    params = dict(error.params or {})
+    if "value" in params:
+        params["value"] = str(params["value"])[:60]
+    return str(error.message % params if params else error.message)
 
 
 def form_message(message: str) -> str:

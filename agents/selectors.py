@@ -10,7 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 
-from agents.filters import AgentFilter
+from agents.filters import AgentFilter, error_message
 from agents.models import Agent, Division, DivisionToken, Domain, Person
 
 
@@ -94,16 +94,8 @@ def agent_list_filtered(*, filters: Mapping[str, Any], division_id: int | None =
     filterset = AgentFilter(filters, queryset=agent_list(division_id=division_id))
     if not filterset.is_valid():
         errors = filterset.form.errors.as_data()
-        raise ValidationError({field: [_message(error) for error in errors[field]] for field in errors})
+        raise ValidationError({field: [error_message(error) for error in errors[field]] for field in errors})
     return filterset.qs
-
-
-def _message(error: ValidationError) -> str:
-    """The error's message (AgentFilter's words), with the value it echoes cut to 60 characters."""
-    params = dict(error.params or {})
-    if "value" in params:
-        params["value"] = str(params["value"])[:60]
-    return str(error.message % params if params else error.message)
 
 
 def led_division_id(*, person: Person | None) -> int | None:

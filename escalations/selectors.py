@@ -12,6 +12,7 @@ from django.db.models import BooleanField, Case, Count, Prefetch, Q, QuerySet, V
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from agents.filters import error_message
 from escalations.constants import LEVEL_MAX, SLA_DEFAULTS, TRANSITIONS
 from escalations.filters import EscalationFilter, breached_q
 from escalations.models import ACTIVE_STATES, Escalation, EscalationDivision, SlaPolicy
@@ -228,13 +229,5 @@ def escalation_list_filtered(
     filterset = EscalationFilter(filters, queryset=tickets, request=request)
     if not filterset.is_valid():
         errors = filterset.form.errors.as_data()
-        raise ValidationError({name: [_message(error) for error in errors[name]] for name in errors})
+        raise ValidationError({name: [error_message(error) for error in errors[name]] for name in errors})
     return filterset.qs
-
-
-def _message(error: ValidationError) -> str:
-    """The error's message with the value it echoes cut to 60 characters."""
-    params = dict(error.params or {})
-    if "value" in params:
-        params["value"] = str(params["value"])[:60]
-    return str(error.message % params if params else error.message)

@@ -82,15 +82,8 @@ def claim_add(*, escalation: Escalation, actor: Any, claim: Claim, at: datetime 
             )
         if escalation.claims.filter(division=claim.division).exists():
             raise Conflict(f"{claim.division.name} already has a claim on {escalation.key}.")
-        row = ResourceClaim.objects.create(
-            escalation=escalation,
-            division=claim.division,
-            amount=claim.amount,
-            priority=claim.priority,
-            justification=claim.justification,
-            gains=claim.gains,
-            gives=claim.gives,
-        )
+        row = claim.row(escalation)
+        row.save()
         _touch(escalation)
     return row
 

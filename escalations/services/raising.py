@@ -39,6 +39,17 @@ class Claim:
     gains: str = ""
     gives: str = ""
 
+    def row(self, escalation: Escalation) -> ResourceClaim:
+        return ResourceClaim(
+            escalation=escalation,
+            division=self.division,
+            amount=self.amount,
+            priority=self.priority,
+            justification=self.justification,
+            gains=self.gains,
+            gives=self.gives,
+        )
+
 
 @dataclass(frozen=True)
 class Resource:
@@ -103,7 +114,7 @@ def escalation_raise(*, actor: Any, request: Raise, at: datetime | None = None) 
         EscalationMetric.objects.bulk_create(
             EscalationMetric(escalation=escalation, metric=metric) for metric in dict.fromkeys(request.links.metrics)
         )
-        ResourceClaim.objects.bulk_create(_claim_row(escalation, claim) for claim in request.claims)
+        ResourceClaim.objects.bulk_create(claim.row(escalation) for claim in request.claims)
         users = assign_level(escalation=escalation, division_ids=set(involved))
         notify_assignees(escalation=escalation, users=users, reason=f"raised-level-{escalation.level}")
     return escalation
@@ -181,15 +192,3 @@ def _resource_fields(resource: Resource | None) -> dict[str, Any]:
     if resource is None:
         return {}
     return {"resource_name": resource.name, "resource_unit": resource.unit, "resource_capacity": resource.capacity}
-
-
-def _claim_row(escalation: Escalation, claim: Claim) -> ResourceClaim:
-    return ResourceClaim(
-        escalation=escalation,
-        division=claim.division,
-        amount=claim.amount,
-        priority=claim.priority,
-        justification=claim.justification,
-        gains=claim.gains,
-        gives=claim.gives,
-    )
