@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "metrics",
     "dashboards",
     "escalations",
+    "meetings",
 ]
 
 MIDDLEWARE = [
@@ -235,6 +236,8 @@ CELERY_BEAT_SCHEDULE = {
     "metrics-batch-sweep": {"task": "metrics.batch_sweep", "schedule": 15.0},
     "metrics-partitions": {"task": "metrics.partitions_maintain", "schedule": 3600.0},
     "escalations-sla-sweep": {"task": "escalations.sla_sweep", "schedule": 60.0},
+    "meetings-materialise": {"task": "meetings.upcoming_materialise", "schedule": 3600.0},
+    "meetings-reminders": {"task": "meetings.reminders_send", "schedule": 60.0},
 }
 
 # Audit trails (django-pghistory): each event row is stamped when its statement runs, not when its transaction

@@ -13,6 +13,7 @@ api_v1 = [
     path("", include(("agents.api_urls", "agents"))),
     path("metrics/", include(("metrics.api_urls", "metrics"))),
     path("escalations", include(("escalations.api_urls", "escalations"))),
+    path("meetings", include(("meetings.api_urls", "meetings"))),
     # The schema and its Swagger UI keep their trailing slash as the canonical form; both forms answer.
     path("schema/", schema_view, name="schema"),
     path("schema", schema_view),
@@ -30,6 +31,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"))),
     path("registry/", include("agents.urls")),
     path("escalations/", include("escalations.urls")),
+    path("meetings/", include("meetings.urls")),
     # The registry lived at the root before the dashboards took it: old links and bookmarks still arrive.
     re_path(
         r"^(?P<rest>(?:domains|divisions|agents|tokens)/.*)$",
