@@ -1,5 +1,6 @@
 """The feed pages: the subscription page, the secret feed (no sign-in) and a series' .ics download."""
 
+import re
 from datetime import date, time, timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from icalendar import Calendar
 from meetings.models import MeetingSeries
 from meetings.services.feeds import feed_create_or_rotate
 from meetings.services.series import SeriesFields, series_create
+from tests.helpers.browser import browser_type_launch_args  # noqa: F401 (the fixture, registered by the import)
 
 
 @pytest.fixture
@@ -119,3 +121,38 @@ def test_a_series_download_needs_a_sign_in_and_an_existing_series(client, crew, 
     assert client.get(reverse("meetings:series_ics", args=[weekly_sync.pk])).status_code == 302
     client.force_login(crew.viewer)
     assert client.get(reverse("meetings:series_ics", args=[weekly_sync.pk + 1000])).status_code == 404
+
+
+@pytest.mark.browser
+def test_subscribing_and_rotating_in_a_browser(page, live_server, transactional_db, crew, weekly_sync):
+    """Create the address, see both forms of it with their Copy buttons, rotate it through the dialog (Escape
+    cancels first), the old one answers 404. No console error, no CSP violation, nothing from another host."""
+    from playwright.sync_api import expect
+
+    from tests.helpers.browser import screenshot, sign_in, watch
+
+    watched = watch(page, live_server.url)
+    sign_in(page, live_server.url, "runtime-member", "/meetings/feed/")
+    expect(page.get_by_text("You have no calendar feed yet.")).to_be_visible()
+    page.get_by_role("button", name="Create my feed address").click()
+    webcal = page.get_by_label("Subscribe (opens your calendar app)")
+    expect(webcal).to_have_value(re.compile(r"^webcal://.+/meetings/feed/\w{8}_[\w-]+\.ics$"))
+    expect(page.get_by_role("button", name="Copy webcal address")).to_be_visible()
+    first = page.get_by_label("Address for Google Calendar and Outlook on the web").input_value()
+    screenshot(page, "meetings-feed-created", full_page=True)
+
+    page.goto(f"{live_server.url}/meetings/feed/")
+    page.get_by_role("button", name="Replace the address…").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    page.get_by_role("button", name="Replace the address…").click()
+    page.get_by_role("dialog").get_by_role("button", name="Replace the address").click()
+    expect(page.get_by_text("The previous address no longer works.")).to_be_visible()
+    second = page.get_by_label("Address for Google Calendar and Outlook on the web").input_value()
+    assert second != first
+    assert page.request.get(first).status == 404
+    assert page.request.get(second).headers["content-type"] == "text/calendar; charset=utf-8"
+    watched.assert_clean()
