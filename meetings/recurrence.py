@@ -46,8 +46,8 @@ _ZONES: set[str] | None = None
 def rule_parse(text: str, *, start_date: date, start_time: time, timezone: str) -> rrule:
     """The rule as dateutil reads it from this local start; RuleError naming the problem otherwise.
 
-    Accepts the RRULE value with or without the `RRULE:` prefix. UNTIL must be a UTC time (…Z) or a date, as RFC 5545
-    requires with a zoned DTSTART.
+    Accepts the RRULE value with or without the `RRULE:` prefix. UNTIL must be a UTC time (…Z), as RFC 5545 requires
+    with a zoned DTSTART.
     """
     value = text.strip().removeprefix("RRULE:").strip()
     if not value or "\n" in value or ":" in value:
@@ -58,8 +58,10 @@ def rule_parse(text: str, *, start_date: date, start_time: time, timezone: str) 
     for name in FORBIDDEN_PARTS:
         if name in parts:
             raise RuleError(f"{name} is not allowed: the series' start gives the time of day.")
-    if "UNTIL" in parts and "T" in parts["UNTIL"] and not parts["UNTIL"].endswith("Z"):
-        raise RuleError("UNTIL must be in UTC (ending in Z) or a date.")
+    # RFC 5545: with a DTSTART in a time zone, UNTIL is a UTC date-time (a date or a floating time is refused by
+    # dateutil too, with a message that names no fix).
+    if "UNTIL" in parts and not (parts["UNTIL"].endswith("Z") and "T" in parts["UNTIL"]):
+        raise RuleError("UNTIL must be a time in UTC, e.g. UNTIL=20261231T235959Z.")
     if "COUNT" in parts and "UNTIL" in parts:
         raise RuleError("A rule has COUNT or UNTIL, not both.")
     dtstart = datetime.combine(start_date, start_time, tzinfo=zone(timezone))

@@ -3,11 +3,13 @@ applied), one occurrence, series. The agenda's figures are read in meetings.agen
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Q, QuerySet
 
 from meetings import recurrence
-from meetings.models import MeetingSeries, Occurrence
+from meetings.models import CalendarFeed, MeetingSeries, Occurrence
+from novaops import policies
 
 
 @dataclass(frozen=True)
@@ -111,3 +113,20 @@ def previous_occurrence_start(*, series: MeetingSeries, before: datetime) -> dat
             return slots[-1].start
         current = current.split_from
     return None
+
+
+def feed_series_list(*, user: Any) -> QuerySet[MeetingSeries]:
+    """The series in a person's calendar feed: those they attend or organise; a Tier 1 lead's has every series."""
+    rows = series_list()
+    if policies.is_lead(user):
+        return rows
+    return rows.filter(Q(attendees=user) | Q(organiser=user)).distinct()
+
+
+def stored_occurrence_list(*, series: QuerySet[MeetingSeries]) -> QuerySet[Occurrence]:
+    """Every stored occurrence of `series`: the feed lays their exceptions (moves, cancellations) over the rules."""
+    return Occurrence.objects.filter(series__in=series.values("pk")).order_by("series_id", "original_start")
+
+
+def calendar_feed_of(*, user: Any) -> CalendarFeed | None:
+    return CalendarFeed.objects.filter(user=user).first()

@@ -1,6 +1,7 @@
 """One occurrence: storing it (materialising), moving it, cancelling it; and beat's jobs over the coming weeks:
 materialise what is ahead, remind attendees before each meeting."""
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,8 @@ from meetings.models import MeetingSeries, Occurrence, Reminder
 from meetings.policies import may_edit_series
 from meetings.selectors import pattern_of, slot_list
 from novaops.errors import Conflict, Forbidden, InvalidInput
+
+logger = logging.getLogger(__name__)
 
 
 def occurrence_materialise(*, series: MeetingSeries, original_start: datetime) -> Occurrence:
@@ -71,23 +74,31 @@ def _require_editable(actor: Any, occurrence: Occurrence) -> None:
 
 
 def upcoming_materialise(*, now: datetime | None = None) -> int:
-    """Store every occurrence of the coming MATERIALISE_AHEAD; returns how many were new. Safe twice or at once in two
-    workers: one insert-ignore per (series, original_start)."""
+    """Store every occurrence of the coming MATERIALISE_AHEAD; returns how many were missing. Safe twice or at once in
+    two workers: one insert-ignore per (series, original_start) (two at once may both count a row one of them
+    stored)."""
     now = now or timezone.now()
-    slots = [slot for slot in slot_list(start=now, end=now + constants.MATERIALISE_AHEAD) if slot.occurrence is None]
+    return _store_missing(now, now + constants.MATERIALISE_AHEAD)
+
+
+def _store_missing(start: datetime, end: datetime) -> int:
+    slots = [slot for slot in slot_list(start=start, end=end) if slot.occurrence is None]
     rows = [
         Occurrence(series=slot.series, original_start=slot.original_start, start=slot.start, end=slot.end)
         for slot in slots
     ]
-    created = Occurrence.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(created)
+    Occurrence.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
 
 
 def reminders_send(*, now: datetime | None = None) -> int:
     """Email attendees of each meeting starting within REMINDER_BEFORE; once per (occurrence, attendee), also after a
     restart or when two workers run this at once: the unique Reminder row is inserted first (insert-ignore), then
-    claimed by compare-and-swap on sent_at before its mail goes; a mail that fails gives its claim back."""
+    claimed by compare-and-swap on sent_at before its mail goes; a mail that fails gives its claim back (the next
+    run tries again) without holding up the other attendees' mails. Returns how many were sent."""
     now = now or timezone.now()
+    # A series created since beat's last materialise run still has its first meeting reminded.
+    _store_missing(now, now + constants.REMINDER_BEFORE)
     due = Occurrence.objects.filter(
         start__gt=now,
         start__lte=now + constants.REMINDER_BEFORE,
@@ -101,12 +112,15 @@ def reminders_send(*, now: datetime | None = None) -> int:
         )
         for reminder in Reminder.objects.filter(occurrence=occurrence, sent_at__isnull=True).select_related("user"):
             if not Reminder.objects.filter(pk=reminder.pk, sent_at__isnull=True).update(sent_at=timezone.now()):
-                continue
+                continue  # another worker claimed it
             try:
                 _remind(occurrence, reminder.user)
             except Exception:
                 Reminder.objects.filter(pk=reminder.pk).update(sent_at=None)
-                raise
+                logger.exception(
+                    "Reminder %s to user %s failed; the next run tries again.", reminder.pk, reminder.user_id
+                )
+                continue
             sent += 1
     return sent
 

@@ -98,6 +98,8 @@ def series_split(*, actor: Any, series: MeetingSeries, at: datetime, fields: Ser
         )
     with transaction.atomic():
         old = MeetingSeries.objects.select_for_update().get(pk=series.pk)
+        if Occurrence.objects.filter(series=old, original_start=at, status=Occurrence.Status.CANCELLED).exists():
+            raise Conflict("This occurrence is cancelled; it cannot be changed.")
         if recurrence.first_start(pattern_of(old)) == at.astimezone(UTC):
             return series_update_all(actor=actor, series=old, fields=fields)  # the first: the whole series
         following = list(Occurrence.objects.filter(series=old, original_start__gte=at))
