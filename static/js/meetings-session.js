@@ -101,24 +101,29 @@
     if (close) close.addEventListener("click", closeHelp);
   }
 
-  // The timer: time since the meeting started (or its scheduled start) against the scheduled duration.
+  // The timer: time since the meeting was started against the scheduled duration. Before "Start" it counts down to
+  // the scheduled start (or shows the duration when that has passed); a closed meeting's timer stands still.
   var timer = document.querySelector("[data-timer]");
   function clock(seconds) {
     var s = Math.abs(Math.floor(seconds));
-    var m = Math.floor(s / 60);
-    return (m < 10 ? "0" : "") + m + ":" + (s % 60 < 10 ? "0" : "") + (s % 60);
+    var h = Math.floor(s / 3600);
+    var m = Math.floor((s % 3600) / 60);
+    var mm = (m < 10 ? "0" : "") + m + ":" + (s % 60 < 10 ? "0" : "") + (s % 60);
+    return h ? h + ":" + (m < 10 ? "0" : "") + mm : mm;
   }
   function tick() {
     var start = Date.parse(timer.getAttribute("data-start"));
     var duration = parseInt(timer.getAttribute("data-duration"), 10) || 0;
+    var phase = timer.getAttribute("data-phase");
     if (isNaN(start)) return;
     var elapsed = (Date.now() - start) / 1000;
-    if (elapsed < 0) {
-      timer.textContent = "starts in " + clock(-elapsed);
-      timer.classList.remove("is-over");
-    } else {
+    if (phase === "running") {
       timer.textContent = clock(elapsed) + " / " + clock(duration);
       timer.classList.toggle("is-over", elapsed > duration);
+    } else if (phase === "scheduled" && elapsed < 0) {
+      timer.textContent = "starts in " + clock(-elapsed);
+    } else {
+      timer.textContent = (phase === "closed" ? "closed · " : "not started · ") + clock(duration);
     }
   }
   if (timer) {
