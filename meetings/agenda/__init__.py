@@ -144,6 +144,7 @@ def open_earlier_actions(occurrence: Occurrence) -> list[ActionItem]:
 
 
 def carried_actions(occurrence: Occurrence) -> list[Proposal]:
+    """An item per action item still open from an earlier meeting, linking to it on that meeting's page."""
     return [
         Proposal(
             kind=Kind.ACTION,
@@ -153,6 +154,11 @@ def carried_actions(occurrence: Occurrence) -> list[Proposal]:
             + (f", due {action.due_on:%Y-%m-%d}" if action.due_on else "")
             + ".",
             division_id=action.division_id,
+            link=reverse(
+                "meetings:occurrence",
+                args=[action.occurrence.series_id, recurrence.recurrence_id(action.occurrence.original_start)],
+            )
+            + f"#action-{action.pk}",
             data={"action_id": action.pk, "owner": action.owner.get_username()},
         )
         for action in open_earlier_actions(occurrence)

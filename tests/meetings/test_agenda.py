@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
+from escalations.services.outcomes import follow_up_add
+from escalations.services.raising import Raise, escalation_raise
 from meetings.agenda import agenda_period, agenda_proposals
 from meetings.models import AgendaItem
 from meetings.services.occurrences import occurrence_open
@@ -113,3 +115,35 @@ def test_known_metrics_give_a_regression_an_improvement_an_anomaly_and_a_silent_
 def test_an_agenda_without_data_has_no_numbers_sections(occurrence):
     _, proposals = proposals_by_key(occurrence)
     assert proposals == {}
+
+
+def test_tickets_of_the_period_and_open_follow_ups_are_on_the_agenda(crew, occurrence):
+    def raise_at(moment, title):
+        with time_machine.travel(moment, tick=False):
+            request = Raise(
+                kind="friction",
+                title=title,
+                description="Deploys collide.",
+                priority="P2",
+                raised_division=crew.runtime,
+                divisions=[crew.workflow],
+            )
+            return escalation_raise(actor=crew.runtime_member, request=request)
+
+    before = raise_at(PREVIOUS - timedelta(days=2), "Old friction")
+    during = raise_at(PREVIOUS + timedelta(days=1), "Deploy windows collide")
+    with time_machine.travel(PREVIOUS + timedelta(days=2), tick=False):
+        follow_up_add(
+            number=before.number,
+            actor=crew.core,
+            description="Agree a deploy calendar",
+            owner=crew.runtime_member,
+            due_on=(MEETING + timedelta(days=7)).date(),
+        )
+    _, proposals = proposals_by_key(occurrence)
+    ticket = proposals[f"escalation:{during.number}"]
+    assert ticket.kind == Kind.ESCALATION and ticket.data["happened"] == ["opened"]
+    assert ticket.link == f"/escalations/{during.number}/"
+    assert f"escalation:{before.number}" not in proposals  # opened before the period, nothing happened in it
+    follow_up = next(p for key, p in proposals.items() if key.startswith("follow-up:"))
+    assert follow_up.kind == Kind.ACTION and "Agree a deploy calendar" in follow_up.title
