@@ -221,7 +221,7 @@ def freeze(*, occurrence: Occurrence, now: datetime | None = None) -> Occurrence
     """agenda_freeze without the permission check (session start and close have checked it)."""
     now = now or timezone.now()
     if occurrence.status == Occurrence.Status.CANCELLED:
-        require_open(occurrence)
+        require_open(occurrence)  # refuses: a cancelled meeting has nothing to freeze (a closed one is frozen already)
     agenda_build(occurrence=occurrence, now=now)
     with transaction.atomic():
         locked = occurrence_lock(occurrence)
