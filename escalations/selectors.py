@@ -15,7 +15,7 @@ from django_fsm import can_proceed
 from agents.filters import error_message
 from escalations.constants import LEVEL_MAX, SLA_DEFAULTS, TRANSITIONS
 from escalations.filters import EscalationFilter, breached_q
-from escalations.models import ACTIVE_STATES, Escalation, EscalationDivision, SlaPolicy
+from escalations.models import ACTIVE_STATES, Escalation, EscalationDivision, FollowUp, SlaPolicy
 from escalations.policies import Viewer, viewer_of
 
 
@@ -231,3 +231,30 @@ def escalation_list_filtered(
         errors = filterset.form.errors.as_data()
         raise ValidationError({name: [error_message(error) for error in errors[name]] for name in errors})
     return filterset.qs
+
+
+def meeting_escalation_list(*, division_ids: list[int], start: datetime, end: datetime) -> list[Escalation]:
+    """What a sync reviews (meetings.agenda): tickets involving one of `division_ids` that were opened or breached
+    in [start, end) and are still active, and those decided (resolved) in it; by number."""
+    in_period = (
+        Q(created_at__gte=start, created_at__lt=end)
+        | Q(acknowledge_breached_at__gte=start, acknowledge_breached_at__lt=end)
+        | Q(resolve_breached_at__gte=start, resolve_breached_at__lt=end)
+    )
+    wanted = (in_period & Q(state__in=ACTIVE_STATES)) | Q(resolved_at__gte=start, resolved_at__lt=end)
+    return list(
+        Escalation.objects.filter(wanted, involved__division_id__in=division_ids)
+        .select_related("raised_division")
+        .distinct()
+        .order_by("number")
+    )
+
+
+def open_follow_up_list(*, division_ids: list[int]) -> list[FollowUp]:
+    """Follow-ups not done yet of the tickets involving one of `division_ids`, due first (a sync lists them)."""
+    return list(
+        FollowUp.objects.filter(done_at__isnull=True, escalation__involved__division_id__in=division_ids)
+        .select_related("escalation", "owner")
+        .distinct()
+        .order_by("due_on", "id")
+    )

@@ -139,6 +139,8 @@ class AgendaItem(models.Model):
     added_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # An item from the numbers that a lead removed: kept (hidden), so refreshing the agenda does not bring it back.
+    removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["position", "id"]
