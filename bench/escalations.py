@@ -7,7 +7,8 @@ resource conflicts), states, breaches and comments set in bulk with the trail's 
 through the services with 200 edits and 100 comments; VACUUM ANALYZE. Then:
 
 1. the queue: `GET /api/v1/escalations` and the `/escalations/` page, default filters and
-   `state=active&breached=true&sort=due`, through gunicorn (as `make run`), signed in as the demo lead `core`;
+   `state=active&breached=true&sort=due`, through gunicorn (as `make run`), signed in as the demo lead `core`, 5 untimed
+   then `--repeat` timed;
    baseline: the same page's ticket rows read with one raw SQL statement (psycopg);
 2. the long ticket: its page and `GET /api/v1/escalations/<n>`; baseline: its event rows and comments, one raw
    statement;
@@ -61,6 +62,7 @@ TICKET_SQL = " UNION ALL ".join(
         "SELECT row_to_json(c)::text FROM escalations_comment c WHERE escalation_id = %(id)s",
     ]
 )
+WARM_UP = 5  # untimed requests first: each gunicorn worker imports what a request needs on its first one
 FILTERED = "?state=active&breached=true&sort=due"
 
 
@@ -97,6 +99,7 @@ def query_counts(paths: list[str]) -> dict[str, dict]:
             raise BenchFailed(f"test client GET {path} answered {response.status_code}")
         slowest = max(captured.captured_queries, key=lambda q: float(q["time"]))
         out[path] = {"queries": len(captured), "slowest_ms": float(slowest["time"]) * 1000, "slowest": slowest["sql"]}
+        out[path]["statements"] = [q["sql"] for q in captured.captured_queries]
     return out
 
 
@@ -104,15 +107,27 @@ def _ms(samples: list[float]) -> dict:
     return {"n": len(samples), "p50_ms": percentile(samples, 0.5) * 1000, "p95_ms": percentile(samples, 0.95) * 1000}
 
 
-def time_requests(port: int, dsn: str, requests: list[dict], *, repeat: int) -> list[dict]:
-    """Each request through gunicorn (once untimed, then `repeat` timed), and its baseline statement the same way."""
+def _db_time(conn: psycopg.Connection, statements: list[str], *, repeat: int) -> list[float]:
+    """The request's own statements (as the test client captured them), run one after another: its database time."""
+    samples = []
+    for _ in range(repeat + 1):
+        started = time.perf_counter()
+        for sql in statements:
+            if sql.lstrip().upper().startswith("SELECT"):
+                conn.execute(sql).fetchall()
+        samples.append(time.perf_counter() - started)
+    return samples[1:]
+
+
+def time_requests(port: int, dsn: str, requests: list[dict], counts: dict, *, repeat: int) -> list[dict]:
+    """Each request through gunicorn (WARM_UP untimed, then `repeat` timed), and its baseline statement the same way."""
     client = Client(port)
     client.sign_in(escseed.lead().username, "novaops-demo")
     ticket_id = None
     out = []
     with psycopg.connect(dsn, autocommit=True) as conn:
         for request in requests:
-            client.get(request["path"])
+            warm = [client.get(request["path"])[1] for _ in range(WARM_UP)]  # every gunicorn worker and thread
             ours = [client.get(request["path"])[1] for _ in range(repeat)]
             params = None
             if "ticket" in request:
@@ -130,7 +145,10 @@ def time_requests(port: int, dsn: str, requests: list[dict], *, repeat: int) -> 
                 conn.execute(request["sql"], params).fetchall()
                 raw.append(time.perf_counter() - started)
             out.append({"label": request["label"], "path": request["path"], "ours": _ms(ours), "raw": _ms(raw)})
-            out[-1]["raw_rows"] = rows
+            out[-1]["db"] = _ms(_db_time(conn, counts[request["path"]]["statements"], repeat=repeat))
+            out[-1].update(
+                {"raw_rows": rows, "warm_up_ms": [w * 1000 for w in warm], "ours_ms": [o * 1000 for o in ours]}
+            )
     client.close()
     return out
 
@@ -250,7 +268,7 @@ def _run(args, stack: Stack) -> dict:
     _wait_for(lambda: _http_ok(f"http://127.0.0.1:{port}/readyz"), what="gunicorn", stack=stack)
     _log("timing the requests")
     figures["loadavg"] = [os.getloadavg()[0]]
-    figures["requests"] = time_requests(port, dsn, requests, repeat=args.repeat)
+    figures["requests"] = time_requests(port, dsn, requests, figures["queries"], repeat=args.repeat)
     _log("timing the transitions")
     figures["transition"] = time_transitions(dsn, ops=args.ops)
     _log(f"the SLA sweep over {args.sweep} overdue tickets")
@@ -262,7 +280,7 @@ def _run(args, stack: Stack) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench escalations", description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=5000, help="tickets raised through the service")
-    parser.add_argument("--repeat", type=int, default=30, help="timed requests each (after one untimed)")
+    parser.add_argument("--repeat", type=int, default=30, help="timed requests each (after 5 untimed)")
     parser.add_argument("--sweep", type=int, default=1000, help="overdue tickets the SLA sweep acts on")
     parser.add_argument("--ops", type=int, default=100, help="transitions timed (and as many bare UPDATEs)")
     parser.add_argument("--seed", type=int, default=7)
