@@ -1,10 +1,10 @@
-"""`python -m bench [ingest|soak|dashboards] [options]`: dispatch to a benchmark (`ingest` is the default)."""
+"""`python -m bench [ingest|soak|dashboards|escalations] [options]`: dispatch to a benchmark (default `ingest`)."""
 
 from __future__ import annotations
 
 import sys
 
-BENCHMARKS = ("ingest", "soak", "dashboards")
+BENCHMARKS = ("ingest", "soak", "dashboards", "escalations")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +17,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import dashboards
 
         return dashboards.main(argv)
+    if name == "escalations":
+        from bench import escalations
+
+        return escalations.main(argv)
     if name == "soak":
         from bench import soak
 

@@ -422,3 +422,16 @@ def test_problems_are_json_with_their_content_type(api_of, raise_ticket):
 
     assert response["Content-Type"] == PROBLEM
     assert json.loads(response.content)["status"] == 403
+
+
+def test_the_list_holds_each_ticket_once_with_and_without_joining_filters(api_of, raise_ticket, org):
+    """DISTINCT only for the filters that join divisions or assignees: a ticket with several of each is listed once
+    either way, and the count says so."""
+    ticket = raise_ticket("friction", divisions=[org.workflow, org.tools])  # level 2: a lead per domain
+    client = api_of("viewer")
+
+    for params in ({}, {"state": "active"}, {"division": "tool-ecosystem"}, {"assignee": "core"}, {"level": 2}):
+        response = client.get(url("escalation-list"), params)
+        assert numbers(response) == [ticket.number], params
+        assert response.json()["count"] == 1, params
+    assert numbers(api_of("runtime_member").get(url("escalation-list"), {"mine": "true"})) == [ticket.number]
