@@ -258,6 +258,9 @@ def _only_time_changed(series: MeetingSeries, form: ScopedEditForm) -> None:
         changed.append("rule")
     if fields.timezone != series.timezone:
         changed.append("timezone")
+    for name in ("domains", "divisions", "attendees"):
+        if {row.pk for row in getattr(fields, name)} != {row.pk for row in getattr(series, name).all()}:
+            changed.append(name)
     if changed:
         raise InvalidInput(
             "One occurrence changes only its time and length: apply the other changes to this and following, or all.",
