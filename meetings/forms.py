@@ -284,10 +284,12 @@ def service_errors(form: forms.Form, exc: ApplicationError) -> None:
 
 
 def dress(form: forms.Form) -> forms.Form:
-    """bootstrap_form, with Bootstrap's check class on checkboxes and radios (it gives every non-select a text
-    field's class)."""
+    """bootstrap_form, with Bootstrap's check class on a single checkbox and none on a list of radios or checkboxes
+    (bootstrap_form gives every non-select a text field's class; on a list Django puts it on the wrapper too)."""
     bootstrap_form(form)
     for field in form.fields.values():
-        if isinstance(field.widget, forms.CheckboxInput | forms.RadioSelect):
+        if isinstance(field.widget, forms.RadioSelect):
+            field.widget.attrs.pop("class", None)
+        elif isinstance(field.widget, forms.CheckboxInput):
             field.widget.attrs["class"] = "form-check-input"
     return form
