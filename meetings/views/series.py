@@ -177,14 +177,19 @@ def _local_date(slot: Slot) -> date:
 
 def _occurrence_forms(series: MeetingSeries, slot: Slot) -> dict[str, Any]:
     tz = recurrence.zone(series.timezone)
-    move_initial = {"start": slot.start.astimezone(tz), "end": slot.end.astimezone(tz)}
+    # Naive wall-clock times: a form field would show an aware one in the server's zone, not the series'.
+    move_initial = {"start": _wall_clock(slot.start, tz), "end": _wall_clock(slot.end, tz)}
+    # The series' own time, not this occurrence's (it may be moved): "all" and "following" start from the series.
     edit_initial = series_initial(series)
-    edit_initial["start_time"] = slot.start.astimezone(tz).time()
     return {
         "move": MoveForm(initial=move_initial, zone_name=series.timezone),
         "cancel": CancelForm(),
         "edit": ScopedEditForm(initial={**edit_initial, "scope": "this"}, start_date=_local_date(slot)),
     }
+
+
+def _wall_clock(moment: datetime, tz: Any) -> datetime:
+    return moment.astimezone(tz).replace(tzinfo=None)
 
 
 def _bound(action: str, series: MeetingSeries, slot: Slot, data: Any) -> Any:

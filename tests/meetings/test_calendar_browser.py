@@ -93,4 +93,16 @@ def test_a_lead_creates_a_series(watched, live_server):
     page.emulate_media(color_scheme="dark")
     page.reload()
     screenshot(page, "meetings-series-dark")
+
+    # Its first occurrence's edit: cancelling needs the box ticked (a 400 with the reason), then it is struck through.
+    page.get_by_role("link", name=re.compile("^Move, cancel or edit")).first.click()
+    expect(page.get_by_role("heading", name="Move this occurrence")).to_be_visible()
+    screenshot(page, "meetings-occurrence-edit-dark", full_page=True)
+    page.get_by_role("button", name="Cancel occurrence").click()
+    expect(page.locator("#id_confirm_error")).to_be_visible()
+    watched.expect_refused_page(400)
+    page.get_by_label("Yes, cancel this occurrence").check()
+    page.get_by_role("button", name="Cancel occurrence").click()
+    expect(page.locator(".app-messages")).to_contain_text("Occurrence cancelled.")
+    expect(page.locator(".mtg-slots s").first).to_be_visible()
     watched.assert_clean()
