@@ -37,13 +37,16 @@ def test_views_and_moves(watched, live_server):
     expect(page).to_have_url(re.compile(r"view=week"))
     expect(page.locator(".mtg-week__day")).to_have_count(7)
     week = title.inner_text()
+    page.wait_for_load_state("load")  # the keys' script is deferred: it listens once the document is parsed
     page.keyboard.press("ArrowRight")
     expect(title).not_to_have_text(week)
+    page.wait_for_load_state("load")
     page.keyboard.press("t")
     expect(title).to_have_text(week)
     expect(page.locator(".mtg-week .mtg-event").first).to_be_visible()
     screenshot(page, "meetings-calendar-week-light")
 
+    page.wait_for_load_state("load")
     page.keyboard.press("a")
     expect(page).to_have_url(re.compile(r"view=agenda"))
     expect(page.locator(".mtg-agenda__day").first).to_be_visible()
