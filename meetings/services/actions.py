@@ -4,7 +4,7 @@ from datetime import date, datetime
 from typing import Any
 
 from agents.models import Division
-from meetings.models import ActionItem, MeetingSeries
+from meetings.models import ActionItem, MeetingSeries, Occurrence
 from meetings.policies import may_add_item_for
 from meetings.services.occurrences import occurrence_materialise
 from novaops.errors import Conflict, Forbidden
@@ -31,8 +31,11 @@ def action_item_add(
             f"Only Tier 1 leads, the organiser of “{series.title}” and members of a division taking part (for "
             "their own division) add action items."
         )
-    occurrence = occurrence_materialise(series=series, original_start=original_start)
-    if occurrence.status == occurrence.Status.CANCELLED:
+    # A stored occurrence is taken as it is (one kept for its minutes may no longer be on the rule); else stored now.
+    occurrence = Occurrence.objects.filter(series=series, original_start=original_start).first()
+    if occurrence is None:
+        occurrence = occurrence_materialise(series=series, original_start=original_start)
+    if occurrence.status == Occurrence.Status.CANCELLED:
         raise Conflict("This occurrence is cancelled; it takes no action items.")
     if occurrence.closed_at is not None:
         raise Conflict("This meeting is over and its minutes are closed.")
