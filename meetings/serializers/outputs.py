@@ -50,7 +50,7 @@ class SeriesOutputSerializer(SeriesRefSerializer):
     description = serializers.CharField()
     rrule = serializers.CharField(help_text="RFC 5545 RRULE value, expanded from the local start in `timezone`.")
     start_date = serializers.DateField()
-    start_time = serializers.TimeField(format="%H:%M:%S", help_text="Local wall-clock time in `timezone`.")
+    start_time = serializers.SerializerMethodField(help_text="Local wall-clock time in `timezone` (HH:MM:SS).")
     duration_minutes = serializers.SerializerMethodField()
     domains = DomainRefSerializer(many=True)
     divisions = DivisionRefSerializer(many=True)
@@ -68,6 +68,11 @@ class SeriesOutputSerializer(SeriesRefSerializer):
 
     def get_ics_url(self, series: MeetingSeries) -> str:
         return reverse("meetings:series_ics", args=[series.pk])
+
+    # A local time has no offset: not an OpenAPI `format: time` (RFC 3339's full-time, which has one).
+    @extend_schema_field({"type": "string", "pattern": r"^[0-9]{2}:[0-9]{2}:[0-9]{2}$", "example": "09:00:00"})
+    def get_start_time(self, series: MeetingSeries) -> str:
+        return series.start_time.isoformat(timespec="seconds")
 
     def get_duration_minutes(self, series: MeetingSeries) -> int:
         return int(series.duration.total_seconds() // 60)
