@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from meetings import recurrence
-from meetings.models import CalendarFeed, MeetingSeries, Occurrence
+from meetings.models import ActionItem, AgendaItem, Attendance, CalendarFeed, Decision, MeetingSeries, Occurrence
 from novaops import policies
 
 
@@ -130,3 +130,38 @@ def stored_occurrence_list(*, series: QuerySet[MeetingSeries]) -> QuerySet[Occur
 
 def calendar_feed_of(*, user: Any) -> CalendarFeed | None:
     return CalendarFeed.objects.filter(user=user).first()
+
+
+def slot_get(*, series: MeetingSeries, original_start: datetime) -> Slot | None:
+    """The occurrence of `series` whose id is `original_start`: the stored one (moved, cancelled, kept for its
+    minutes after an edit of the rule), else the rule's when it has one then; None when neither."""
+    occurrence = Occurrence.objects.filter(series=series, original_start=original_start).first()
+    if occurrence is not None:
+        return _slot(series, original_start, occurrence)
+    if recurrence.is_occurrence(pattern_of(series), original_start):
+        return _slot(series, original_start, None)
+    return None
+
+
+@dataclass(frozen=True)
+class Record:
+    """What is stored of one meeting: its agenda (with notes and frozen figures), decisions, attendance, actions."""
+
+    items: list[AgendaItem]
+    decisions: list[Decision]
+    attendance: list[Attendance]
+    action_items: list[ActionItem]
+
+
+def record_get(*, occurrence: Occurrence | None) -> Record:
+    """The stored record of an occurrence, empty for one not stored yet (4 queries)."""
+    if occurrence is None:
+        return Record([], [], [], [])
+    return Record(
+        items=list(AgendaItem.objects.filter(occurrence=occurrence).select_related("division", "added_by")),
+        decisions=list(Decision.objects.filter(occurrence=occurrence).select_related("made_by")),
+        attendance=list(
+            Attendance.objects.filter(occurrence=occurrence).select_related("user").order_by("user__username")
+        ),
+        action_items=list(ActionItem.objects.filter(occurrence=occurrence).select_related("owner", "division")),
+    )

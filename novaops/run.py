@@ -63,8 +63,8 @@ def _dev_env_write(root: Path) -> None:
 
 
 def _prepare(env: dict[str, str]) -> bool:
-    """Migrate, seed the demo organisation, backfill its metrics and raise its escalations (each idempotent); False
-    when one failed."""
+    """Migrate, seed the demo organisation, backfill its metrics, raise its escalations and set up its meetings (each
+    idempotent); False when one failed."""
     manage = [str(BIN / "python"), str(BASE_DIR / "manage.py")]
     try:
         subprocess.run([*manage, "migrate", "--no-input"], env=env, check=True)
@@ -72,6 +72,7 @@ def _prepare(env: dict[str, str]) -> bool:
         # The last 14 days of DEMO metrics, through the ingest pipeline; resumes where the previous run stopped.
         subprocess.run([*manage, "metrics_demo_backfill", "--days", "14", "--force"], env=env, check=True)
         subprocess.run([*manage, "escalations_demo", "--force"], env=env, check=True)
+        subprocess.run([*manage, "meetings_demo", "--force"], env=env, check=True)
     except subprocess.CalledProcessError:
         return False
     return True

@@ -193,10 +193,15 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     # Every API path also answers with a trailing slash (novaops.routing); the schema shows one form.
     "PREPROCESSING_HOOKS": ["novaops.routing.canonical_paths_only"],
-    # Two apps have a `kind` with other choices (metrics, escalations): each enum keeps a name of its own.
+    # Several apps have a `kind` or `status` with other choices: each enum keeps a name of its own.
     "ENUM_NAME_OVERRIDES": {
         "EscalationKindEnum": "escalations.models.EscalationKind",
         "MetricKindEnum": "metrics.models.MetricKind",
+        "BatchStatusEnum": "metrics.models.BatchStatus",
+        "MeetingKindEnum": "meetings.models.MeetingKind",
+        "MeetingOccurrenceStatusEnum": "meetings.models.OccurrenceStatus",
+        "MeetingAgendaItemKindEnum": "meetings.models.AgendaItemKind",
+        "MeetingActionItemStatusEnum": "meetings.models.ActionItemStatus",
     },
 }
 

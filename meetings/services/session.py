@@ -105,9 +105,10 @@ def action_add(*, actor: Any, occurrence: Occurrence, fields: ActionFields) -> A
     _check_action(fields)
     with transaction.atomic():
         occurrence = occurrence_lock(occurrence)
-        require_open(occurrence)
+        # Who first: someone who may not add items learns that, whatever the meeting's state.
         if not may_add_item_for(actor, occurrence.series, fields.division_id):
             raise Forbidden("Members add action items for their own division; leads and the organiser for any.")
+        require_open(occurrence)
         return ActionItem.objects.create(
             occurrence=occurrence,
             title=fields.title.strip(),

@@ -17,6 +17,7 @@ import os
 import secrets
 import subprocess
 import sys
+from datetime import date, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from django.conf import settings
 from django.test import Client
 
 from agents.services.tokens import division_token_create
+from meetings.services.series import SeriesFields, series_create
 from tests.factories import AgentFactory
 from tests.helpers.processes import PROJECT
 
@@ -63,14 +65,27 @@ def _lead_client(cast) -> Client:
 
 
 def _registry(cast) -> None:
-    """A few agents for the examples and the fuzzer to find, in two divisions (so a token's scope shows); ta_00008
-    is the agent of the batch example."""
+    """A few agents for the examples and the fuzzer to find, in two divisions (so a token's scope shows), ta_00008
+    being the agent of the batch example; and a meeting series."""
     for handle, division in [
         ("ta_00001", cast.division),
         ("ta_00008", cast.division),
         ("ta_00010", cast.other_division),
     ]:
         AgentFactory(handle=handle, division=division)
+    # A meeting series for the meetings operations' ids to find.
+    weekly = SeriesFields(
+        title="Weekly sync",
+        kind="weekly_sync",
+        rrule="FREQ=WEEKLY;BYDAY=TU",
+        start_date=date(2026, 1, 6),
+        start_time=time(9),
+        timezone="America/Denver",
+        duration=timedelta(minutes=30),
+        divisions=[cast.division],
+        attendees=[cast.lead, cast.member],
+    )
+    series_create(actor=cast.lead, fields=weekly)
 
 
 # Operations whose input names other objects (a division, a domain, a metric, an agent): a well-formed name of
@@ -85,6 +100,9 @@ NAMES_OTHER_OBJECTS = [
     # Escalations name divisions, agents, metrics, people and claims, and their writes depend on the ticket's state
     # and who acts on it (a valid transition from the wrong state is a 409, from the wrong person a 403).
     "escalations_.*",
+    # Meetings name divisions, domains and people, occurrences by a series and a start its rule may not have (404),
+    # and refuse writes by the occurrence's state (a cancelled or closed one is a 409).
+    "meetings_.*",
 ]
 
 
