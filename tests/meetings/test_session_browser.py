@@ -1,9 +1,7 @@
 """The review session in a real browser (headless Debian Chromium), the issue's scenario: go to this week's sync, walk
 the agenda with the keyboard (j/k, ? for the keys), freeze it, add an action item, present it at 1280×720, close the
 meeting, and find the action item carried over on the next occurrence. On every page: no console error, no CSP
-violation, no request to another host. Screenshots (light, dark, presenter) go to var/test-artifacts/.
-
-The calendar page (/meetings/) is built on another branch; this test opens the occurrence page by its URL."""
+violation, no request to another host. Screenshots (light, dark, presenter) go to var/test-artifacts/."""
 
 from datetime import timedelta
 
@@ -79,7 +77,10 @@ def test_a_review_session_from_the_keyboard_to_the_next_agenda(page: Page, live_
     series, current, following = sync
     base = live_server.url
     page.set_viewport_size({"width": 1280, "height": 900})
-    sign_in(page, base, "core", next_path=_path(series, current))
+    # From the calendar's week view to this week's sync, by its link.
+    week = f"/meetings/?view=week&date={current.start.date().isoformat()}"
+    sign_in(page, base, "core", next_path=week)
+    page.locator(f"a[data-cal-event][href='{_path(series, current)}']").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Weekly sync")
     items = page.locator("[data-agenda] [data-item]")
     expect(items.first).to_be_visible()
