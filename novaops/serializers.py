@@ -121,3 +121,16 @@ class AutoSchema(openapi.AutoSchema):
         if body:
             body["required"] = True
         return body
+
+
+class ItemListField(serializers.ListField):
+    """A ListField whose item errors are a list by position, as novaops.api reads them into `index` (DRF keys them
+    by position in a dict, where item 0's key would be lost)."""
+
+    def run_child_validation(self, data: list[Any]) -> list[Any]:
+        try:
+            return super().run_child_validation(data)
+        except serializers.ValidationError as error:
+            if not isinstance(error.detail, dict):
+                raise
+            raise serializers.ValidationError([error.detail.get(index, []) for index in range(len(data))]) from None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from metrics.models import IngestBatch
@@ -154,6 +155,14 @@ def api_as(cast):
         return client
 
     return make
+
+
+@pytest.fixture
+def schema(client) -> dict:
+    """The OpenAPI schema the API serves, as JSON."""
+    response = client.get(reverse("api:schema"), {"format": "json"})
+    assert response.status_code == 200
+    return response.json()
 
 
 @pytest.fixture

@@ -14,20 +14,7 @@ from escalations import constants
 from escalations.models import Escalation
 from escalations.serializers import AMOUNT, AMOUNT_MIN, INTEGER_MAX
 from metrics.models import Metric
-from novaops.serializers import StrictInputSchema, StrictInputSerializer, StrictIntegerField, TextField
-
-
-class ItemListField(serializers.ListField):
-    """A ListField whose item errors are a list by position, as novaops.api reads them into `index` (DRF keys
-    them by position in a dict, where item 0's key would be lost)."""
-
-    def run_child_validation(self, data: list[Any]) -> list[Any]:
-        try:
-            return super().run_child_validation(data)
-        except serializers.ValidationError as error:
-            if not isinstance(error.detail, dict):
-                raise
-            raise serializers.ValidationError([error.detail.get(index, []) for index in range(len(data))]) from None
+from novaops.serializers import ItemListField, StrictInputSchema, StrictInputSerializer, StrictIntegerField, TextField
 
 
 def _names_field(child: serializers.Field, *, maximum: int, minimum: int = 0, **kwargs: Any) -> serializers.ListField:

@@ -14,7 +14,7 @@ from agents.serializers import SLUG_PATTERN, DivisionSlugField, SlugReferenceFie
 from meetings import constants
 from meetings.models import MeetingSeries
 from meetings.serializers import DURATION_MINUTES_MAX, WINDOW_DAYS_MAX, WINDOW_MAX, WINDOW_MIN, YEAR_MAX, YEAR_MIN
-from novaops.serializers import StrictInputSerializer, StrictIntegerField, TextField
+from novaops.serializers import ItemListField, StrictInputSerializer, StrictIntegerField, TextField
 
 # At most this many of each in a series: the demo organisation has eight divisions and a handful of people.
 PARTICIPANTS_MAX = 200
@@ -24,19 +24,6 @@ _RFC3339_RE = re.compile(
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
 LOCAL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
-
-
-class ItemListField(serializers.ListField):
-    """A ListField whose item errors are a list by position, as novaops.api reads them into `index` (DRF keys them
-    by position in a dict, where item 0's key would be lost). The same as escalations' (apps do not share inputs)."""
-
-    def run_child_validation(self, data: list[Any]) -> list[Any]:
-        try:
-            return super().run_child_validation(data)
-        except serializers.ValidationError as error:
-            if not isinstance(error.detail, dict):
-                raise
-            raise serializers.ValidationError([error.detail.get(index, []) for index in range(len(data))]) from None
 
 
 @extend_schema_field({"type": "string", "minLength": 1, "pattern": SLUG_PATTERN})

@@ -236,13 +236,6 @@ OPERATIONS = {
 }
 
 
-@pytest.fixture
-def schema(client) -> dict[str, Any]:
-    response = client.get(reverse("api:schema"), {"format": "json"})
-    assert response.status_code == 200
-    return response.json()
-
-
 def test_schema_documents_every_registry_operation(schema):
     paths = schema["paths"]
 

@@ -1,11 +1,6 @@
 """The escalations API in the OpenAPI schema: every path and operation, problems documented, which operations a
 division token may use, and what a body must hold."""
 
-from typing import Any
-
-import pytest
-from django.urls import reverse
-
 from escalations.constants import TRANSITIONS
 
 TICKET = "/api/v1/escalations/{number}"
@@ -21,13 +16,6 @@ OPERATIONS = {
     f"{TICKET}/assignees": {"post"},
     **{f"{TICKET}/{name}": {"post"} for name in TRANSITIONS},
 }
-
-
-@pytest.fixture
-def schema(client) -> dict[str, Any]:
-    response = client.get(reverse("api:schema"), {"format": "json"})
-    assert response.status_code == 200
-    return response.json()
 
 
 def test_every_operation_is_in_the_schema_once(schema):

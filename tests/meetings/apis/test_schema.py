@@ -1,11 +1,6 @@
 """The meetings API in the OpenAPI schema: every path and operation, problems documented, sessions only, and what a
 body must hold."""
 
-from typing import Any
-
-import pytest
-from django.urls import reverse
-
 OCCURRENCE = "/api/v1/meetings/occurrences/{series_id}/{recurrence_id}"
 OPERATIONS = {
     "/api/v1/meetings": {"get", "post"},
@@ -15,13 +10,6 @@ OPERATIONS = {
     f"{OCCURRENCE}/minutes": {"get"},
     f"{OCCURRENCE}/action-items": {"post"},
 }
-
-
-@pytest.fixture
-def schema(client) -> dict[str, Any]:
-    response = client.get(reverse("api:schema"), {"format": "json"})
-    assert response.status_code == 200
-    return response.json()
 
 
 def test_every_operation_is_in_the_schema_once(schema):
