@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from meetings.services.occurrences import reminders_send, upcoming_materialise
+from meetings.services.session import minutes_send, minutes_unsent_send
 
 
 @shared_task(name="meetings.upcoming_materialise")
@@ -13,6 +14,12 @@ def upcoming_materialise_task() -> int:
 
 @shared_task(name="meetings.reminders_send")
 def reminders_send_task() -> int:
-    """Remind attendees before each meeting. Safe twice, at once, after a restart: a unique row per (occurrence,
-    attendee), claimed before its mail goes."""
-    return reminders_send()
+    """Remind attendees before each meeting, and mail minutes left unsent. Safe twice, at once, after a restart: a
+    unique row per (occurrence, attendee, kind), claimed before its mail goes."""
+    return reminders_send() + minutes_unsent_send()
+
+
+@shared_task(name="meetings.minutes_send")
+def minutes_send_task(occurrence_id: int) -> int:
+    """Mail a closed meeting's minutes to its attendees. Safe twice: each row is claimed before its mail goes."""
+    return minutes_send(occurrence_id=occurrence_id)

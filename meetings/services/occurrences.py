@@ -110,7 +110,8 @@ def reminders_send(*, now: datetime | None = None) -> int:
         Reminder.objects.bulk_create(
             [Reminder(occurrence=occurrence, user=user) for user in attendees], ignore_conflicts=True
         )
-        for reminder in Reminder.objects.filter(occurrence=occurrence, sent_at__isnull=True).select_related("user"):
+        unsent = Reminder.objects.filter(occurrence=occurrence, kind="reminder", sent_at__isnull=True)
+        for reminder in unsent.select_related("user"):
             if not Reminder.objects.filter(pk=reminder.pk, sent_at__isnull=True).update(sent_at=timezone.now()):
                 continue  # another worker claimed it
             try:

@@ -6,8 +6,9 @@ The minutes go out once per (occurrence, attendee) whatever happens: a Reminder 
 does for reminders; closing twice finds the meeting closed and sends nothing.
 """
 
+import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -22,7 +23,10 @@ from meetings.agenda import minutes_context
 from meetings.models import ActionItem, Attendance, Decision, Occurrence, Reminder
 from meetings.policies import may_add_item_for, may_edit_action
 from meetings.services.agenda import freeze, item_locked, occurrence_lock, require_editor, require_open, stale
+from novaops.celery import enqueue
 from novaops.errors import Conflict, Forbidden, InvalidInput
+
+logger = logging.getLogger(__name__)
 
 MINUTES = "minutes"
 
@@ -166,13 +170,15 @@ def session_close(*, actor: Any, occurrence: Occurrence, now: datetime | None = 
         Reminder.objects.bulk_create(
             [Reminder(occurrence=locked, user=user, kind=MINUTES) for user in attendees], ignore_conflicts=True
         )
-        transaction.on_commit(lambda: minutes_send(occurrence_id=locked.pk))
+        # A task, not the request: a mail server that fails must not turn the closing into an error, and the beat
+        # job (minutes_unsent_send) mails what a lost broker or a failed mail left unsent.
+        transaction.on_commit(lambda: enqueue("meetings.minutes_send", locked.pk))
     return Occurrence.objects.select_related("series").get(pk=occurrence.pk)
 
 
 def minutes_send(*, occurrence_id: int) -> int:
     """Mail the minutes to every attendee not mailed yet; returns how many went. Each claimed before sending, given
-    back if the mail fails, so a retry sends the rest and never a second copy."""
+    back if the mail fails (logged; the others still go), so a retry sends the rest and never a second copy."""
     occurrence = Occurrence.objects.select_related("series").get(pk=occurrence_id)
     text = render_to_string("meetings/minutes.md", minutes_context(occurrence))
     series = occurrence.series
@@ -192,6 +198,18 @@ def minutes_send(*, occurrence_id: int) -> int:
             )
         except Exception:
             Reminder.objects.filter(pk=reminder.pk).update(sent_at=None)
-            raise
+            logger.exception("Minutes to user %s failed; the next run tries again.", reminder.user_id)
+            continue
         sent += 1
     return sent
+
+
+def minutes_unsent_send(*, now: datetime | None = None) -> int:
+    """Mail the minutes still unsent a minute after their meeting closed (the broker was down, a mail failed)."""
+    stale = (now or timezone.now()) - timedelta(minutes=1)
+    occurrence_ids = (
+        Reminder.objects.filter(kind=MINUTES, sent_at__isnull=True, created_at__lte=stale)
+        .values_list("occurrence_id", flat=True)
+        .distinct()
+    )
+    return sum(minutes_send(occurrence_id=occurrence_id) for occurrence_id in occurrence_ids)

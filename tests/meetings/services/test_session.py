@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from meetings.agenda import minutes_context
 from meetings.models import ActionItem
@@ -19,6 +21,7 @@ from meetings.services.session import (
     attendance_set,
     decision_add,
     minutes_send,
+    minutes_unsent_send,
     notes_save,
     session_close,
     session_start,
@@ -117,6 +120,29 @@ def test_the_minutes_are_mailed_to_the_attendees_exactly_once(crew, weekly_sync,
     assert "Order two nodes." in mail.outbox[0].body
     assert minutes_send(occurrence_id=second.pk) == 0  # a retried job sends nothing again
     assert len(mail.outbox) == 4
+
+
+def test_minutes_a_mail_server_refused_go_out_with_the_next_beat(
+    crew, weekly_sync, settings, django_capture_on_commit_callbacks
+):
+    second = meeting(weekly_sync, SECOND)
+    # A backend that refuses every mail: the close still succeeds, and no claim is kept.
+    settings.EMAIL_BACKEND = "tests.meetings.services.test_session.RefusingBackend"
+    with time_machine.travel(SECOND, tick=False), django_capture_on_commit_callbacks(execute=True):
+        closed = session_close(actor=crew.core, occurrence=second)
+    assert closed.closed_at is not None
+    assert closed.reminders.filter(kind="minutes", sent_at__isnull=True).count() == 4
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert minutes_unsent_send(now=SECOND) == 0  # not yet a minute old: the task may still be on its way
+    assert minutes_unsent_send(now=timezone.now() + timedelta(minutes=2)) == 4
+    assert minutes_unsent_send(now=timezone.now() + timedelta(minutes=3)) == 0
+    assert len(mail.outbox) == 4
+
+
+class RefusingBackend(BaseEmailBackend):
+    def send_messages(self, messages):
+        raise ConnectionRefusedError("the mail server is down")
 
 
 def test_who_may_run_the_meeting(crew, weekly_sync):
