@@ -121,7 +121,11 @@
       timer.textContent = clock(elapsed) + " / " + clock(duration);
       timer.classList.toggle("is-over", elapsed > duration);
     } else if (phase === "scheduled" && elapsed < 0) {
-      timer.textContent = "starts in " + clock(-elapsed);
+      // Days ahead read as days ("starts in 6 d 01:16:27"), not as 145 hours.
+      var days = Math.floor(-elapsed / 86400);
+      var rest = clock(-elapsed - days * 86400);
+      if (days && rest.split(":").length < 3) rest = "0:" + rest;
+      timer.textContent = "starts in " + (days ? days + " d " : "") + rest;
     } else {
       timer.textContent = (phase === "closed" ? "closed · " : "not started · ") + clock(duration);
     }
