@@ -13,7 +13,7 @@ test: $(STAMP) browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) browser
-	$(PY) -m bench ingest && $(PY) -m bench dashboards && $(PY) -m bench escalations
+	$(PY) -m bench ingest && $(PY) -m bench dashboards && $(PY) -m bench escalations && $(PY) -m bench meetings
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -1,10 +1,11 @@
-"""`python -m bench [ingest|soak|dashboards|escalations] [options]`: dispatch to a benchmark (default `ingest`)."""
+"""`python -m bench [ingest|soak|dashboards|escalations|meetings] [options]`: dispatch to a benchmark (default
+`ingest`)."""
 
 from __future__ import annotations
 
 import sys
 
-BENCHMARKS = ("ingest", "soak", "dashboards", "escalations")
+BENCHMARKS = ("ingest", "soak", "dashboards", "escalations", "meetings")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +22,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import escalations
 
         return escalations.main(argv)
+    if name == "meetings":
+        from bench import meetings
+
+        return meetings.main(argv)
     if name == "soak":
         from bench import soak
 

@@ -65,15 +65,18 @@ def agenda_build(*, occurrence: Occurrence, now: datetime | None = None) -> int:
             if key not in wanted and _untouched(item):
                 item.delete()
         position = _next_position(occurrence)
-        added = []
+        added, refreshed = [], []
         for proposal in proposals:
             item = existing.get(proposal.source_key)
             if item is None:
                 added.append(_new_item(occurrence, proposal, position))
                 position += 1
             elif item.removed_at is None:
-                _refresh(item, proposal)
+                refreshed.append(_refresh(item, proposal))
         AgendaItem.objects.bulk_create(added)
+        # One statement for every refreshed item, not one each (every page view until the freeze refreshes them all).
+        # Safe under the occurrence's row lock: the edits of an item's title and body take it too.
+        AgendaItem.objects.bulk_update(refreshed, ["data", "link", "title", "body"])
         carried = [item.data["action_id"] for item in added if item.source_key.startswith("action:")]
         ActionItem.objects.filter(pk__in=carried).update(carried=F("carried") + 1)
         return len(added)
@@ -101,11 +104,12 @@ def _new_item(occurrence: Occurrence, proposal: Proposal, position: int) -> Agen
     )
 
 
-def _refresh(item: AgendaItem, proposal: Proposal) -> None:
-    changes: dict[str, Any] = {"data": proposal.data, "link": proposal.link}
+def _refresh(item: AgendaItem, proposal: Proposal) -> AgendaItem:
+    """The item with the proposal's figures and link; its title and body too unless someone edited it."""
+    item.data, item.link = proposal.data, proposal.link
     if item.version == 1:
-        changes.update(title=proposal.title[: constants.TITLE_MAX], body=proposal.body)
-    AgendaItem.objects.filter(pk=item.pk).update(**changes)
+        item.title, item.body = proposal.title[: constants.TITLE_MAX], proposal.body
+    return item
 
 
 def agenda_item_add(
