@@ -4,6 +4,7 @@ operation (novaops.errors.ApplicationError: problem JSON for the API, the error 
 
 from collections.abc import Callable
 
+from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
@@ -54,11 +55,17 @@ def database_unavailable_response() -> HttpResponse:
 
 
 class SessionMiddleware(DjangoSessionMiddleware):
-    """Django's, except that a lost database does not turn our 503 into a second failure.
+    """Django's, except that a lost database does not turn our 503 into a second failure, and a read that was
+    answered while its session was signed out elsewhere is not turned into a 400.
 
     With SESSION_SAVE_EVERY_REQUEST (sliding expiry) Django reads the session's expiry for every response before it
     decides not to save on a 5xx; with the database gone that read raises, and the precise 503 (problem JSON,
     Retry-After) would become an error logged with a traceback per request. Nothing is saved on a 5xx anyway.
+
+    Signing out while a page's panels are still loading deletes the session under their requests; Django then
+    refuses to save it again (SessionInterrupted, a 400 and a traceback per panel). For a GET or HEAD, which changed
+    nothing, the answer goes out as it is, without saving the session or setting its cookie, so the session stays
+    signed out; a write keeps Django's refusal.
     """
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
@@ -67,4 +74,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
         except (OperationalError, InterfaceError):
             if response.status_code >= 500:
                 return response
+            raise
+        except SessionInterrupted:
+            if request.method in ("GET", "HEAD"):
+                return response  # Django raised before setting the cookie: nothing brings the session back
             raise
