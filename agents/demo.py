@@ -249,7 +249,7 @@ def _lifecycle(number: int) -> str:
     if number % 41 == 0:
         return Agent.Lifecycle.RETIRED
     if number % 17 == 0:
-        return Agent.Lifecycle.SUSPENDED
+        return Agent.Lifecycle.PAUSED
     if number % 23 == 0:
         return Agent.Lifecycle.PROVISIONING
     return Agent.Lifecycle.ACTIVE

@@ -22,9 +22,9 @@ from escalations.models import (
 from escalations.policies import may_raise_for
 from escalations.routing import level_assignees
 from escalations.selectors import sla_policy_for
-from escalations.services.audit import audited
 from escalations.services.notifications import notify_assignees
 from metrics.models import Metric
+from novaops.audit import audited
 from novaops.errors import Forbidden, InvalidInput
 
 
