@@ -102,6 +102,8 @@ def fleet_bulk(request: HttpRequest) -> HttpResponse:
         "divisions": selectors.division_choice_list() if policies.is_lead(request.user) else [],
         "query": _filter_query(request),
         "selected": set(request.POST.getlist("handles")),
+        # What was asked, shown again with a refusal so it can be corrected rather than retyped.
+        "chosen": {key: request.POST.get(key, "") for key in ("operation", "reason", "version")},
         "section": "fleet",
     }
     if request.method != "POST":

@@ -152,6 +152,7 @@ def test_a_refused_bulk_change_names_the_refused_agents_and_changes_nothing(clie
     assert response.status_code == 409
     problem = response.content.decode().split('id="bulk-problem"')[1].split("</div>")[0]
     assert "ta_00002" in problem and "ta_00001" not in problem
+    assert '<option value="transition:pause" selected>' in response.content.decode()
     assert Agent.objects.get(handle="ta_00001").lifecycle_state == "active"
 
 
