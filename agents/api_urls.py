@@ -4,9 +4,14 @@ from agents.apis import RegistryRoute
 from agents.apis.agents import AgentCreateApi, AgentDetailApi, AgentListApi, AgentUpdateApi
 from agents.apis.divisions import DivisionDetailApi, DivisionListApi
 from agents.apis.domains import DomainDetailApi, DomainListApi
+from agents.apis.fleet import FleetBulkApi, FleetExportApi, FleetImportApi
 from novaops.routing import api_path
 
 urlpatterns = [
+    # Fleet operations: before agents/<str:handle>, which would read "import" as a handle.
+    *api_path("agents/import", FleetImportApi.as_view(), name="agent-import"),
+    *api_path("agents/bulk", FleetBulkApi.as_view(), name="agent-bulk"),
+    *api_path("agents/export", FleetExportApi.as_view(), name="agent-export"),
     *api_path("domains", DomainListApi.as_view(), name="domain-list"),
     *api_path("domains/<str:slug>", DomainDetailApi.as_view(), name="domain-detail"),
     *api_path("divisions", DivisionListApi.as_view(), name="division-list"),

@@ -5,13 +5,16 @@ its agents. A division token reads through it; an object outside the scope is si
 """
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Q, QuerySet, Window
+from django.db.models.functions import Coalesce, Lag
 
 from agents.filters import AgentFilter, error_message
-from agents.models import Agent, Division, DivisionToken, Domain, Person
+from agents.models import Agent, AgentLifecycleEvent, Division, DivisionToken, Domain, Person
 
 
 def domain_list(*, division_id: int | None = None) -> QuerySet[Domain]:
@@ -106,3 +109,90 @@ def led_division_id(*, person: Person | None) -> int | None:
     if not hasattr(person, "_led_division_id"):
         person._led_division_id = Division.objects.filter(lead_id=person.agent_id).values_list("pk", flat=True).first()
     return person._led_division_id
+
+
+# --- the fleet: liveness, counts by state, the lifecycle trail ---
+
+# The states whose agents are expected to report: the heartbeat job degrades a silent active agent, and the fleet page
+# lists silent ones. Provisioning, deployed, paused and retired agents owe no heartbeat.
+LIVENESS_STATES = (Agent.Lifecycle.ACTIVE, Agent.Lifecycle.DEGRADED)
+
+
+def liveness_deadline_expression() -> Any:
+    """When an agent's silence starts to count, as a database expression: its last heartbeat (or metric point) plus
+    its period and grace, each the agent's own or else its division's. NULL for an agent never seen: an agent that has
+    never reported is not overdue (its first beat starts the clock), so a fleet registered before heartbeats existed
+    is not degraded wholesale. The one liveness rule: the heartbeat job uses it too."""
+    return ExpressionWrapper(
+        F("last_seen_at")
+        + Coalesce(F("heartbeat_period"), F("division__heartbeat_period"))
+        + Coalesce(F("heartbeat_grace"), F("division__heartbeat_grace")),
+        output_field=DateTimeField(),
+    )
+
+
+def liveness_deadline(agent: Agent) -> datetime | None:
+    """liveness_deadline_expression for one agent in memory (its division loaded); None when never seen."""
+    if agent.last_seen_at is None:
+        return None
+    period = agent.heartbeat_period or agent.division.heartbeat_period
+    grace = agent.heartbeat_grace or agent.division.heartbeat_grace
+    return agent.last_seen_at + period + grace
+
+
+def silent_agents(*, now: datetime, division_id: int | None = None) -> QuerySet[Agent]:
+    """Active or degraded agents whose liveness deadline has passed at `now`, most overdue first, each annotated
+    with `liveness_deadline`."""
+    return (
+        agent_list(division_id=division_id)
+        .filter(lifecycle_state__in=LIVENESS_STATES)
+        .annotate(liveness_deadline=liveness_deadline_expression())
+        .filter(liveness_deadline__lt=now)
+        .order_by("liveness_deadline", "handle")
+    )
+
+
+def fleet_attention(*, now: datetime) -> QuerySet[Agent]:
+    """What the fleet page asks someone to look at: degraded agents and silent ones (active but overdue)."""
+    silent = Q(lifecycle_state=Agent.Lifecycle.ACTIVE, liveness_deadline__lt=now)
+    return (
+        agent_list()
+        .annotate(liveness_deadline=liveness_deadline_expression())
+        .filter(Q(lifecycle_state=Agent.Lifecycle.DEGRADED) | silent)
+        .order_by(F("liveness_deadline").asc(nulls_last=True), "handle")
+    )
+
+
+@dataclass
+class DivisionStateCounts:
+    division: Division
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def fleet_state_counts() -> list[DivisionStateCounts]:
+    """Agents by lifecycle state for every division (divisions without agents too), in two queries."""
+    counts: dict[int, dict[str, int]] = {}
+    for row in Agent.objects.values("division_id", "lifecycle_state").annotate(n=Count("pk")).order_by():
+        counts.setdefault(row["division_id"], {})[row["lifecycle_state"]] = row["n"]
+    return [
+        DivisionStateCounts(division, {state: counts.get(division.pk, {}).get(state, 0) for state in Agent.Lifecycle})
+        for division in division_choice_list()
+    ]
+
+
+def lifecycle_event_list(*, limit: int = 20) -> list[Any]:
+    """The latest lifecycle trail rows across the fleet, newest first, each with `previous_state` (the agent's
+    state before it; None for its creation) and its agent and division joined. Rows that changed nothing of the
+    state (a version or division change) keep their place: the context's action says what happened."""
+    events = (
+        AgentLifecycleEvent.objects.select_related("pgh_obj", "division")
+        .annotate(
+            previous_state=Window(Lag("lifecycle_state"), partition_by=[F("pgh_obj_id")], order_by=[F("pgh_id").asc()])
+        )
+        .order_by("-pgh_id")
+    )
+    return list(events[:limit])

@@ -30,6 +30,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include((api_v1, "api"))),
     path("registry/", include("agents.urls")),
+    path("fleet/", include("agents.fleet_urls")),
     path("escalations/", include("escalations.urls")),
     path("meetings/", include("meetings.urls")),
     # The registry lived at the root before the dashboards took it: old links and bookmarks still arrive.
