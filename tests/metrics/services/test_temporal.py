@@ -156,3 +156,20 @@ def test_a_connection_without_mappings_or_disabled_is_left_alone(temporal_server
     assert [result.connection for result in poll(_after_everything())] == ["unmapped"]
     unmapped.refresh_from_db()
     assert unmapped.last_polled_until == since and Point.objects.count() == 0
+
+
+def test_the_beat_task_is_scheduled_every_minute_and_never_raises_for_a_cluster(division):
+    from django.conf import settings
+
+    from metrics.tasks import temporal_poll_task
+    from novaops.celery import app
+
+    [entry] = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "metrics.temporal_poll"]
+    assert entry["schedule"] == 60.0 and "metrics.temporal_poll" in app.tasks
+    gone = _connection(f"127.0.0.1:{free_port()}", name="gone", since=interval_floor(timezone.now()) - 3 * INTERVAL)
+    TemporalMapping.objects.create(connection=gone, task_queue="q", division=division)
+
+    [result] = temporal_poll_task.delay().get()
+
+    gone.refresh_from_db()
+    assert result["connection"] == "gone" and result["error"] == gone.last_error != ""
