@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from metrics.models import TemporalConnection, TemporalMapping
 from tests.factories import AgentFactory
+from tests.helpers.browser import browser_type_launch_args  # noqa: F401 (the fixture, registered by the import)
 
 SECRET_KEY_PEM = "-----BEGIN PRIVATE KEY-----\nsecret-key-material\n-----END PRIVATE KEY-----"
 API_KEY = "tmprl-api-key-do-not-show"
@@ -149,3 +150,42 @@ def test_the_admin_masks_the_secrets(client_as, connection):
     assert response.status_code == 302
     connection.refresh_from_db()
     assert connection.api_key == API_KEY and connection.namespace == "default"
+
+
+# --- in a real browser ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_a_lead_adds_a_connection_and_a_mapping_in_the_browser(page, live_server, transactional_db, cast):
+    from playwright.sync_api import expect
+
+    from tests.helpers.browser import screenshot, sign_in, watch
+
+    seen = watch(page, live_server.url)
+    sign_in(page, live_server.url, "lead", "/temporal/")
+    expect(page.get_by_text("No Temporal connection yet")).to_be_visible()
+
+    page.get_by_role("link", name="New connection").first.click()
+    page.get_by_role("textbox", name="Name", exact=True).fill("dev")
+    page.get_by_label("Address").fill("no port")
+    page.get_by_label("API key").fill(API_KEY)
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Write host:port")).to_be_visible()
+    expect(page.get_by_label("API key")).to_have_value("")  # never sent back, even after an error
+    seen.expect_refused_page(400)
+
+    page.get_by_label("Address").fill("127.0.0.1:7233")
+    page.get_by_label("API key").fill(API_KEY)
+    page.get_by_label("Address").press("Enter")  # the keyboard submits the form
+    expect(page.get_by_role("heading", level=1)).to_have_text("dev")
+    expect(page.get_by_text("API key stored.")).to_be_visible()
+
+    page.get_by_role("textbox", name="Task queue").fill("orders")
+    page.get_by_role("combobox", name="Division").select_option(label=cast.division.name)
+    page.get_by_role("button", name="Add mapping").click()
+    expect(page.get_by_role("cell", name="orders", exact=True)).to_be_visible()
+    assert API_KEY not in page.content()
+    screenshot(page, "temporal-detail-light", full_page=True)
+    page.emulate_media(color_scheme="dark")
+    screenshot(page, "temporal-detail-dark", full_page=True)
+    seen.assert_clean()
