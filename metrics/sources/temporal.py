@@ -11,9 +11,11 @@ Nothing here touches the database: metrics.services.temporal turns the counts in
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 import numpy as np
 from temporalio.api.enums.v1 import TaskQueueType
@@ -26,6 +28,7 @@ from temporalio.service import TLSConfig
 # counting part of the window (an undercount would look like real data).
 MAX_EXECUTIONS = 20_000
 CONNECT_TIMEOUT = timedelta(seconds=10)
+T = TypeVar("T")
 
 # Metric keys (catalogue entries of migration 0006) per closing status.
 CLOSED_KEYS = {
@@ -164,13 +167,26 @@ def temporal_read(
     Every failure (connection refused, TLS, permission, time-out) comes out as TemporalSourceError with the SDK's
     message; the SDK's messages name the address, never the credentials."""
     try:
-        return asyncio.run(asyncio.wait_for(_read(target, list(scopes), start=start, end=end), timeout.total_seconds()))
+        return run_coroutine(
+            lambda: asyncio.wait_for(_read(target, list(scopes), start=start, end=end), timeout.total_seconds())
+        )
     except TemporalSourceError:
         raise
     except TimeoutError:
         raise TemporalSourceError(f"Reading {target.address} took over {timeout.seconds} s.") from None
     except Exception as exc:
         raise TemporalSourceError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def run_coroutine(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run make()'s coroutine to the end from synchronous code: in this thread, or in a thread of its own when this
+    one already runs an event loop (asyncio.run refuses to nest; a test's Playwright keeps a loop running)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 def interval_counts(

@@ -21,6 +21,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from metrics.sources.temporal import run_coroutine
 from tests.helpers.processes import BIN, free_port, wait_until
 
 NAMESPACE = "default"
@@ -67,7 +68,7 @@ def _answers(address: str) -> bool:
         return True
 
     try:
-        return asyncio.run(asyncio.wait_for(probe(), 5))
+        return run_coroutine(lambda: asyncio.wait_for(probe(), 5))
     except Exception:
         return False
 
@@ -122,7 +123,7 @@ def workflows_run(
         unexpected = [o for o in outcomes if isinstance(o, BaseException) and not isinstance(o, WorkflowFailureError)]
         assert not unexpected, unexpected
 
-    asyncio.run(main())
+    run_coroutine(main)
 
 
 def _id() -> str:
