@@ -33,6 +33,7 @@ urlpatterns = [
     path("fleet/", include("agents.fleet_urls")),
     path("escalations/", include("escalations.urls")),
     path("meetings/", include("meetings.urls")),
+    path("temporal/", include("metrics.urls")),
     # The registry lived at the root before the dashboards took it: old links and bookmarks still arrive.
     re_path(
         r"^(?P<rest>(?:domains|divisions|agents|tokens)/.*)$",
