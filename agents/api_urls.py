@@ -4,6 +4,7 @@ from agents.apis import RegistryRoute
 from agents.apis.agents import AgentCreateApi, AgentDetailApi, AgentListApi, AgentUpdateApi
 from agents.apis.divisions import DivisionDetailApi, DivisionListApi
 from agents.apis.domains import DomainDetailApi, DomainListApi
+from agents.apis.heartbeats import HeartbeatApi
 from novaops.routing import api_path
 
 urlpatterns = [
@@ -14,4 +15,5 @@ urlpatterns = [
     # GET lists, POST creates; GET reads one, PATCH changes it.
     *api_path("agents", RegistryRoute.of(AgentListApi, AgentCreateApi), name="agent-list"),
     *api_path("agents/<str:handle>", RegistryRoute.of(AgentDetailApi, AgentUpdateApi), name="agent-detail"),
+    *api_path("agents/<str:handle>/heartbeat", HeartbeatApi.as_view(), name="agent-heartbeat"),
 ]
