@@ -5,6 +5,7 @@ from agents.apis.agents import AgentCreateApi, AgentDetailApi, AgentListApi, Age
 from agents.apis.divisions import DivisionDetailApi, DivisionListApi
 from agents.apis.domains import DomainDetailApi, DomainListApi
 from agents.apis.fleet import FleetBulkApi, FleetExportApi, FleetImportApi
+from agents.apis.heartbeats import HeartbeatApi
 from novaops.routing import api_path
 
 urlpatterns = [
@@ -19,4 +20,5 @@ urlpatterns = [
     # GET lists, POST creates; GET reads one, PATCH changes it.
     *api_path("agents", RegistryRoute.of(AgentListApi, AgentCreateApi), name="agent-list"),
     *api_path("agents/<str:handle>", RegistryRoute.of(AgentDetailApi, AgentUpdateApi), name="agent-detail"),
+    *api_path("agents/<str:handle>/heartbeat", HeartbeatApi.as_view(), name="agent-heartbeat"),
 ]

@@ -10,8 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Q, QuerySet, Window
-from django.db.models.functions import Coalesce, Lag
+from django.db.models import Case, Count, DateTimeField, DurationField, ExpressionWrapper, F, Q, QuerySet, When, Window
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, Greatest, Lag
 
 from agents.filters import AgentFilter, error_message
 from agents.models import Agent, AgentLifecycleEvent, Division, DivisionToken, Domain, Person
@@ -111,56 +112,109 @@ def led_division_id(*, person: Person | None) -> int | None:
     return person._led_division_id
 
 
-# --- the fleet: liveness, counts by state, the lifecycle trail ---
+# --- liveness: when an agent's heartbeat is overdue (the monitor, the fleet page and the silent-division job) ---
 
-# The states whose agents are expected to report: the heartbeat job degrades a silent active agent, and the fleet page
-# lists silent ones. Provisioning, deployed, paused and retired agents owe no heartbeat.
-LIVENESS_STATES = (Agent.Lifecycle.ACTIVE, Agent.Lifecycle.DEGRADED)
+# When the agent entered its current lifecycle state: its newest trail row other than a version reported by a
+# heartbeat, at the time the service gave it (`at`), else when the row was written (a row written outside a service).
+_STATE_SINCE_SQL = """
+    SELECT COALESCE((e.pgh_context ->> 'at')::timestamptz, e.pgh_created_at)
+    FROM agents_agentlifecycleevent e
+    WHERE e.pgh_obj_id = agents_agent.id AND COALESCE(e.pgh_context ->> 'action', '') <> %s
+    ORDER BY e.pgh_id DESC LIMIT 1
+"""
+# The trail action of a version change a heartbeat reported (agents.services.heartbeats): not a change of state.
+VERSION_REPORTED_ACTION = "version reported"
 
 
-def liveness_deadline_expression() -> Any:
-    """When an agent's silence starts to count, as a database expression: its last heartbeat (or metric point) plus
-    its period and grace, each the agent's own or else its division's. NULL for an agent never seen: an agent that has
-    never reported is not overdue (its first beat starts the clock), so a fleet registered before heartbeats existed
-    is not degraded wholesale. The one liveness rule: the heartbeat job uses it too."""
-    return ExpressionWrapper(
-        F("last_seen_at")
-        + Coalesce(F("heartbeat_period"), F("division__heartbeat_period"))
-        + Coalesce(F("heartbeat_grace"), F("division__heartbeat_grace")),
-        output_field=DateTimeField(),
+def _with_liveness(agents: QuerySet[Agent]) -> QuerySet[Agent]:
+    """`state_since`, and `liveness_deadline`: the moment an agent counts as silent.
+
+    Active: its last report or the moment it became active, whichever is later (one that never reported is measured
+    from its activation, and one paused for a week is not degraded the instant it is resumed), plus its period and
+    grace (its own, else its division's). Degraded: its last report plus period and grace (none: silent). Other
+    states have no deadline.
+    """
+    allowance = Coalesce("heartbeat_period", "division__heartbeat_period") + Coalesce(
+        "heartbeat_grace", "division__heartbeat_grace"
+    )
+    annotated = agents.annotate(
+        state_since=RawSQL(_STATE_SINCE_SQL, (VERSION_REPORTED_ACTION,), output_field=DateTimeField()),
+        liveness_allowance=ExpressionWrapper(allowance, output_field=DurationField()),
+    )
+    return annotated.annotate(
+        liveness_deadline=Case(
+            When(
+                lifecycle_state=Agent.Lifecycle.ACTIVE,
+                then=Greatest("last_seen_at", "state_since") + F("liveness_allowance"),
+            ),
+            When(lifecycle_state=Agent.Lifecycle.DEGRADED, then=F("last_seen_at") + F("liveness_allowance")),
+            default=None,
+            output_field=DateTimeField(),
+        )
     )
 
 
-def liveness_deadline(agent: Agent) -> datetime | None:
-    """liveness_deadline_expression for one agent in memory (its division loaded); None when never seen."""
-    if agent.last_seen_at is None:
-        return None
-    period = agent.heartbeat_period or agent.division.heartbeat_period
-    grace = agent.heartbeat_grace or agent.division.heartbeat_grace
-    return agent.last_seen_at + period + grace
+def liveness_deadline(*, agent: Agent) -> datetime | None:
+    """When `agent` goes silent (see _with_liveness); None when it is neither active nor degraded."""
+    return _with_liveness(Agent.objects.filter(pk=agent.pk)).values_list("liveness_deadline", flat=True).first()
 
 
 def silent_agents(*, now: datetime, division_id: int | None = None) -> QuerySet[Agent]:
-    """Active or degraded agents whose liveness deadline has passed at `now`, most overdue first, each annotated
-    with `liveness_deadline`."""
-    return (
-        agent_list(division_id=division_id)
-        .filter(lifecycle_state__in=LIVENESS_STATES)
-        .annotate(liveness_deadline=liveness_deadline_expression())
-        .filter(liveness_deadline__lt=now)
-        .order_by("liveness_deadline", "handle")
+    """Active and degraded agents past their liveness deadline at `now` (a degraded one that never reported too),
+    with their division, oldest deadline first."""
+    agents = _with_liveness(Agent.objects.select_related("division")).filter(
+        lifecycle_state__in=[Agent.Lifecycle.ACTIVE, Agent.Lifecycle.DEGRADED]
     )
+    if division_id is not None:
+        agents = agents.filter(division_id=division_id)
+    return agents.filter(Q(liveness_deadline__lt=now) | Q(liveness_deadline__isnull=True)).order_by(
+        F("liveness_deadline").asc(nulls_first=True), "handle"
+    )
+
+
+def overdue_agents(*, now: datetime) -> QuerySet[Agent]:
+    """Active agents past their deadline: the monitor degrades them."""
+    return silent_agents(now=now).filter(lifecycle_state=Agent.Lifecycle.ACTIVE)
+
+
+def reporting_degraded_agents() -> QuerySet[Agent]:
+    """Degraded agents that reported after they were degraded: the monitor recovers them."""
+    agents = _with_liveness(Agent.objects.select_related("division"))
+    return agents.filter(lifecycle_state=Agent.Lifecycle.DEGRADED, last_seen_at__gt=F("state_since")).order_by("handle")
+
+
+def division_silence_list(*, now: datetime) -> list[dict[str, Any]]:
+    """Per division with live (active or degraded) agents: how many there are, which of them are silent at `now`,
+    and the division's `silent_share` (the silent-division escalation reads this). Two queries."""
+    live = (
+        Agent.objects.filter(lifecycle_state__in=[Agent.Lifecycle.ACTIVE, Agent.Lifecycle.DEGRADED])
+        .values("division_id")
+        .annotate(live=Count("pk"))
+    )
+    silent: dict[int, list[Agent]] = {}
+    for agent in silent_agents(now=now):
+        silent.setdefault(agent.division_id, []).append(agent)
+    divisions = Division.objects.in_bulk([row["division_id"] for row in live])
+    return [
+        {
+            "division": divisions[row["division_id"]],
+            "live": row["live"],
+            "silent": silent.get(row["division_id"], []),
+        }
+        for row in sorted(live, key=lambda row: row["division_id"])
+    ]
 
 
 def fleet_attention(*, now: datetime) -> QuerySet[Agent]:
-    """What the fleet page asks someone to look at: degraded agents and silent ones (active but overdue)."""
-    silent = Q(lifecycle_state=Agent.Lifecycle.ACTIVE, liveness_deadline__lt=now)
-    return (
-        agent_list()
-        .annotate(liveness_deadline=liveness_deadline_expression())
-        .filter(Q(lifecycle_state=Agent.Lifecycle.DEGRADED) | silent)
-        .order_by(F("liveness_deadline").asc(nulls_last=True), "handle")
-    )
+    """What the fleet page asks someone to look at: degraded agents and silent ones (the liveness rule above)."""
+    agents = _with_liveness(Agent.objects.select_related("division"))
+    return agents.filter(
+        Q(lifecycle_state=Agent.Lifecycle.DEGRADED)
+        | Q(lifecycle_state=Agent.Lifecycle.ACTIVE, liveness_deadline__lt=now)
+    ).order_by(F("liveness_deadline").asc(nulls_first=True), "handle")
+
+
+# --- the fleet page: counts by state, the lifecycle trail ---
 
 
 @dataclass

@@ -242,6 +242,9 @@ CELERY_BEAT_SCHEDULE = {
     "metrics-partitions": {"task": "metrics.partitions_maintain", "schedule": 3600.0},
     "metrics-temporal-poll": {"task": "metrics.temporal_poll", "schedule": 60.0},
     "escalations-sla-sweep": {"task": "escalations.sla_sweep", "schedule": 60.0},
+    # The fleet: the heartbeat monitor degrades and recovers agents, a division with too many silent ones is escalated.
+    "agents-liveness-check": {"task": "agents.liveness_check", "schedule": 30.0},
+    "escalations-silent-divisions": {"task": "escalations.silent_divisions", "schedule": 60.0},
     "meetings-materialise": {"task": "meetings.upcoming_materialise", "schedule": 3600.0},
     "meetings-reminders": {"task": "meetings.reminders_send", "schedule": 60.0},
 }

@@ -56,19 +56,6 @@ def test_the_fleet_page_counts_states_and_lists_degraded_and_silent_agents(clien
     assert "maintenance window" in events and "pause" in events
 
 
-def test_silent_agents_use_the_agents_own_period_and_grace(fleet):
-    from agents.selectors import liveness_deadline, silent_agents
-
-    fleet["ok"].heartbeat_period, fleet["ok"].heartbeat_grace = timedelta(seconds=20), timedelta(seconds=10)
-    fleet["ok"].save()
-
-    assert [a.handle for a in silent_agents(now=NOW)] == ["ta_00002", "ta_00001"]
-    assert liveness_deadline(Agent.objects.select_related("division").get(handle="ta_00002")) == NOW - timedelta(
-        minutes=1
-    )
-    assert [a.handle for a in silent_agents(now=NOW - timedelta(minutes=5))] == []
-
-
 def test_the_empty_fleet_page_says_so(client_as, cast):
     html = client_as("viewer").get(reverse("fleet:overview")).content.decode()
 
