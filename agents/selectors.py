@@ -5,13 +5,16 @@ its agents. A division token reads through it; an object outside the scope is si
 """
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 
 from agents.filters import AgentFilter, error_message
-from agents.models import Agent, Division, DivisionToken, Domain, Person
+from agents.models import Agent, AgentLifecycleEvent, Division, DivisionToken, Domain, Person
+from novaops import audit
 
 
 def domain_list(*, division_id: int | None = None) -> QuerySet[Domain]:
@@ -106,3 +109,45 @@ def led_division_id(*, person: Person | None) -> int | None:
     if not hasattr(person, "_led_division_id"):
         person._led_division_id = Division.objects.filter(lead_id=person.agent_id).values_list("pk", flat=True).first()
     return person._led_division_id
+
+
+@dataclass(frozen=True)
+class LifecycleEntry:
+    """One step of an agent's lifecycle trail: who moved it, when, from which state to which, why, at which
+    version. `action` is the transition's name (deploy, pause…), or "registered" / "change" for writes outside one."""
+
+    at: datetime
+    actor: str
+    action: str
+    before: str
+    after: str
+    reason: str
+    version: str
+
+
+def agent_lifecycle_timeline(agent: Agent) -> list[LifecycleEntry]:
+    """The agent's AgentLifecycleEvent rows as a timeline, newest first (one query, however long the trail).
+
+    The trail's context (novaops.audit) says who acted, why, and when the service was told it happened; rows
+    written without one (a creation, an admin edit) show "NovaOps" and the time the database wrote them. A row
+    that changed neither state nor version (a division move) still shows, as from → to of the same state.
+    """
+    events = list(AgentLifecycleEvent.objects.filter(pgh_obj_id=agent.pk).order_by("pgh_id"))
+    labels = dict(Agent.Lifecycle.choices)
+    entries: list[LifecycleEntry] = []
+    previous = None
+    for event in events:
+        context = event.pgh_context or {}
+        entries.append(
+            LifecycleEntry(
+                at=datetime.fromisoformat(context["at"]) if context.get("at") else event.pgh_created_at,
+                actor=context.get("actor", audit.SYSTEM),
+                action=context.get("action") or ("registered" if previous is None else "change"),
+                before=labels.get(previous.lifecycle_state, "") if previous is not None else "",
+                after=labels.get(event.lifecycle_state, event.lifecycle_state),
+                reason=context.get("reason", ""),
+                version=context.get("version") or event.deployed_version,
+            )
+        )
+        previous = event
+    return entries[::-1]
