@@ -34,13 +34,24 @@ def agent_transition_view(request: HttpRequest, handle: str, transition: str) ->
                 version=form.cleaned_data["version"],
             )
         except ApplicationError as exc:
-            refusal, status = exc.message, exc.status
+            refusal, status, details = exc.message, exc.status, [error["message"] for error in exc.errors]
         else:
             messages.success(request, f"{agent.handle} was {PAST[transition]}.")
             return redirect("agents:agent_detail", handle=agent.handle)
     else:
         refusal, status = "The transition was not made: fix the fields marked below.", 400
+        details = [
+            f"{form.fields[field].label or field.capitalize()}: {error}"
+            for field, errors in form.errors.items()
+            for error in errors
+        ]
     context = agent_page_context(
-        request, agent, refusal=refusal, refusal_status=status, refused=transition, transition_form=bootstrap_form(form)
+        request,
+        agent,
+        refusal=refusal,
+        refusal_status=status,
+        refusal_details=details,
+        refused=transition,
+        transition_form=bootstrap_form(form),
     )
     return render(request, "agents/agent_detail.html", context, status=status)
