@@ -254,9 +254,10 @@ def _lifecycle(number: int) -> str:
         return Agent.Lifecycle.PAUSED
     if number % 23 == 0:
         return Agent.Lifecycle.PROVISIONING
-    if number % 13 == 0:
+    # Few degraded and deployed-not-yet-active ones: the metrics demo's simulator reports for active agents only.
+    if number % 37 == 0:
         return Agent.Lifecycle.DEGRADED
-    if number % 11 == 0:
+    if number % 43 == 0:
         return Agent.Lifecycle.DEPLOYED
     return Agent.Lifecycle.ACTIVE
 
