@@ -60,7 +60,7 @@ class AgentTransitionApi(APIView):
     )
     def post(self, request: Request, handle: str, transition: str) -> Response:
         if transition not in TRANSITIONS:
-            raise NotFound(f"No transition {transition[:40]}; an agent can {', '.join(TRANSITIONS)}.")
+            raise NotFound(f"No transition {transition[:40]}; the transitions are {', '.join(TRANSITIONS)}.")
         agent = agent_or_404(handle, division_id=None)
         serializer = AgentTransitionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -22,7 +22,7 @@ from novaops.errors import ApplicationError
 def agent_transition_view(request: HttpRequest, handle: str, transition: str) -> HttpResponse:
     agent = agent_or_404(handle)
     if transition not in TRANSITIONS:
-        raise Http404(f"No transition {transition}; an agent can be {', '.join(TRANSITIONS)}.")
+        raise Http404(f"No transition {transition}; the transitions are {', '.join(TRANSITIONS)}.")
     form = TransitionForm(request.POST)
     if form.is_valid():
         try:
@@ -39,7 +39,7 @@ def agent_transition_view(request: HttpRequest, handle: str, transition: str) ->
             messages.success(request, f"{agent.handle} was {PAST[transition]}.")
             return redirect("agents:agent_detail", handle=agent.handle)
     else:
-        refusal, status = "The transition was not made: fix the fields marked below.", 400
+        refusal, status = "The transition was not made: fix what is listed below.", 400
         details = [
             f"{form.fields[field].label or field.capitalize()}: {error}"
             for field, errors in form.errors.items()
