@@ -16,6 +16,7 @@ from django.db.models.functions import Coalesce, Greatest, Lag
 
 from agents.filters import AgentFilter, error_message
 from agents.models import Agent, AgentLifecycleEvent, Division, DivisionToken, Domain, Person
+from novaops import audit
 
 
 def domain_list(*, division_id: int | None = None) -> QuerySet[Domain]:
@@ -250,3 +251,45 @@ def lifecycle_event_list(*, limit: int = 20) -> list[Any]:
         .order_by("-pgh_id")
     )
     return list(events[:limit])
+
+
+@dataclass(frozen=True)
+class LifecycleEntry:
+    """One step of an agent's lifecycle trail: who moved it, when, from which state to which, why, at which
+    version. `action` is the transition's name (deploy, pause…), or "registered" / "change" for writes outside one."""
+
+    at: datetime
+    actor: str
+    action: str
+    before: str
+    after: str
+    reason: str
+    version: str
+
+
+def agent_lifecycle_timeline(agent: Agent) -> list[LifecycleEntry]:
+    """The agent's AgentLifecycleEvent rows as a timeline, newest first (one query, however long the trail).
+
+    The trail's context (novaops.audit) says who acted, why, and when the service was told it happened; rows
+    written without one (a creation, an admin edit) show "NovaOps" and the time the database wrote them. A row
+    that changed neither state nor version (a division move) still shows, as from → to of the same state.
+    """
+    events = list(AgentLifecycleEvent.objects.filter(pgh_obj_id=agent.pk).order_by("pgh_id"))
+    labels = dict(Agent.Lifecycle.choices)
+    entries: list[LifecycleEntry] = []
+    previous = None
+    for event in events:
+        context = event.pgh_context or {}
+        entries.append(
+            LifecycleEntry(
+                at=datetime.fromisoformat(context["at"]) if context.get("at") else event.pgh_created_at,
+                actor=context.get("actor", audit.SYSTEM),
+                action=context.get("action") or ("registered" if previous is None else "change"),
+                before=labels.get(previous.lifecycle_state, "") if previous is not None else "",
+                after=labels.get(event.lifecycle_state, event.lifecycle_state),
+                reason=context.get("reason", ""),
+                version=context.get("version") or event.deployed_version,
+            )
+        )
+        previous = event
+    return entries[::-1]

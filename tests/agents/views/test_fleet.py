@@ -1,17 +1,20 @@
 """The fleet pages: the overview, the import with its preview, the bulk change, the export, per role."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
 from agents.models import Agent
 from agents.services.fleet import IMPORT_HEADER
 from agents.services.lifecycle import agent_transition
 from tests.factories import AgentFactory
 
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+# A day after the agents' trail rows are written (the database's own clock): the liveness rule measures an active
+# agent from the later of its last report and when it became active, so "now" must come after both.
+NOW = timezone.now().replace(microsecond=0) + timedelta(days=1)
 HEADER = ",".join(IMPORT_HEADER)
 GOOD = (
     HEADER
