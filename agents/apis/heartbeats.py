@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.apis import problems
-from agents.apis.agents import HANDLE_PARAMETER, _agent_or_404
+from agents.apis.agents import HANDLE_PARAMETER, agent_or_404
 from agents.authentication import DivisionPrincipal, DivisionTokenAuthentication
 from agents.services.heartbeats import STATUS_MAX, heartbeat_record
 from agents.services.lifecycle import VERSION_MAX
@@ -65,7 +65,7 @@ class HeartbeatApi(APIView):
     )
     def post(self, request: Request, handle: str) -> Response:
         principal: DivisionPrincipal = request.user
-        agent = _agent_or_404(handle, division_id=None)
+        agent = agent_or_404(handle, division_id=None)
         if agent.division_id != principal.division.pk:
             raise Forbidden(
                 f"{agent.handle} belongs to {agent.division.name}: only a token of that division reports its "
