@@ -5,12 +5,15 @@ Demo data only: the users share a public password, so the command refuses to run
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from agents.models import Agent, Division, Domain, Person
+from agents.services.lifecycle import agent_transition
 
 DEMO_PASSWORD = "novaops-demo"
 
@@ -135,6 +138,7 @@ def demo_organisation_seed() -> SeedResult:
             agents.update(_seed_division(domain, division_row, first_number=len(agents) + 1))
             divisions += 1
     users = _seed_people(agents)
+    _seed_lifecycles(agents)
     return SeedResult(domains=len(DEMO_DOMAINS), divisions=divisions, agents=len(agents), users=users)
 
 
@@ -167,24 +171,22 @@ def _seed_division(domain: Domain, row: tuple[str, str, str, int], *, first_numb
 def _agent_values(
     number: int, *, domain: Domain, division_name: str, role_title: str, leads_division: bool
 ) -> dict[str, Any]:
-    """Callsign, tier, role title and lifecycle state of demo agent `number`: the domain lead, a division lead, or
-    one of the division's engineers."""
+    """Callsign, tier and role title of demo agent `number`: the domain lead, a division lead, or one of the
+    division's engineers. Its state is reached through the lifecycle's transitions (_seed_lifecycles)."""
     domain_lead_handle, domain_lead_callsign = DOMAIN_LEADS[domain.slug]
     if _handle(number) == domain_lead_handle:
         return {
             "callsign": domain_lead_callsign,
             "tier": 1,
             "role_title": f"{domain.name} Tier 1 Lead",
-            "lifecycle_state": Agent.Lifecycle.ACTIVE,
         }
     if leads_division:
         return {
             "callsign": _callsign(number),
             "tier": 2,
             "role_title": f"{division_name} Lead",
-            "lifecycle_state": Agent.Lifecycle.ACTIVE,
         }
-    return {"callsign": _callsign(number), "tier": 3, "role_title": role_title, "lifecycle_state": _lifecycle(number)}
+    return {"callsign": _callsign(number), "tier": 3, "role_title": role_title}
 
 
 def _seed_people(agents: dict[str, Agent]) -> list[str]:
@@ -245,11 +247,70 @@ def _callsign(number: int) -> str:
 
 
 def _lifecycle(number: int) -> str:
-    # Deterministic spread so filters have something to show; the same every run.
+    # Deterministic spread so filters and the fleet have something to show; the same every run.
     if number % 41 == 0:
         return Agent.Lifecycle.RETIRED
     if number % 17 == 0:
-        return Agent.Lifecycle.SUSPENDED
+        return Agent.Lifecycle.PAUSED
     if number % 23 == 0:
         return Agent.Lifecycle.PROVISIONING
+    # Few degraded and deployed-not-yet-active ones: the metrics demo's simulator reports for active agents only.
+    if number % 37 == 0:
+        return Agent.Lifecycle.DEGRADED
+    if number % 43 == 0:
+        return Agent.Lifecycle.DEPLOYED
     return Agent.Lifecycle.ACTIVE
+
+
+# The transitions that lead from provisioning to each state, and the reason the demo gives for each (the heartbeat
+# job degrades; people do the rest).
+PATHS: dict[str, list[str]] = {
+    Agent.Lifecycle.PROVISIONING: [],
+    Agent.Lifecycle.DEPLOYED: ["deploy"],
+    Agent.Lifecycle.ACTIVE: ["deploy", "activate"],
+    Agent.Lifecycle.DEGRADED: ["deploy", "activate", "degrade"],
+    Agent.Lifecycle.PAUSED: ["deploy", "activate", "pause"],
+    Agent.Lifecycle.RETIRED: ["deploy", "activate", "retire"],
+}
+REASONS = {
+    "deploy": "Rollout of the release",
+    "activate": "Smoke tests passed",
+    "degrade": "Heartbeat overdue",
+    "pause": "Maintenance window",
+    "retire": "Replaced by a newer agent",
+}
+
+
+def _seed_lifecycles(agents: dict[str, Agent]) -> None:
+    """Move each agent still provisioning to its demo state through the lifecycle service, at moments in the past,
+    so its page has a timeline. Idempotent: an agent that has left provisioning (an earlier seed, or someone since)
+    is left alone, and one meant to stay provisioning has nothing to do."""
+    leads = {
+        domain_slug: get_user_model().objects.get(username=username)
+        for username, _, _, _, _, domain_slug, _ in DEMO_PEOPLE
+        if username in ("core", "meridian")
+    }
+    now = timezone.now()
+    for agent in agents.values():
+        number = int(agent.handle.removeprefix("ta_"))
+        target = _target_state(agent, number)
+        if agent.lifecycle_state != Agent.Lifecycle.PROVISIONING or target == Agent.Lifecycle.PROVISIONING:
+            continue
+        actor = leads[agent.division.domain.slug]
+        at = now - timedelta(days=40 + number % 20, hours=number % 24)
+        for step, name in enumerate(PATHS[target]):
+            agent_transition(
+                agent=agent,
+                name=name,
+                actor=None if name == "degrade" else actor,
+                reason=REASONS[name],
+                version=f"2.{number % 7}.{number % 5}" if name == "deploy" else "",
+                at=at + timedelta(days=step * (3 + number % 9), minutes=number),
+            )
+
+
+def _target_state(agent: Agent, number: int) -> str:
+    """The demo state of an agent: leads are active, engineers spread by _lifecycle."""
+    if agent.tier < 3:
+        return Agent.Lifecycle.ACTIVE
+    return _lifecycle(number)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from agents.constants import TIER_CHOICES
 from agents.filters import UNKNOWN_DIVISION, form_message
 from agents.models import Agent, Division, DivisionToken
+from agents.services.lifecycle import REASON_MAX, VERSION_MAX
 
 
 def _max_length(field_name: str) -> int | None:
@@ -20,12 +21,12 @@ def _max_length(field_name: str) -> int | None:
 
 
 class AgentEditForm(forms.Form):
-    """The fields a lead or a division member may change on an agent; the write goes through agent_update()."""
+    """The fields a lead or a division member may change on an agent; the write goes through agent_update(). The
+    lifecycle state is not here: it changes through the transition buttons of the agent page."""
 
     callsign = forms.CharField(max_length=_max_length("callsign"), help_text="The name the agent is known by.")
     role_title = forms.CharField(max_length=_max_length("role_title"), required=False, label="Role title")
     tier = forms.TypedChoiceField(choices=TIER_CHOICES, coerce=int)
-    lifecycle_state = forms.ChoiceField(choices=Agent.Lifecycle.choices, label="Lifecycle state")
 
     def __init__(self, *args: Any, agent: Agent, **kwargs: Any) -> None:
         kwargs.setdefault(
@@ -34,7 +35,6 @@ class AgentEditForm(forms.Form):
                 "callsign": agent.callsign,
                 "role_title": agent.role_title,
                 "tier": agent.tier,
-                "lifecycle_state": agent.lifecycle_state,
             },
         )
         super().__init__(*args, **kwargs)
@@ -82,6 +82,14 @@ def agent_filter_form(form: forms.BaseForm) -> forms.BaseForm:
     tier = form.fields["tier"]
     tier.choices = [("", "Any tier"), *[choice for choice in tier.choices if choice[0] != ""]]
     return form
+
+
+class TransitionForm(forms.Form):
+    """One lifecycle transition from the agent page: an optional reason, and for a deploy the version deployed.
+    The service checks both (and who may); the form only keeps the values to show them again on a refusal."""
+
+    reason = forms.CharField(required=False, max_length=REASON_MAX, widget=forms.Textarea(attrs={"rows": 2}))
+    version = forms.CharField(required=False, max_length=VERSION_MAX)
 
 
 # --- division API tokens -------------------------------------------------------------------------------------------

@@ -1,11 +1,14 @@
 """Domains, divisions, agents and the people who sign in."""
 
 import hashlib
+from datetime import timedelta
 
+import pghistory
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django_fsm import FSMField, transition
 
 from agents.constants import HANDLE_EXAMPLE, HANDLE_FORMAT, HANDLE_PATTERN
 
@@ -38,12 +41,19 @@ class Division(models.Model):
     description = models.TextField(blank=True)
     # One lead per division, and an agent leads at most one division.
     lead = models.OneToOneField("Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="led_division")
+    # Liveness defaults for its agents: how often they report, how late they may be, and the share of its active
+    # agents that may go silent before the division as a whole is flagged.
+    heartbeat_period = models.DurationField(default=timedelta(minutes=1))
+    heartbeat_grace = models.DurationField(default=timedelta(minutes=5))
+    silent_share = models.FloatField(default=0.3)
 
     class Meta:
         ordering = ["domain__name", "name"]
         constraints = [
             models.UniqueConstraint(fields=["domain", "name"], name="division_unique_name_in_domain"),
             models.CheckConstraint(condition=Q(tier__gte=1, tier__lte=3), name="division_tier_valid"),
+            models.CheckConstraint(condition=Q(silent_share__gt=0, silent_share__lte=1), name="division_silent_share"),
+            models.CheckConstraint(condition=Q(heartbeat_period__gt=timedelta(0)), name="division_heartbeat_period"),
         ]
 
     def __str__(self) -> str:
@@ -52,13 +62,32 @@ class Division(models.Model):
 
 class AgentLifecycle(models.TextChoices):
     PROVISIONING = "provisioning", "Provisioning"
+    DEPLOYED = "deployed", "Deployed"
     ACTIVE = "active", "Active"
-    SUSPENDED = "suspended", "Suspended"
+    DEGRADED = "degraded", "Degraded"
+    PAUSED = "paused", "Paused"
     RETIRED = "retired", "Retired"
 
 
+# Every state but the final one; an agent can be retired from any of them.
+LIVE_STATES = [state for state in AgentLifecycle.values if state != AgentLifecycle.RETIRED]
+
+
+@pghistory.track(
+    pghistory.InsertEvent(),
+    pghistory.UpdateEvent(),
+    fields=["lifecycle_state", "deployed_version", "division"],
+    model_name="AgentLifecycleEvent",
+    context_field=pghistory.ContextJSONField(),
+    append_only=True,
+)
 class Agent(models.Model):
-    """A software agent of the fleet, addressed by its handle (ta_00008) and known by its callsign (Core)."""
+    """A software agent of the fleet, addressed by its handle (ta_00008) and known by its callsign (Core).
+
+    Its lifecycle is a django-fsm-2 machine (the transition methods below; agents.services.lifecycle checks who may
+    and records why). Changes of state, deployed version and division are written by database triggers into the
+    append-only AgentLifecycleEvent table with who, why and when in each row: the agent page's timeline.
+    """
 
     Lifecycle = AgentLifecycle
 
@@ -67,7 +96,14 @@ class Agent(models.Model):
     division = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="agents")
     tier = models.PositiveSmallIntegerField(default=3, validators=TIER_VALIDATORS)
     role_title = models.CharField(max_length=120, blank=True)
-    lifecycle_state = models.CharField(max_length=16, choices=AgentLifecycle.choices, default=AgentLifecycle.ACTIVE)
+    lifecycle_state = FSMField(max_length=16, choices=AgentLifecycle.choices, default=AgentLifecycle.PROVISIONING)
+    deployed_version = models.CharField(max_length=80, blank=True)
+    # Liveness: the last heartbeat or metric point, what the agent said of itself, and its own expected period and
+    # grace (empty: its division's).
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    status_message = models.CharField(max_length=200, blank=True)
+    heartbeat_period = models.DurationField(null=True, blank=True)
+    heartbeat_grace = models.DurationField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -86,6 +122,35 @@ class Agent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.handle} ({self.callsign})" if self.callsign else self.handle
+
+    # The machine. agents.services.lifecycle checks who may, under a row lock, and records why.
+    @transition(field=lifecycle_state, source=AgentLifecycle.PROVISIONING, target=AgentLifecycle.DEPLOYED)
+    def deploy(self, *, version: str) -> None:
+        self.deployed_version = version
+
+    @transition(
+        field=lifecycle_state, source=[AgentLifecycle.DEPLOYED, AgentLifecycle.PAUSED], target=AgentLifecycle.ACTIVE
+    )
+    def activate(self) -> None:
+        pass
+
+    @transition(field=lifecycle_state, source=AgentLifecycle.ACTIVE, target=AgentLifecycle.DEGRADED)
+    def degrade(self) -> None:
+        pass
+
+    @transition(field=lifecycle_state, source=AgentLifecycle.DEGRADED, target=AgentLifecycle.ACTIVE)
+    def recover(self) -> None:
+        pass
+
+    @transition(
+        field=lifecycle_state, source=[AgentLifecycle.ACTIVE, AgentLifecycle.DEGRADED], target=AgentLifecycle.PAUSED
+    )
+    def pause(self) -> None:
+        pass
+
+    @transition(field=lifecycle_state, source=LIVE_STATES, target=AgentLifecycle.RETIRED)
+    def retire(self) -> None:
+        pass
 
 
 class PersonRole(models.TextChoices):

@@ -4,6 +4,7 @@ Output serializers read what the selectors annotate (counts) and join (division,
 only parse and validate, and hand plain values to the services.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
@@ -12,9 +13,14 @@ from rest_framework import serializers
 from agents.constants import HANDLE_EXAMPLE, HANDLE_FORMAT
 from agents.filters import INVALID_LIFECYCLE_STATE, UNKNOWN_DIVISION, UNKNOWN_DOMAIN
 from agents.models import Agent, Division, Domain, handle_validator
+from agents.services.lifecycle import REASON_MAX, VERSION_MAX
 from novaops.serializers import StrictInputSerializer, StrictIntegerField, TextField
 
 TIER_MESSAGE = "Tier must be 1, 2 or 3."
+LIFECYCLE_BY_TRANSITION = (
+    "The lifecycle state changes through its transitions: POST /api/v1/agents/<handle>/<transition> with deploy, "
+    "activate, degrade, recover, pause or retire."
+)
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 
 
@@ -68,6 +74,9 @@ class AgentOutputSerializer(serializers.Serializer):
     tier = serializers.IntegerField()
     role_title = serializers.CharField()
     lifecycle_state = serializers.ChoiceField(choices=Agent.Lifecycle.choices)
+    deployed_version = serializers.CharField(help_text="The version named by the last deploy; blank before one.")
+    last_seen_at = serializers.DateTimeField(allow_null=True, help_text="The last heartbeat or metric point.")
+    status_message = serializers.CharField(help_text="What the agent said of itself in its last heartbeat.")
     division = DivisionRefSerializer()
     domain = DomainRefSerializer(source="division.domain")
     created_at = serializers.DateTimeField()
@@ -151,19 +160,33 @@ class AgentCreateInputSerializer(StrictInputSerializer):
 
 @extend_schema_serializer(component_name="AgentUpdate")
 class AgentUpdateInputSerializer(StrictInputSerializer):
-    """The fields to change (at least one); handle and division cannot be changed, other fields are refused."""
+    """The fields to change (at least one); handle, division and lifecycle state cannot be changed here, other
+    fields are refused."""
 
     min_fields = 1
 
     callsign = TextField(max_length=60, required=False)
     role_title = TextField(max_length=120, allow_blank=True, required=False)
     tier = _tier_field(required=False)
-    lifecycle_state = _lifecycle_field(required=False)
+
+    def to_internal_value(self, data: Any) -> Any:
+        # Named before the generic "unknown field": the state has its own endpoints, which check and record.
+        if isinstance(data, Mapping) and "lifecycle_state" in data:
+            raise serializers.ValidationError({"lifecycle_state": [LIFECYCLE_BY_TRANSITION]})
+        return super().to_internal_value(data)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs:
             raise serializers.ValidationError(f"Nothing to change; send at least one of {', '.join(self.fields)}.")
         return attrs
+
+
+@extend_schema_serializer(component_name="AgentTransition")
+class AgentTransitionInputSerializer(StrictInputSerializer):
+    """Why the transition is made, and for a deploy the version deployed (checked by the service)."""
+
+    reason = TextField(max_length=REASON_MAX, allow_blank=True, default="")
+    version = TextField(max_length=VERSION_MAX, allow_blank=True, default="", help_text="Required for deploy.")
 
 
 class DivisionFilterSerializer(serializers.Serializer):

@@ -102,7 +102,7 @@ def spread(*, seed: int) -> dict[str, int]:
     from django.utils import timezone
 
     from escalations.models import Comment, Escalation, Notification
-    from escalations.services.audit import audited
+    from novaops.audit import audited
 
     rng = random.Random(seed + 1)
     ids = list(Escalation.objects.order_by("pk").values_list("pk", flat=True))
@@ -182,7 +182,7 @@ def sweep_prepare(*, count: int) -> list[int]:
     from django.utils import timezone
 
     from escalations.models import Escalation
-    from escalations.services.audit import audited
+    from novaops.audit import audited
 
     now = timezone.now()
     open_ids = list(

@@ -184,7 +184,7 @@ def top_movers(changes: pd.DataFrame, better: dict[str, str], *, limit: int = 10
 def stopped_reporting(cadence: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
     """The agents of `cadence` (selectors.reporting_cadence) silent for more than STOPPED_INTERVALS of their usual
     interval and at least STOPPED_MINIMUM_SECONDS, with `silent_seconds`; by division, longest silence first. Only
-    active agents: a suspended or retired one is expected to be quiet."""
+    active agents: a paused or retired one is expected to be quiet."""
     if cadence.empty:
         return cadence.assign(silent_seconds=pd.Series(dtype="float64"))
     silent = (now - cadence["last_seen"]).dt.total_seconds()

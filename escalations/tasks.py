@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from escalations.services.fleet import silent_divisions_escalate
 from escalations.services.notifications import notifications_send
 from escalations.services.sla import sla_sweep
 
@@ -17,3 +18,10 @@ def sla_sweep_task() -> int:
 def notifications_send_task(escalation_id: int) -> int:
     """Mail a ticket's unsent notifications. Safe twice: each row is claimed before its mail is sent."""
     return notifications_send(escalation_id=escalation_id)
+
+
+@shared_task(name="escalations.silent_divisions")
+def silent_divisions_task() -> list[int]:
+    """Raise a friction escalation for each division with too many silent agents (beat, every minute). Safe twice,
+    late or at once: a division's ticket is raised under its advisory lock, and only while it has no active one."""
+    return silent_divisions_escalate()

@@ -88,7 +88,7 @@ def timeline(escalation: Escalation) -> list[Entry]:
 
 
 def _when(context: dict, event: Any) -> datetime:
-    """When the action happened: the time the service was given (escalations.services.audit), else when the
+    """When the action happened: the time the service was given (novaops.audit), else when the
     database wrote the row."""
     return datetime.fromisoformat(context["at"]) if context.get("at") else event.pgh_created_at
 

@@ -3,7 +3,9 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from metrics.models import IngestBatch, Metric, Series
+from metrics.forms import TemporalConnectionForm
+from metrics.models import IngestBatch, Metric, Series, TemporalConnection, TemporalMapping
+from metrics.services.temporal import temporal_connection_save
 
 
 @admin.register(Metric)
@@ -79,3 +81,57 @@ class IngestBatchAdmin(ReadOnlyAdmin):
     def get_queryset(self, request: HttpRequest) -> Any:
         # The payload can be megabytes a batch; never load it for the admin.
         return super().get_queryset(request).defer("payload")
+
+
+class TemporalMappingInline(admin.TabularInline):
+    model = TemporalMapping
+    extra = 0
+    fields = ["task_queue", "workflow_type", "division", "agent"]
+
+
+@admin.register(TemporalConnection)
+class TemporalConnectionAdmin(admin.ModelAdmin):
+    """The secrets are write-only here as on the pages: the form (metrics.forms) never fills them from the row, the
+    list and the change page show only whether one is stored."""
+
+    form = TemporalConnectionForm
+    list_display = ["name", "address", "namespace", "enabled", "credentials", "last_polled_until", "last_error_at"]
+    list_filter = ["enabled"]
+    search_fields = ["name", "address", "namespace"]
+    fields = [
+        "name",
+        "address",
+        "namespace",
+        "enabled",
+        "tls_client_cert",
+        "tls_client_key",
+        "api_key",
+        "clear_secrets",
+        "credentials",
+        "last_polled_until",
+        "last_error",
+        "last_error_at",
+    ]
+    readonly_fields = ["credentials", "last_polled_until", "last_error", "last_error_at"]
+    inlines = [TemporalMappingInline]
+
+    def get_fields(self, request: HttpRequest, obj: TemporalConnection | None = None) -> list[str]:
+        return self.fields if obj is not None else [f for f in self.fields if f != "clear_secrets"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        # Only the plain fields are model fields of the form: the admin would otherwise fill the secret fields from
+        # the row (showing them) and write the empty ones back over the stored secrets.
+        kwargs["fields"] = TemporalConnectionForm.Meta.fields
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    @admin.display(description="Credentials")
+    def credentials(self, obj: TemporalConnection) -> str:
+        stored = [
+            label
+            for name, label in (("tls_client_cert", "TLS certificate"), ("api_key", "API key"))
+            if getattr(obj, name)
+        ]
+        return ", ".join(stored) + " stored" if stored else "none"
+
+    def save_model(self, request: HttpRequest, obj: TemporalConnection, form: Any, change: bool) -> None:
+        temporal_connection_save(connection=obj, **form.cleaned_data)

@@ -193,3 +193,63 @@ class IngestBatch(models.Model):
 
     def __str__(self) -> str:
         return f"batch {self.pk} ({self.status})"
+
+
+class TemporalConnection(models.Model):
+    """A Temporal cluster (one namespace of it) whose workflows the beat job counts as metrics.
+
+    The TLS client key and the API key are secrets: stored for the poller, never rendered back (the forms take them
+    write-only, the admin and the pages show only whether one is set, __str__ and errors leave them out).
+    `last_polled_until` is the end of the last interval counted: the next poll starts there, so an outage is
+    caught up and no interval is counted twice.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    address = models.CharField(max_length=255, help_text="host:port of the frontend, e.g. temporal.internal:7233.")
+    namespace = models.CharField(max_length=255, default="default")
+    tls_client_cert = models.TextField(blank=True, help_text="PEM client certificate for mTLS (optional).")
+    tls_client_key = models.TextField(blank=True, help_text="PEM private key of that certificate (optional).")
+    api_key = models.CharField(max_length=500, blank=True, help_text="Temporal Cloud API key (optional).")
+    enabled = models.BooleanField(default=True)
+    last_polled_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    SECRET_FIELDS = ("tls_client_cert", "tls_client_key", "api_key")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.address}/{self.namespace})"
+
+    @property
+    def uses_tls(self) -> bool:
+        return bool(self.tls_client_cert or self.api_key)
+
+
+class TemporalMapping(models.Model):
+    """Workflows of one task queue or one workflow type (or both: that type on that queue) counted for a division,
+    and for one of its agents when set."""
+
+    connection = models.ForeignKey(TemporalConnection, on_delete=models.CASCADE, related_name="mappings")
+    task_queue = models.CharField(max_length=255, blank=True)
+    workflow_type = models.CharField(max_length=255, blank=True)
+    division = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="temporal_mappings")
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="temporal_mappings")
+
+    class Meta:
+        ordering = ["task_queue", "workflow_type"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(task_queue="", workflow_type=""), name="temporal_mapping_queue_or_type"
+            ),
+            models.UniqueConstraint(
+                fields=["connection", "task_queue", "workflow_type"], name="temporal_mapping_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        what = " / ".join(part for part in (self.task_queue, self.workflow_type) if part)
+        return f"{what} → {self.division}"

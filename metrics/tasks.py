@@ -1,6 +1,7 @@
 """Celery tasks of the ingest pipeline: thin wrappers over metrics.services."""
 
 import logging
+from dataclasses import asdict
 
 from celery import shared_task
 from django.db import DatabaseError, InterfaceError, OperationalError
@@ -8,6 +9,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from metrics.services.batches import batch_sweep
 from metrics.services.landing import batch_fail, batch_process
 from metrics.services.partitions import partitions_maintain
+from metrics.services.temporal import temporal_poll
 
 logger = logging.getLogger(__name__)
 
@@ -46,3 +48,10 @@ def batch_sweep_task() -> int:
 def partitions_maintain_task() -> dict:
     """Create partitions ahead and drop expired ones. Idempotent: CREATE/DROP … IF (NOT) EXISTS."""
     return partitions_maintain()
+
+
+@shared_task(name="metrics.temporal_poll")
+def temporal_poll_task() -> list[dict]:
+    """Count the Temporal connections' settled intervals into metrics. Safe twice or late: an interval counted again
+    overwrites its points; an unreachable cluster records its error and is tried again next minute."""
+    return [asdict(result) for result in temporal_poll()]

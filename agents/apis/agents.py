@@ -1,4 +1,5 @@
-"""Agents API: list (filtered, paginated), create, read and change agents.
+"""Agents API: list (filtered, paginated), create, read and change agents (not their lifecycle state: that moves
+through agents.apis.lifecycle's transitions).
 
 Reading is for every NovaOps role and for division tokens (their own division's agents; any other is a 404);
 creating for Tier 1 leads, changing for leads and the members of the agent's division (novaops.policies, the
@@ -39,7 +40,7 @@ HANDLE_PARAMETER = OpenApiParameter(
 )
 
 
-def _agent_or_404(handle: str, *, division_id: int | None) -> Agent:
+def agent_or_404(handle: str, *, division_id: int | None) -> Agent:
     if not is_handle(handle):
         raise NotFound(f"'{handle[:40]}' is not an agent handle: a handle is {HANDLE_FORMAT}.")
     try:
@@ -162,7 +163,7 @@ class AgentDetailApi(APIView):
         responses={200: AgentDetailOutputSerializer, **problems(401, 403, 404)},
     )
     def get(self, request: Request, handle: str) -> Response:
-        agent = _agent_or_404(handle, division_id=division_scope(request.user))
+        agent = agent_or_404(handle, division_id=division_scope(request.user))
         return Response(AgentDetailOutputSerializer(agent).data)
 
 
@@ -174,8 +175,9 @@ class AgentUpdateApi(APIView):
         operation_id="agents_partial_update",
         summary="Change an agent",
         description=(
-            "Callsign, role title, tier and lifecycle state. Tier 1 leads and superusers edit every agent, "
-            "division members the agents of their own division; other fields are refused with a 400 problem."
+            "Callsign, role title and tier. Tier 1 leads and superusers edit every agent, division members the "
+            "agents of their own division; other fields are refused with a 400 problem, lifecycle_state with one "
+            "that points to the transition endpoints (POST /api/v1/agents/{handle}/{transition})."
         ),
         parameters=[HANDLE_PARAMETER],
         request=AgentUpdateInputSerializer,
@@ -194,7 +196,7 @@ class AgentUpdateApi(APIView):
         auth=SESSION_ONLY,
     )
     def patch(self, request: Request, handle: str) -> Response:
-        agent = _agent_or_404(handle, division_id=None)
+        agent = agent_or_404(handle, division_id=None)
         self.check_object_permissions(request, agent)
         serializer = AgentUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -7,8 +7,11 @@ from novaops.db import insert_or_conflict
 
 
 def agent_update(*, agent: Agent, **fields: Any) -> Agent:
-    """Change an agent's editable fields; the caller has checked that the user may act for its division."""
-    allowed = {"callsign", "role_title", "lifecycle_state", "tier"}
+    """Change an agent's editable fields; the caller has checked that the user may act for its division.
+
+    Its lifecycle state is not one of them: it moves only through agents.services.lifecycle.agent_transition, which
+    checks the machine and records who and why."""
+    allowed = {"callsign", "role_title", "tier"}
     unknown = set(fields) - allowed
     if unknown:
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
@@ -28,7 +31,7 @@ def agent_create(
     role_title: str = "",
     lifecycle_state: str = Agent.Lifecycle.ACTIVE,
 ) -> Agent:
-    """Register a new agent; the caller has checked that the user may create agents.
+    """Register a new agent, in any initial state; the caller has checked that the user may create agents.
 
     A taken handle is a refused operation (ApplicationError, 409), not a validation error: the request is well
     formed, the registry already holds that name. The insert itself decides (no check-then-insert race between

@@ -11,7 +11,9 @@ register = template.Library()
 LIFECYCLE_BADGES: dict[str, str] = {
     Agent.Lifecycle.ACTIVE: "text-bg-success",
     Agent.Lifecycle.PROVISIONING: "text-bg-info",
-    Agent.Lifecycle.SUSPENDED: "text-bg-warning",
+    Agent.Lifecycle.DEPLOYED: "text-bg-primary",
+    Agent.Lifecycle.DEGRADED: "text-bg-danger",
+    Agent.Lifecycle.PAUSED: "text-bg-warning",
     Agent.Lifecycle.RETIRED: "text-bg-secondary",
 }
 

@@ -1,8 +1,11 @@
-"""Server-rendered registry pages: domains → divisions → agents, the searchable agent list and the agent edit form.
+"""Server-rendered registry pages: domains → divisions → agents, the searchable agent list, the agent page (with its
+lifecycle buttons and timeline; the transitions themselves are agents.views.lifecycle) and the agent edit form.
 
 Views stay thin: they parse input, call the selectors (reads) or agent_update (the one write) and render. Bad input
 is answered precisely: form errors with 400, unknown slugs, handles and page numbers with 404, never a 500.
 """
+
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,11 +23,21 @@ from agents.filters import AgentFilter
 from agents.forms import AgentEditForm, agent_filter_form, bootstrap_form
 from agents.models import Agent, Division, Domain
 from agents.services.agents import agent_update
+from agents.services.lifecycle import available_transitions
 from agents.views.lookups import agent_or_404, division_or_404
 from novaops import policies
 from novaops.decorators import person_required
 
 AGENTS_PER_PAGE = 50
+# The agent page's transition buttons.
+TRANSITION_LABELS = {
+    "deploy": "Deploy",
+    "activate": "Activate",
+    "degrade": "Mark degraded",
+    "recover": "Mark recovered",
+    "pause": "Pause",
+    "retire": "Retire",
+}
 # The id of the element the live search swaps; only requests aimed at it get the partial.
 RESULTS_TARGET = "agent-results"
 
@@ -107,20 +120,28 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template, context, status=200 if valid else 400)
 
 
-@require_safe
-@person_required
-def agent_detail(request: HttpRequest, handle: str) -> HttpResponse:
-    agent = agent_or_404(handle)
-    context = {
+def agent_page_context(request: HttpRequest, agent: Agent, **extra: Any) -> dict[str, Any]:
+    """What the agent page shows: its details, the transitions this viewer may make and its lifecycle timeline.
+    `extra` adds to it (the transition view's refusal and the values to show again)."""
+    return {
         "agent": agent,
         # Reverse one-to-ones: joined by agent_get, so reading them costs no query; absent ones raise, hence getattr.
         "led_division": getattr(agent, "led_division", None),
         "led_domain": getattr(agent, "led_domain", None),
         "linked_person": getattr(agent, "person", None),
         "can_edit": policies.can_edit_division(request.user, agent.division_id),
+        "transitions": [(name, TRANSITION_LABELS[name]) for name in available_transitions(agent, user=request.user)],
+        "timeline": selectors.agent_lifecycle_timeline(agent),
         "section": "agents",
+        **extra,
     }
-    return render(request, "agents/agent_detail.html", context)
+
+
+@require_safe
+@person_required
+def agent_detail(request: HttpRequest, handle: str) -> HttpResponse:
+    agent = agent_or_404(handle)
+    return render(request, "agents/agent_detail.html", agent_page_context(request, agent))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

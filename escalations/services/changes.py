@@ -12,12 +12,12 @@ from escalations.constants import COMMENT_MAX
 from escalations.models import Comment, Escalation, EscalationAgent, EscalationAssignee, EscalationMetric
 from escalations.routing import level_pool
 from escalations.selectors import involved_domain_ids, sla_policy_for, viewer
-from escalations.services.audit import actor_label, audited
 from escalations.services.locking import locked
 from escalations.services.notifications import notify_assignees
 from escalations.services.raising import field_errors
 from metrics.models import Metric
 from novaops import policies
+from novaops.audit import actor_label, audited
 from novaops.errors import Conflict, Forbidden, InvalidInput
 
 EDITABLE = ("title", "description", "priority")

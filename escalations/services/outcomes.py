@@ -15,9 +15,9 @@ from escalations.constants import AMOUNT_PLACES, FOLLOW_UP_MAX, amount_text
 from escalations.models import Escalation, FollowUp, ResourceClaim, SignOff
 from escalations.policies import RESPONDER, may_raise_for
 from escalations.selectors import involved_domain_ids, viewer
-from escalations.services.audit import audited
 from escalations.services.locking import locked
 from escalations.services.raising import Claim
+from novaops.audit import audited
 from novaops.errors import Conflict, Forbidden, InvalidInput
 
 QUANTUM = Decimal(1).scaleb(-AMOUNT_PLACES)

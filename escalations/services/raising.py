@@ -22,9 +22,9 @@ from escalations.models import (
 from escalations.policies import may_raise_for
 from escalations.routing import level_assignees
 from escalations.selectors import sla_policy_for
-from escalations.services.audit import audited
 from escalations.services.notifications import notify_assignees
 from metrics.models import Metric
+from novaops.audit import audited
 from novaops.errors import Forbidden, InvalidInput
 
 
@@ -79,17 +79,20 @@ class Raise:
     claims: Sequence[Claim] = ()
 
 
-def escalation_raise(*, actor: Any, request: Raise, at: datetime | None = None) -> Escalation:
+def escalation_raise(*, actor: Any, request: Raise, at: datetime | None = None, system: str = "NovaOps") -> Escalation:
     """Open a ticket at its kind's first level (friction at 2, the charter's "direct Tier 1 lead communication";
-    the others at 1), assigned to that level's people, with its SLA deadlines, and notify the assignees."""
-    if not may_raise_for(actor, request.raised_division.pk):
+    the others at 1), assigned to that level's people, with its SLA deadlines, and notify the assignees.
+
+    `actor` None is a job of ours raising it (the fleet monitor): no person raised it, and `system` names the job
+    where a token's name would be."""
+    if actor is not None and not may_raise_for(actor, request.raised_division.pk):
         raise Forbidden(f"You cannot raise an escalation for {request.raised_division.name}: only its people can.")
     _check(request)
     at = at or timezone.now()
     involved = {request.raised_division.pk: request.raised_division}
     involved.update({division.pk: division for division in request.divisions})
     policy = sla_policy_for(priority=request.priority)
-    with transaction.atomic(), audited(actor, "raise", at=at):
+    with transaction.atomic(), audited(actor, "raise", at=at, system=system):
         escalation = Escalation.objects.create(
             number=_next_number(),
             created_at=at,
@@ -100,7 +103,7 @@ def escalation_raise(*, actor: Any, request: Raise, at: datetime | None = None) 
             level=2 if request.kind == Escalation.Kind.FRICTION else 1,
             raised_division=request.raised_division,
             raised_by=None if getattr(actor, "is_division_client", False) else actor,
-            raised_token_name=actor.token.name if getattr(actor, "is_division_client", False) else "",
+            raised_token_name=_raised_token_name(actor, system=system),
             acknowledge_due_at=at + policy.acknowledge_within,
             resolve_due_at=at + policy.resolve_within,
             **_resource_fields(request.resource),
@@ -133,6 +136,12 @@ def assign_level(*, escalation: Escalation, division_ids: set[int] | None = None
     )
     getattr(escalation, "_prefetched_objects_cache", {}).pop("assignees", None)  # the caller reads the new ones
     return [user for user in users if user.pk not in kept]
+
+
+def _raised_token_name(actor: Any, *, system: str) -> str:
+    if actor is None:
+        return system
+    return actor.token.name if getattr(actor, "is_division_client", False) else ""
 
 
 def _next_number() -> int:

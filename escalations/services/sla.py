@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from escalations import constants
 from escalations.models import Escalation, SlaPolicy
-from escalations.services.audit import audited
 from escalations.services.notifications import notifications_send, notify_assignees
 from escalations.services.raising import assign_level
 from novaops import policies
+from novaops.audit import audited
 from novaops.errors import Forbidden, InvalidInput
 
 # (breach column, its deadline, the states in which that clock runs)
@@ -51,7 +51,7 @@ def sla_sweep(*, now: datetime | None = None) -> list[tuple[int, str]]:
 
 def _breach(*, escalation_id: int, column: str, states: list[str], now: datetime) -> int | None:
     kind = column.removesuffix("_breached_at")
-    with transaction.atomic(), audited(None, f"{kind} deadline passed", at=now):
+    with transaction.atomic(), audited(None, f"{kind} deadline passed", at=now, system="NovaOps SLA"):
         claimed = Escalation.objects.filter(pk=escalation_id, state__in=states, **{f"{column}__isnull": True}).update(
             **{column: now}, version=F("version") + 1
         )

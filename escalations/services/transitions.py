@@ -17,11 +17,11 @@ from escalations import constants
 from escalations.constants import TRANSITIONS
 from escalations.models import Escalation
 from escalations.selectors import involved_domain_ids, viewer
-from escalations.services.audit import audited
 from escalations.services.locking import locked
 from escalations.services.notifications import notify_assignees
 from escalations.services.outcomes import resolution_missing
 from escalations.services.raising import assign_level
+from novaops.audit import audited
 from novaops.errors import Conflict, Forbidden
 
 # What each transition is called in sentences ("cannot acknowledge ESC-4: it is resolved").

@@ -45,8 +45,11 @@ def metric_update(*, metric: Metric, **fields: Any) -> Metric:
 
 def default_metrics() -> tuple[tuple[str, str, str, str, str, str], ...]:
     """(key, name, unit, kind, better, description) of the catalogue every installation starts with: the rows
-    migration 0003 seeds, frozen there, so that there is one copy."""
-    return import_module("metrics.migrations.0003_default_catalogue").DEFAULT_METRICS
+    migrations 0003 and 0006 (the Temporal poller's) seed, frozen there, so that there is one copy."""
+    return (
+        import_module("metrics.migrations.0003_default_catalogue").DEFAULT_METRICS
+        + import_module("metrics.migrations.0006_temporal").TEMPORAL_METRICS
+    )
 
 
 def metric_catalogue_seed() -> int:

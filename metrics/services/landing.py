@@ -45,6 +45,7 @@ def batch_process(*, batch_id: int) -> str:
             return "already landed"
         written = _points_merge(bytes(batch.payload))
         _rollups_refresh()
+        _agents_seen()
         with connection.cursor() as cursor:
             # ON COMMIT DROP covers normal runs; dropping now also frees the names inside an outer transaction.
             cursor.execute("DROP TABLE ingest_points, ingest_changes")
@@ -119,6 +120,29 @@ def _points_merge(payload: bytes) -> int:
             """
         )
     return payload_rows(payload)
+
+
+# Posting metrics for an agent counts as its heartbeat (agents.services.heartbeats): after the merge, one statement
+# per batch moves each of the batch's agents' last_seen_at to its newest point (never past now, never backwards).
+# Only rows that move are written, and they are locked in id order first, so two batches with common agents cannot
+# deadlock; the locks last until the batch commits, just after.
+_AGENTS_SEEN_SQL = """
+    WITH seen AS (
+        SELECT s.agent_id, LEAST(max(p.ts), %s) AS ts
+        FROM ingest_points p JOIN metrics_series s ON s.id = p.series_id
+        WHERE s.agent_id IS NOT NULL GROUP BY s.agent_id
+    ), moving AS (
+        SELECT a.id, seen.ts FROM agents_agent a JOIN seen ON seen.agent_id = a.id
+        WHERE a.last_seen_at IS NULL OR a.last_seen_at < seen.ts
+        ORDER BY a.id FOR UPDATE OF a
+    )
+    UPDATE agents_agent a SET last_seen_at = moving.ts FROM moving WHERE a.id = moving.id
+"""
+
+
+def _agents_seen() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_AGENTS_SEEN_SQL, [timezone.now()])
 
 
 def _rollups_refresh() -> None:

@@ -11,7 +11,7 @@ def registry(cast) -> dict[str, Agent]:
     """A small organisation around the cast, its seven agents by handle, in every tier and lifecycle state.
 
     NovaOps (led by ta_00008 Core, whom the cast's lead signs in as) holds the cast's divisions: NovaCore Runtime
-    (led by ta_00001 Atlas; ta_00002 Beacon, suspended) and Tool Ecosystem (no lead; ta_00010 Cipher, provisioning;
+    (led by ta_00001 Atlas; ta_00002 Beacon, paused) and Tool Ecosystem (no lead; ta_00010 Cipher, provisioning;
     ta_00011 Delta). OrchOps (led by ta_00151 Meridian) holds Workflow Engineering (led by ta_00152 Ember, retired).
     """
     novaops = cast.division.domain
@@ -21,7 +21,7 @@ def registry(cast) -> dict[str, Agent]:
     rows = [
         ("ta_00008", "Core", 1, runtime, "NovaOps Tier 1 Lead", "active"),
         ("ta_00001", "Atlas", 2, runtime, "NovaCore Runtime Lead", "active"),
-        ("ta_00002", "Beacon", 3, runtime, "Runtime Engineer", "suspended"),
+        ("ta_00002", "Beacon", 3, runtime, "Runtime Engineer", "paused"),
         ("ta_00010", "Cipher", 3, tools, "Tooling Engineer", "provisioning"),
         ("ta_00011", "Delta", 2, tools, "Tooling Lead", "active"),
         ("ta_00151", "Meridian", 1, workflow, "OrchOps Tier 1 Lead", "active"),

@@ -226,3 +226,32 @@ def test_lead_creates_copies_and_revokes_a_token_with_the_keyboard(signed_in: Pa
     expect(page.get_by_role("button", name="Revoke… collector-eu-1 of NovaCore Runtime")).to_have_count(0)
     assert DivisionToken.objects.get().revoked_at is not None
     _only_local(requests_seen, live_server)
+
+
+def test_lead_pauses_an_agent_with_the_keyboard_and_sees_a_refusal(signed_in: Page, live_server, org, requests_seen):
+    """The lifecycle panel: a transition made from the keyboard lands in the timeline; a deploy without a version is
+    refused on the page, with its status and what was typed kept."""
+    page = signed_in
+    requests_seen.goto(f"{live_server.url}/registry/agents/ta_00011/")
+    page.get_by_label("Reason (optional)").nth(1).fill("Maintenance window")  # degrade, pause, retire: pause's
+    page.get_by_role("button", name="Pause ta_00011").focus()
+    page.keyboard.press("Enter")
+
+    expect(page).to_have_url(f"{live_server.url}/registry/agents/ta_00011/")
+    expect(page.get_by_text("ta_00011 was paused.")).to_be_visible()
+    timeline = page.locator(".lifecycle-timeline")
+    expect(timeline.locator("li").first).to_contain_text("Active → Paused")
+    expect(timeline.locator("li").first).to_contain_text("“Maintenance window”")
+
+    AgentFactory(handle="ta_00012", callsign="Fresh", division=org.division, lifecycle_state="provisioning")
+    requests_seen.goto(f"{live_server.url}/registry/agents/ta_00012/")
+    page.get_by_label("Reason (optional)").first.fill("First rollout")
+    page.get_by_role("button", name="Deploy ta_00012").click()
+    expect(page.get_by_role("alert")).to_contain_text("Refused (400):")
+    expect(page.get_by_role("alert")).to_contain_text("A deploy names the version deployed.")
+    expect(page.get_by_label("Reason (optional)").first).to_have_value("First rollout")
+    requests_seen.expect_refused_page(400)
+    page.get_by_label("Version deployed *").fill("1.0.0")
+    page.get_by_role("button", name="Deploy ta_00012").click()
+    expect(page.get_by_text("ta_00012 was deployed.")).to_be_visible()
+    requests_seen.assert_clean()

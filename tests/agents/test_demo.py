@@ -1,10 +1,14 @@
 """The demo organisation seed (agents.demo)."""
 
+from datetime import timedelta
+
 import pytest
 from django.db.models import Max
+from django.utils import timezone
 
 from agents.demo import DEMO_PASSWORD, demo_organisation_seed
-from agents.models import Agent, Division, Domain, Person
+from agents.models import Agent, AgentLifecycleEvent, Division, Domain, Person
+from agents.selectors import agent_lifecycle_timeline
 
 pytestmark = pytest.mark.django_db
 
@@ -49,3 +53,24 @@ def test_demo_seed_twice_changes_nothing():
     demo_organisation_seed()
     after = (Agent.objects.count(), Agent.objects.aggregate(Max("updated_at"))["updated_at__max"])
     assert before == after
+
+
+def test_demo_agents_reach_their_states_through_the_lifecycle_with_a_past_trail():
+    demo_organisation_seed()
+
+    states = set(Agent.objects.values_list("lifecycle_state", flat=True))
+    assert states == set(Agent.Lifecycle.values)
+    assert not Agent.objects.exclude(lifecycle_state=Agent.Lifecycle.PROVISIONING).filter(deployed_version="").exists()
+    degraded = Agent.objects.filter(lifecycle_state=Agent.Lifecycle.DEGRADED).first()
+    timeline = agent_lifecycle_timeline(degraded)
+    assert [entry.action for entry in timeline] == ["degrade", "activate", "deploy", "registered"]
+    assert timeline[0].actor == "NovaOps heartbeat" and timeline[1].actor == "Core"
+    assert timeline[2].version.startswith("2.") and timeline[2].reason == "Rollout of the release"
+    assert timeline[0].at < timezone.now() - timedelta(days=20)
+
+
+def test_demo_seed_twice_writes_no_second_trail():
+    demo_organisation_seed()
+    before = AgentLifecycleEvent.objects.count()
+    demo_organisation_seed()
+    assert AgentLifecycleEvent.objects.count() == before

@@ -16,7 +16,7 @@ from agents.selectors import agent_list
         (
             {"lifecycle_state": "sleeping"},
             "lifecycle_state",
-            "Lifecycle state must be one of provisioning, active, suspended, retired; not 'sleeping'.",
+            "Lifecycle state must be one of provisioning, deployed, active, degraded, paused, retired; not 'sleeping'.",
         ),
     ],
 )

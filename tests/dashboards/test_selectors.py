@@ -149,13 +149,13 @@ def test_period_summary_of_nothing_is_an_empty_frame(db):
 
 
 def test_lifecycle_counts_per_division_in_one_query(fleet, django_assert_max_num_queries):
-    AgentFactory(handle="ta_00003", division=fleet["runtime"], lifecycle_state=Agent.Lifecycle.SUSPENDED)
+    AgentFactory(handle="ta_00003", division=fleet["runtime"], lifecycle_state=Agent.Lifecycle.PAUSED)
     with django_assert_max_num_queries(1):
         counts = selectors.lifecycle_counts()
     got = {(r.division, r.state): r.agents for r in counts.itertuples(index=False)}
     assert got == {
         ("novacore-runtime", "active"): 2,
-        ("novacore-runtime", "suspended"): 1,
+        ("novacore-runtime", "paused"): 1,
         ("workflow-engineering", "active"): 1,
     }
     assert set(counts["domain"]) == {"novaops", "orchops"}

@@ -82,3 +82,18 @@ def private_postgres() -> Iterator[Postgres]:
     finally:
         embedded.postgres_down(root)
         shutil.rmtree(root, ignore_errors=True)
+
+
+# --- a real Temporal dev server for the Temporal poller's tests (tests/helpers/temporal.py) ----------------------
+
+
+@pytest.fixture(scope="session")
+def temporal_server(tmp_path_factory):
+    """One `temporal server start-dev` for the session (a few seconds to start); tests keep apart by task queue."""
+    from tests.helpers.temporal import dev_server_start
+
+    server = dev_server_start(tmp_path_factory.mktemp("temporal"))
+    try:
+        yield server
+    finally:
+        stop_group(server.process, grace=10)

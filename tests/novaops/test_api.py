@@ -233,6 +233,7 @@ OPERATIONS = {
     "/api/v1/divisions/{slug}": {"get"},
     "/api/v1/agents": {"get", "post"},
     "/api/v1/agents/{handle}": {"get", "patch"},
+    "/api/v1/agents/{handle}/{transition}": {"post"},
 }
 
 
@@ -267,7 +268,7 @@ def test_schema_documents_parameters_bodies_and_problems(schema):
     assert components["Problem"]["properties"].keys() >= {"type", "title", "status", "detail", "errors"}
     patch_body = paths["/api/v1/agents/{handle}"]["patch"]["requestBody"]["content"]["application/json"]["schema"]
     update = components[patch_body["$ref"].rsplit("/", 1)[1]]
-    assert update["properties"].keys() == {"callsign", "role_title", "tier", "lifecycle_state"}
+    assert update["properties"].keys() == {"callsign", "role_title", "tier"}
 
 
 def test_schema_states_the_constraints_the_server_enforces(schema):

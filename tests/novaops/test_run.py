@@ -32,6 +32,19 @@ def test_make_run_starts_the_launchers_command_lines_with_its_usual_sizes(tmp_pa
     assert commands["beat"][-2:] == ["--schedule", str(tmp_path / "celerybeat-schedule")]
 
 
+def test_the_temporal_demo_starts_only_when_asked(tmp_path, monkeypatch):
+    monkeypatch.setenv("NOVAOPS_SIMULATOR", "off")
+    monkeypatch.delenv("NOVAOPS_TEMPORAL_DEMO", raising=False)
+    assert set(run._commands(root=tmp_path, host="127.0.0.1", port="8000")) == {"web", "worker", "beat"}
+
+    monkeypatch.setenv("NOVAOPS_TEMPORAL_DEMO", "true")
+    commands = run._commands(root=tmp_path, host="127.0.0.1", port="8000")
+
+    assert Path(commands["temporal"][0]).exists() and commands["temporal"][1:3] == ["server", "start-dev"]
+    assert str(tmp_path / "temporal.db") in commands["temporal"]
+    assert "temporal_demo" in commands["temporal-demo"]
+
+
 def test_the_worker_command_line_of_every_test_carries_the_shipped_reliability_flags():
     command = processes.worker_command("--loglevel", "DEBUG", hostname="t@%h")
     assert set(launcher.WORKER_RELIABILITY_FLAGS) <= set(command)

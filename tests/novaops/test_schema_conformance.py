@@ -97,6 +97,9 @@ def _registry(cast) -> None:
 NAMES_OTHER_OBJECTS = [
     "agents_list",  # ?division=, ?domain=
     "agents_create",  # division
+    "agents_export",  # ?division=, ?domain= (the list's filters)
+    "agents_import",  # rows name divisions and handles that may be taken
+    "agents_bulk",  # handles, a division; a transition from the wrong state is a 409
     "divisions_list",  # ?domain=
     "metrics_series_aggregate",  # ?metric=, ?agent=, ?division=, ?domain=; start/end are parsed timestamps
     "metrics_batch_create",  # points name metrics and agents; the body is checked whole by metrics.sources

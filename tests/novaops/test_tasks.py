@@ -23,6 +23,8 @@ def test_worker_heartbeat_runs_in_a_real_worker(broker, workers):
         pytest.fail("no heartbeat; worker said:\n" + worker.output())
     heartbeat = Heartbeat.objects.get(component="test-worker")
     assert heartbeat.detail.startswith("celery@"), "the row was written by the worker, which names itself"
+    # Publishing stamped the time it was sent, which the worker recorded as beat's.
+    assert Heartbeat.objects.get(component="celery-beat").seen_at <= heartbeat.seen_at
 
 
 def test_worker_heartbeat_twice_keeps_one_row_and_moves_forward(db):
@@ -41,3 +43,19 @@ def test_celery_settings_follow_the_reliability_rules():
     options = conf.broker_transport_options
     assert options["socket_timeout"] <= 5 and options["socket_connect_timeout"] <= 5
     assert conf.task_time_limit < options["visibility_timeout"]
+
+
+def test_publishing_the_heartbeat_stamps_when_it_was_sent():
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    from novaops.tasks import HEARTBEAT_TASK, _stamp_heartbeat_sent_at
+
+    body = ((), {}, {})
+    with time_machine.travel(datetime(2026, 3, 2, 9, 0, tzinfo=UTC), tick=False):
+        _stamp_heartbeat_sent_at(sender=HEARTBEAT_TASK, body=body)
+    assert body[1] == {"sent_at": "2026-03-02T09:00:00+00:00"}
+    other = ((), {}, {})
+    _stamp_heartbeat_sent_at(sender="metrics.batch_ingest", body=other)
+    assert other[1] == {}

@@ -1,11 +1,13 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from novaops.models import Heartbeat
+from novaops.tasks import worker_heartbeat
 from tests.factories import PersonFactory
 from tests.helpers import assert_problem
 
@@ -23,7 +25,7 @@ def test_readyz_reports_database_and_broker(db, client):
     body = response.json()
     assert body["status"] == "ok"
     assert body["checks"] == {"database": "ok", "broker": "ok"}
-    assert body["background"] == {"celery-worker": {"status": "never seen"}}
+    assert body["background"] == {"celery-worker": {"status": "never seen"}, "celery-beat": {"status": "never seen"}}
 
 
 def test_readyz_reports_a_recent_worker_heartbeat(db, client):
@@ -42,6 +44,37 @@ def test_readyz_reports_a_late_worker_but_stays_ready(db, client):
     worker = response.json()["background"]["celery-worker"]
     assert worker["status"] == "late"
     assert worker["age_seconds"] >= 91
+
+
+def test_readyz_reports_the_worker_and_beat_from_one_heartbeat(db, client):
+    """Beat sent the heartbeat at 09:00:00, a worker ran it 2 s later: both ok, each with its own time."""
+    sent = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    with time_machine.travel(sent + timedelta(seconds=2), tick=False):
+        worker_heartbeat.apply(kwargs={"sent_at": sent.isoformat()})
+        background = client.get("/readyz").json()["background"]
+    assert background["celery-worker"]["status"] == background["celery-beat"]["status"] == "ok"
+    assert background["celery-beat"]["seen_at"] == "2026-03-02T09:00:00+00:00"
+    assert background["celery-worker"]["seen_at"] == "2026-03-02T09:00:02+00:00"
+    assert background["celery-beat"]["detail"].endswith("2.0 s after it was sent")
+    with time_machine.travel(sent + timedelta(seconds=93), tick=False):
+        response = client.get("/readyz")
+    assert response.status_code == 200
+    assert {name: entry["status"] for name, entry in response.json()["background"].items()} == {
+        "celery-worker": "late",
+        "celery-beat": "late",
+    }
+
+
+def test_readyz_says_beat_is_late_when_the_worker_runs_old_heartbeats(db, client):
+    """A worker back after an outage runs the heartbeats queued meanwhile: the worker is ok, beat's time is old."""
+    sent = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    with time_machine.travel(sent + timedelta(minutes=10), tick=False):
+        worker_heartbeat.apply(kwargs={"sent_at": sent.isoformat()})
+        worker_heartbeat.apply(kwargs={"sent_at": (sent - timedelta(minutes=1)).isoformat()})  # older, delivered late
+        background = client.get("/readyz").json()["background"]
+    assert (background["celery-worker"]["status"], background["celery-beat"]["status"]) == ("ok", "late")
+    assert background["celery-beat"]["seen_at"] == "2026-03-02T09:00:00+00:00"  # never backwards
+    assert background["celery-beat"]["detail"].endswith("600.0 s after it was sent")
 
 
 def test_readyz_names_an_unreachable_broker(db, client, settings, tmp_path):

@@ -32,8 +32,10 @@ class Command(BaseCommand):
             # Secrets are shown once, so the simulator mints a fresh token per start and drops its old one.
             DivisionToken.objects.filter(division=division, name=TOKEN_NAME).delete()
             _, secret = division_token_create(division=division, name=TOKEN_NAME)
+            # Degraded agents post too: their points are how the liveness monitor sees them recover.
+            live = [Agent.Lifecycle.ACTIVE, Agent.Lifecycle.DEGRADED]
             handles = list(
-                Agent.objects.filter(division=division, lifecycle_state=Agent.Lifecycle.ACTIVE)
+                Agent.objects.filter(division=division, lifecycle_state__in=live)
                 .order_by("handle")
                 .values_list("handle", flat=True)
             )

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from agents import serializers
 from agents.models import Agent
 from tests.agents.apis import NEW_AGENT, handles, url
 from tests.factories import PersonFactory
@@ -59,10 +60,10 @@ def test_lead_of_another_domain_may_edit_any_agent(registry, cast):
     client = APIClient()
     client.force_authenticate(orchops_lead)
 
-    response = client.patch(url("agent-detail", handle="ta_00002"), {"lifecycle_state": "active"}, format="json")
+    response = client.patch(url("agent-detail", handle="ta_00002"), {"tier": 2}, format="json")
 
     assert response.status_code == 200
-    assert Agent.objects.get(handle="ta_00002").lifecycle_state == "active"
+    assert Agent.objects.get(handle="ta_00002").tier == 2
 
 
 # --- list: filters, search, pagination ---
@@ -79,7 +80,7 @@ def test_lead_of_another_domain_may_edit_any_agent(registry, cast):
         ({"domain": "orchops"}, ["ta_00151", "ta_00152"]),
         ({"division": "tool-ecosystem"}, ["ta_00010", "ta_00011"]),
         ({"tier": "1"}, ["ta_00008", "ta_00151"]),
-        ({"lifecycle_state": "suspended"}, ["ta_00002"]),
+        ({"lifecycle_state": "paused"}, ["ta_00002"]),
         ({"domain": "novaops", "tier": "2", "lifecycle_state": "active"}, ["ta_00001", "ta_00011"]),
         ({"division": "tool-ecosystem", "q": "lead"}, ["ta_00011"]),
         ({"domain": "orchops", "division": "tool-ecosystem"}, []),
@@ -106,6 +107,9 @@ def test_agent_list_items_have_division_and_domain(api_as, registry):
         "tier",
         "role_title",
         "lifecycle_state",
+        "deployed_version",
+        "last_seen_at",
+        "status_message",
         "division",
         "domain",
         "created_at",
@@ -126,7 +130,7 @@ def test_agent_list_items_have_division_and_domain(api_as, registry):
         (
             {"lifecycle_state": "sleeping"},
             "lifecycle_state",
-            "Lifecycle state must be one of provisioning, active, suspended, retired; not 'sleeping'.",
+            "Lifecycle state must be one of provisioning, deployed, active, degraded, paused, retired; not 'sleeping'.",
         ),
         ({"q": "x" * 61}, "q", "Ensure this value has at most 60 characters (it has 61)."),
         ({"q": "a\x00"}, "q", "A value cannot hold a NUL character."),
@@ -286,6 +290,7 @@ def test_create_with_a_taken_handle_is_409(api_as, registry):
 
 HANDLE_MESSAGE = "A handle is 'ta_' followed by five digits, e.g. ta_00008."
 TIER_MESSAGE = "Tier must be 1, 2 or 3."
+LIFECYCLE_BY_TRANSITION = serializers.LIFECYCLE_BY_TRANSITION
 
 
 @pytest.mark.parametrize(
@@ -303,7 +308,7 @@ TIER_MESSAGE = "Tier must be 1, 2 or 3."
         (
             {"lifecycle_state": "sleeping"},
             "lifecycle_state",
-            "Lifecycle state must be one of provisioning, active, suspended, retired; not 'sleeping'.",
+            "Lifecycle state must be one of provisioning, deployed, active, degraded, paused, retired; not 'sleeping'.",
         ),
         ({"callsign": ""}, "callsign", "This field may not be blank."),
         ({"callsign": "x" * 61}, "callsign", "Ensure this field has no more than 60 characters."),
@@ -349,14 +354,14 @@ def test_create_with_a_list_body_is_400(api_as, registry):
 
 def test_member_edits_an_agent_of_their_division(api_as, registry):
     before = Agent.objects.get(handle="ta_00002").updated_at
-    changes = {"callsign": "Beacon II", "role_title": "Senior Runtime Engineer", "tier": 2, "lifecycle_state": "active"}
+    changes = {"callsign": "Beacon II", "role_title": "Senior Runtime Engineer", "tier": 2}
 
     response = api_as("member").patch(url("agent-detail", handle="ta_00002"), changes, format="json")
 
     assert response.status_code == 200, response.content
     assert {key: response.json()[key] for key in changes} == changes
     agent = Agent.objects.get(handle="ta_00002")
-    assert (agent.callsign, agent.role_title, agent.tier, agent.lifecycle_state) == tuple(changes.values())
+    assert (agent.callsign, agent.role_title, agent.tier) == tuple(changes.values())
     assert agent.updated_at > before
 
 
@@ -377,7 +382,7 @@ def test_patch_changes_only_the_fields_sent(api_as, registry):
             [
                 {
                     "field": "handle",
-                    "message": "Unknown field; this request accepts callsign, role_title, tier, lifecycle_state.",
+                    "message": "Unknown field; this request accepts callsign, role_title, tier.",
                 }
             ],
         ),
@@ -386,7 +391,7 @@ def test_patch_changes_only_the_fields_sent(api_as, registry):
             [
                 {
                     "field": "division",
-                    "message": "Unknown field; this request accepts callsign, role_title, tier, lifecycle_state.",
+                    "message": "Unknown field; this request accepts callsign, role_title, tier.",
                 }
             ],
         ),
@@ -395,11 +400,12 @@ def test_patch_changes_only_the_fields_sent(api_as, registry):
             [
                 {
                     "field": "",
-                    "message": "Nothing to change; send at least one of callsign, role_title, tier, lifecycle_state.",
+                    "message": "Nothing to change; send at least one of callsign, role_title, tier.",
                 }
             ],
         ),
         ({"tier": 5}, [{"field": "tier", "message": TIER_MESSAGE}]),
+        ({"lifecycle_state": "retired", "tier": 2}, [{"field": "lifecycle_state", "message": LIFECYCLE_BY_TRANSITION}]),
         ({"callsign": ""}, [{"field": "callsign", "message": "This field may not be blank."}]),
         ({"callsign": None}, [{"field": "callsign", "message": "This field may not be null."}]),
     ],

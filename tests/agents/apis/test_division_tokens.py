@@ -18,7 +18,7 @@ def test_lists_hold_the_tokens_division_only(token_client, registry):
 
 
 def test_filters_apply_within_the_division(token_client, registry):
-    assert handles(token_client.get(url("agent-list"), {"lifecycle_state": "suspended"})) == ["ta_00002"]
+    assert handles(token_client.get(url("agent-list"), {"lifecycle_state": "paused"})) == ["ta_00002"]
     # Another division's slug is a valid filter that matches nothing the token may see.
     assert handles(token_client.get(url("agent-list"), {"division": "tool-ecosystem"})) == []
     assert token_client.get(url("division-list"), {"domain": "orchops"}).json() == []

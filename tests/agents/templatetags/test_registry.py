@@ -22,8 +22,10 @@ def test_every_lifecycle_state_has_its_badge():
 
     assert badges == {
         "provisioning": "text-bg-info",
+        "deployed": "text-bg-primary",
         "active": "text-bg-success",
-        "suspended": "text-bg-warning",
+        "degraded": "text-bg-danger",
+        "paused": "text-bg-warning",
         "retired": "text-bg-secondary",
     }
     assert lifecycle_badge("zombie") == "text-bg-light"

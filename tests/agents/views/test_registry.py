@@ -83,19 +83,14 @@ def test_edit_page_answers_each_role(client_as, registry, role, handle, expected
 def test_edit_post_changes_the_agent_only_when_allowed(client_as, registry, role, handle, expected):
     target = registry[handle]
     url = reverse("agents:agent_edit", kwargs={"handle": target.handle})
-    data = {"callsign": "Renamed", "role_title": "Night shift", "tier": "2", "lifecycle_state": "suspended"}
+    data = {"callsign": "Renamed", "role_title": "Night shift", "tier": "2"}
 
     response = client_as(role).post(url, data)
 
     target.refresh_from_db()
     if expected[role] == 200:
         assertRedirects(response, reverse("agents:agent_detail", kwargs={"handle": target.handle}))
-        assert (target.callsign, target.role_title, target.tier, target.lifecycle_state) == (
-            "Renamed",
-            "Night shift",
-            2,
-            "suspended",
-        )
+        assert (target.callsign, target.role_title, target.tier) == ("Renamed", "Night shift", 2)
     else:
         assert response.status_code == expected[role]
         assert target.callsign != "Renamed"
@@ -184,7 +179,7 @@ def test_division_detail_shows_lead_and_its_agents_only(client_as, registry):
 
     assert _rows(response) == ["ta_00001", "ta_00002", "ta_00008"]
     assertContains(response, "Atlas")
-    assertContains(response, "Suspended")
+    assertContains(response, "Paused")
 
 
 def test_agent_detail_shows_everything_about_the_agent(client_as, registry):
@@ -208,7 +203,7 @@ def test_agent_list_marks_lifecycle_states_with_coloured_badges(client_as, regis
     html = client_as("viewer").get(reverse("agents:agent_list")).content.decode()
 
     assert 'lifecycle-badge text-bg-success">Active' in html
-    assert 'lifecycle-badge text-bg-warning">Suspended' in html
+    assert 'lifecycle-badge text-bg-warning">Paused' in html
     assert 'lifecycle-badge text-bg-secondary">Retired' in html
 
 
@@ -325,7 +320,7 @@ def test_pagination_links_keep_the_filters(client_as, cast):
         pytest.param(
             "lifecycle_state=zombie",
             "lifecycle_state",
-            "Lifecycle state must be one of provisioning, active, suspended, retired; not 'zombie'.",
+            "Lifecycle state must be one of provisioning, deployed, active, degraded, paused, retired; not 'zombie'.",
             id="unknown-state",
         ),
         pytest.param(f"q={'x' * 61}", "q", "at most 60 characters", id="search-too-long"),
@@ -412,7 +407,7 @@ def test_edit_with_invalid_values_answers_400_and_changes_nothing(client_as, reg
     html = response.content.decode()
 
     assert response.status_code == 400
-    for field in ["callsign", "role_title", "tier", "lifecycle_state"]:
+    for field in ["callsign", "role_title", "tier"]:
         assert f'id="id_{field}_error"' in html
     beacon = Agent.objects.get(handle="ta_00002")
     assert (beacon.callsign, beacon.tier) == ("Beacon", 3)
@@ -424,19 +419,20 @@ def test_edit_prefills_the_form_and_reports_the_save(client_as, registry):
 
     form_page = client.get(url)
     assertContains(form_page, 'name="callsign" value="Beacon"')
-    assertContains(form_page, '<option value="suspended" selected>Suspended</option>')
+    assertNotContains(form_page, 'name="lifecycle_state"')
 
+    # A lifecycle_state sent anyway is ignored: the state moves through the agent page's transitions only.
     saved = client.post(
         url,
-        {"callsign": "Beacon", "role_title": "Runtime Engineer", "tier": "3", "lifecycle_state": "retired"},
+        {"callsign": "Beacon", "role_title": "Night shift", "tier": "3", "lifecycle_state": "retired"},
         follow=True,
     )
     assertContains(saved, "Saved ta_00002.")
-    assertContains(saved, 'text-bg-secondary">Retired')
+    assertContains(saved, 'text-bg-warning">Paused')
 
     unchanged = client.post(
         url,
-        {"callsign": "Beacon", "role_title": "Runtime Engineer", "tier": "3", "lifecycle_state": "retired"},
+        {"callsign": "Beacon", "role_title": "Night shift", "tier": "3", "lifecycle_state": "retired"},
         follow=True,
     )
     assertContains(unchanged, "Nothing changed.")
@@ -484,7 +480,7 @@ def test_live_search_without_matches_announces_it(client_as, registry):
 
 def _grow(cast, agents: int) -> None:
     AgentFactory.create_batch(agents, division=cast.division)
-    AgentFactory.create_batch(agents, division=cast.other_division, lifecycle_state=Agent.Lifecycle.SUSPENDED)
+    AgentFactory.create_batch(agents, division=cast.other_division, lifecycle_state=Agent.Lifecycle.PAUSED)
 
 
 @pytest.mark.parametrize("agents", [2, 60])
@@ -517,7 +513,8 @@ def test_registry_page_query_budgets(client_as, registry, cast, agents, django_a
         client.get(reverse("agents:domain_detail", kwargs={"slug": "novaops"}))
     with django_assert_max_num_queries(6 + SESSION_SAVE_QUERIES):
         client.get(reverse("agents:division_detail", kwargs={"slug": "novacore-runtime"}))
-    with django_assert_max_num_queries(4 + SESSION_SAVE_QUERIES):
+    # session, user, person; the agent with its joins; its lifecycle trail; the session's save.
+    with django_assert_max_num_queries(5 + SESSION_SAVE_QUERIES):
         client.get(reverse("agents:agent_detail", kwargs={"handle": "ta_00008"}))
 
 

@@ -28,7 +28,7 @@ def fleet(cast):
         "workflow": workflow,
         "atlas": AgentFactory(handle="ta_00001", callsign="Atlas", division=cast.division),
         "beacon": AgentFactory(
-            handle="ta_00002", callsign="Beacon", division=cast.division, lifecycle_state=Agent.Lifecycle.SUSPENDED
+            handle="ta_00002", callsign="Beacon", division=cast.division, lifecycle_state=Agent.Lifecycle.PAUSED
         ),
         "meridian": AgentFactory(handle="ta_00151", callsign="Meridian", division=workflow),
     }
@@ -98,7 +98,7 @@ def test_cards_show_the_key_metrics_their_change_and_a_sparkline(client_as, repo
     assert '<span class="dash-change dash-change--good">▲ 20 % (better)' in html
     assert "<polyline points=" in html
     # Agents by lifecycle state, and the drill-down keeping the range.
-    assert "1 suspended" in html
+    assert "1 paused" in html
     assert 'href="/dashboards/divisions/novacore-runtime/?range=24h"' in html
 
 

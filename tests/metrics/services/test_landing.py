@@ -5,13 +5,16 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
+import time_machine
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from metrics.models import IngestBatch, Point, Rollup
 from metrics.services.landing import batch_process
 from metrics.services.payload import payload_encode
+from tests.factories import AgentFactory
 from tests.metrics.services.bodies import BASE, accept_batch, points_body
 
 
@@ -187,3 +190,41 @@ def test_rollups_always_equal_a_recount_of_the_points(ingest, batches):
                 .values_list("series_id", "bucket", "count", "sum", "min", "max", "last")
             )
             assert stored == recount, resolution
+
+
+# --- implicit liveness: a landed batch counts as its agents' heartbeat ---
+
+
+def _body(*points: tuple[str, int]) -> bytes:
+    """points as (agent handle or "" for the division, seconds after BASE)."""
+    rows = [
+        {"metric": "latency_p95_ms", "ts": (BASE + timedelta(seconds=s)).isoformat(), "value": 1.0}
+        | ({"agent": handle} if handle else {})
+        for handle, s in points
+    ]
+    return json.dumps({"points": rows}).encode()
+
+
+def test_a_landed_batch_moves_each_agents_last_seen_to_its_newest_point_in_one_statement(ingest, division, agent):
+    other = AgentFactory(handle="ta_00009", division=division)
+    with CaptureQueriesContext(connection) as queries:
+        ingest(_body(("ta_00008", 0), ("ta_00008", 120), ("ta_00009", 30), ("", 600)))
+    assert len([query for query in queries if "UPDATE agents_agent" in query["sql"]]) == 1
+    agent.refresh_from_db()
+    other.refresh_from_db()
+    assert (agent.last_seen_at, other.last_seen_at) == (BASE + timedelta(seconds=120), BASE + timedelta(seconds=30))
+
+
+def test_an_older_batch_never_moves_last_seen_backwards(ingest, agent):
+    ingest(_body(("ta_00008", 300)))
+    ingest(_body(("ta_00008", 0), ("ta_00008", 60)))  # late points, landed after
+    agent.refresh_from_db()
+    assert agent.last_seen_at == BASE + timedelta(seconds=300)
+
+
+def test_a_point_ahead_of_the_clock_counts_as_seen_now(ingest, agent):
+    now = BASE + timedelta(hours=1)
+    with time_machine.travel(now, tick=False):
+        ingest(_body(("ta_00008", 3600 + 120)))  # two minutes ahead: accepted, but not a promise of life
+    agent.refresh_from_db()
+    assert agent.last_seen_at == now
