@@ -36,6 +36,9 @@ class AgentAdmin(admin.ModelAdmin):
     list_filter = ["lifecycle_state", "tier", "division__domain", "division"]
     list_select_related = ["division"]
     search_fields = ["handle", "callsign", "role_title"]
+    # The lifecycle moves only through its transitions (the agent page, the API), which check who may and record
+    # why; liveness is written by heartbeats and landed metrics.
+    readonly_fields = ["lifecycle_state", "deployed_version", "last_seen_at", "status_message"]
 
 
 @admin.register(Person)
