@@ -37,6 +37,7 @@ from tests.helpers.processes import (
     free_port,
     manage,
     server_env,
+    stop_group,
     wait_until,
 )
 
@@ -549,7 +550,7 @@ def _log_count(worker, text: str) -> int:
 
 
 def test_the_shipped_worker_and_beat_ride_out_broker_restarts(
-    client_token, broker, gunicorn, workers, tmp_path, blocker
+    client_token, broker, gunicorn, workers, tmp_path, blocker, request
 ):
     """Worker and beat, started with the shipped command lines (novaops.launcher) while the broker is up, live
     through several ~10 s broker outages as the very same processes. Each outage starts while the worker holds a
@@ -569,6 +570,8 @@ def test_the_shipped_worker_and_beat_ride_out_broker_restarts(
         log=tmp_path / "beat.log",
         schedule=tmp_path / "celerybeat-schedule",
     )
+    # Beat outlives nothing: without this it kept running after the test, publishing to a broker long gone.
+    request.addfinalizer(lambda: stop_group(beat.process))
     sent: dict[int, list[dict]] = {}
 
     def post(points: list[dict]) -> Reply:
