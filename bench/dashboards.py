@@ -27,9 +27,6 @@ import argparse
 import json
 import os
 import platform
-import signal
-import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +34,8 @@ from pathlib import Path
 import psycopg
 
 from bench import dashraw, dashreport, dashweb
-from bench.ingest import BIN, RESULTS_DIR, BenchFailed, Stack, _free_port, _http_ok, _run_step, _wait_for, service_env
+from bench.ingest import BIN, BenchFailed, Stack, _free_port, _http_ok, _run_step, _wait_for, service_env
+from bench.runner import stack_run
 from novaops import embedded, launcher
 
 METRICS = [
@@ -288,30 +286,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.agents, args.days, args.repeat, args.raw_repeat, args.raw_repeat_long = 20, 2, 3, 2, 2
 
-    def terminate(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, terminate)
-    stack = Stack(Path(tempfile.mkdtemp(prefix="novaops-dash-")))
-    try:
-        figures = _run(args, stack)
-    except KeyboardInterrupt:
-        print("\nInterrupted; everything this run started has been stopped and removed.", file=sys.stderr)
-        return 130
-    except BenchFailed as exc:
-        for name in stack.processes:
-            print(f"--- last lines of {name}'s log ---\n{stack.tail(name)}", file=sys.stderr)
-        print(f"\nDashboards benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if args.keep:
-            print(f"\n--keep: servers left running under {stack.root} (DATABASE_URL {os.environ.get('DATABASE_URL')})")
-        else:
-            stack.close()
-    print()
-    print(dashreport.report(figures))
-    out = args.json or RESULTS_DIR / f"dashboards-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(figures, indent=2, default=str) + "\n")
-    print(f"\nFigures written to {out}")
-    return 0
+    return stack_run(
+        "dashboards", args, _run, dashreport.report, kept=f" (DATABASE_URL {os.environ.get('DATABASE_URL')})"
+    )

@@ -23,22 +23,19 @@ grow with N). Figures are printed as ratios against the baselines measured in th
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import signal
-import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 
-from bench import escseed
+from bench import escreport, escseed
 from bench.dashboards import _django_setup
 from bench.dashweb import Client, percentile
-from bench.ingest import BIN, RESULTS_DIR, BenchFailed, Stack, _free_port, _http_ok, _run_step, _wait_for, service_env
+from bench.ingest import BIN, BenchFailed, Stack, _free_port, _http_ok, _run_step, _wait_for, service_env
+from bench.runner import stack_run
 from novaops import embedded, launcher
 
 ACTIVE = "('open', 'acknowledged', 'in_progress', 'waiting_on_raiser')"
@@ -288,32 +285,4 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="where to write the figures")
     args = parser.parse_args(argv)
 
-    def terminate(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, terminate)
-    stack = Stack(Path(tempfile.mkdtemp(prefix="novaops-esc-")))
-    try:
-        figures = _run(args, stack)
-    except KeyboardInterrupt:
-        print("\nInterrupted; everything this run started has been stopped and removed.", file=sys.stderr)
-        return 130
-    except BenchFailed as exc:
-        for name in stack.processes:
-            print(f"--- last lines of {name}'s log ---\n{stack.tail(name)}", file=sys.stderr)
-        print(f"\nEscalations benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if args.keep:
-            print(f"\n--keep: servers left running under {stack.root}")
-        else:
-            stack.close()
-    from bench import escreport
-
-    print()
-    print(escreport.report(figures))
-    out = args.json or RESULTS_DIR / f"escalations-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(figures, indent=2, default=str) + "\n")
-    print(f"\nFigures written to {out}")
-    return 0
+    return stack_run("escalations", args, _run, escreport.report)

@@ -24,12 +24,8 @@ with the series or the occurrences). Figures are printed as ratios against the b
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import signal
-import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as time_of_day
@@ -37,11 +33,12 @@ from pathlib import Path
 
 import psycopg
 
-from bench import mtgseed
+from bench import mtgreport, mtgseed
 from bench.dashboards import _django_setup
 from bench.dashweb import Client
 from bench.escalations import WARM_UP, _ms, query_counts
-from bench.ingest import BIN, RESULTS_DIR, BenchFailed, Stack, _free_port, _http_ok, _run_step, _wait_for, service_env
+from bench.ingest import BIN, Stack, _free_port, _http_ok, _run_step, _wait_for, service_env
+from bench.runner import stack_run
 from novaops import embedded, launcher
 
 
@@ -195,32 +192,4 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="where to write the figures")
     args = parser.parse_args(argv)
 
-    def terminate(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, terminate)
-    stack = Stack(Path(tempfile.mkdtemp(prefix="novaops-mtg-")))
-    try:
-        figures = _run(args, stack)
-    except KeyboardInterrupt:
-        print("\nInterrupted; everything this run started has been stopped and removed.", file=sys.stderr)
-        return 130
-    except BenchFailed as exc:
-        for name in stack.processes:
-            print(f"--- last lines of {name}'s log ---\n{stack.tail(name)}", file=sys.stderr)
-        print(f"\nMeetings benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if args.keep:
-            print(f"\n--keep: servers left running under {stack.root}")
-        else:
-            stack.close()
-    from bench import mtgreport
-
-    print()
-    print(mtgreport.report(figures))
-    out = args.json or RESULTS_DIR / f"meetings-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(figures, indent=2, default=str) + "\n")
-    print(f"\nFigures written to {out}")
-    return 0
+    return stack_run("meetings", args, _run, mtgreport.report)
