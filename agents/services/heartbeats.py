@@ -15,14 +15,13 @@ from django.utils import timezone
 
 from agents.models import Agent
 from agents.selectors import VERSION_REPORTED_ACTION, overdue_agents, reporting_degraded_agents
-from agents.services.lifecycle import VERSION_MAX, agent_transition
+from agents.services.lifecycle import MONITOR, VERSION_MAX, agent_transition
 from novaops.audit import audited
 from novaops.errors import Conflict, InvalidInput
 
 logger = logging.getLogger(__name__)
 
 STATUS_MAX = 200  # Agent.status_message
-MONITOR = "NovaOps heartbeat monitor"
 
 
 def heartbeat_record(

@@ -29,6 +29,8 @@ PAST = {
     "retire": "retired",
 }
 VERSION_MAX = 80
+# How the trail names our own liveness monitor when it moves an agent (actor None).
+MONITOR = "NovaOps heartbeat monitor"
 REASON_MAX = 500
 
 
@@ -52,7 +54,7 @@ def agent_transition(
     reason: str = "",
     version: str = "",
     at: datetime | None = None,
-    system: str = "NovaOps heartbeat",
+    system: str = MONITOR,
 ) -> Agent:
     """Move `agent` through `name`: 403 when the actor may not, 409 when its state refuses (saying which transitions
     remain), 400 for a deploy without a version. `actor` None is our own job (the heartbeat monitor)."""

@@ -64,7 +64,7 @@ def test_demo_agents_reach_their_states_through_the_lifecycle_with_a_past_trail(
     degraded = Agent.objects.filter(lifecycle_state=Agent.Lifecycle.DEGRADED).first()
     timeline = agent_lifecycle_timeline(degraded)
     assert [entry.action for entry in timeline] == ["degrade", "activate", "deploy", "registered"]
-    assert timeline[0].actor == "NovaOps heartbeat" and timeline[1].actor == "Core"
+    assert timeline[0].actor == "NovaOps heartbeat monitor" and timeline[1].actor == "Core"
     assert timeline[2].version.startswith("2.") and timeline[2].reason == "Rollout of the release"
     assert timeline[0].at < timezone.now() - timedelta(days=20)
 

@@ -132,7 +132,7 @@ def test_the_trail_says_who_when_why_and_which_version(cast):
     assert (activate["actor"], activate["user"], activate["action"]) == ("lead", cast.lead.pk, "activate")
     assert "reason" not in activate
     assert (degrade["actor"], degrade["user"], degrade["reason"]) == (
-        "NovaOps heartbeat",
+        "NovaOps heartbeat monitor",
         None,
         "No heartbeat for 6 minutes",
     )
