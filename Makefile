@@ -4,12 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: run test bench lint format browser clean
+.PHONY: run test bench lint format browser prometheus clean
 
 run: $(STAMP)
 	$(PY) -m novaops.run
 
-test: $(STAMP) browser
+test: $(STAMP) browser prometheus
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) browser
@@ -30,6 +30,11 @@ $(STAMP): requirements.txt
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }
+
+# The remote-write tests scrape and forward with Debian's Prometheus server, installed the same way.
+prometheus:
+	@command -v prometheus >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
 clean:
 	$(PY) -m novaops.embedded down || true

@@ -38,6 +38,10 @@ class Metric(models.Model):
     kind = models.CharField(max_length=10, choices=MetricKind.choices, default=MetricKind.GAUGE)
     better = models.CharField(max_length=10, choices=MetricDirection.choices, default=MetricDirection.NEUTRAL)
     description = models.TextField(blank=True)
+    # Ingest registers a key it meets in a protocol (OTLP, remote write, Pushgateway) as a discovered metric: the
+    # source it came from, and a flag leads clear by naming and describing it (metrics.services.catalogue).
+    discovered_from = models.CharField(max_length=20, blank=True)
+    needs_review = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["key"]
@@ -70,6 +74,8 @@ class Series(models.Model):
         indexes = [
             models.Index(fields=["metric", "agent"], name="series_metric_agent_idx"),
             models.Index(fields=["metric", "division"], name="series_metric_division_idx"),
+            # The caps on a division's metric names and series count through this index alone.
+            models.Index(fields=["division", "metric"], name="series_division_metric_idx"),
         ]
 
     def __str__(self) -> str:
@@ -189,10 +195,28 @@ class IngestBatch(models.Model):
         indexes = [
             models.Index(fields=["division", "created_at"], name="batch_division_created_idx"),
             models.Index(fields=["status", "created_at"], name="batch_pending_idx", condition=~Q(status="done")),
+            # Protocol clients send no Idempotency-Key: a body's digest finds its earlier copy (services.intake).
+            models.Index(fields=["division", "body_sha256"], name="batch_division_digest_idx"),
         ]
 
     def __str__(self) -> str:
         return f"batch {self.pk} ({self.status})"
+
+
+class CumulativeCursor(models.Model):
+    """The last running total a protocol sent for a counter series (an OTLP cumulative sum, a Prometheus counter).
+
+    NovaOps stores counters as increments (dashboards add them up per bucket), so each new total is stored as its
+    difference from this one; a total below it, or a new start time, is a restart, counted from zero.
+    """
+
+    series = models.OneToOneField(Series, primary_key=True, on_delete=models.CASCADE, related_name="cursor")
+    ts = models.DateTimeField(null=True)  # null until the counter's first total
+    value = models.FloatField()
+    start = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"{self.series_id}@{self.ts}={self.value}"
 
 
 class TemporalConnection(models.Model):

@@ -268,6 +268,13 @@ METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=90)
 METRICS_PARTITIONS_AHEAD_DAYS = 7
 METRICS_QUOTA_BATCHES_PER_MINUTE = env.int("METRICS_QUOTA_BATCHES_PER_MINUTE", default=600)
 METRICS_QUOTA_POINTS_PER_HOUR = env.int("METRICS_QUOTA_POINTS_PER_HOUR", default=50_000_000)
+# What one division may create, to protect the database from a label explosion: distinct metric names its series
+# use, and series. Points past a cap are refused with a message naming the cap.
+METRICS_DIVISION_MAX_METRICS = env.int("METRICS_DIVISION_MAX_METRICS", default=200)
+METRICS_DIVISION_MAX_SERIES = env.int("METRICS_DIVISION_MAX_SERIES", default=20_000)
+# OTLP, remote write and Pushgateway clients send no Idempotency-Key: the same body again within this window is
+# answered as the first copy was, and stored once.
+METRICS_REPLAY_WINDOW_SECONDS = env.int("METRICS_REPLAY_WINDOW_SECONDS", default=600)
 
 # Every response carries this policy (django-csp). Scripts only from our own static files: no inline script, no eval
 # (which is also why charts use SVG traces: Plotly's WebGL ones need 'unsafe-eval'). Styles allow 'unsafe-inline'

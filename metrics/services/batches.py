@@ -80,7 +80,8 @@ def batch_accept(
     """Validate a decoded native-JSON body completely and store it as a queued batch.
 
     Raises InvalidInput (400: PayloadError for the body, else one error per bad point), Forbidden (403: agents of
-    another division, named in `agents`), Unprocessable (422) and TooManyRequests (429). Idempotent on
+    another division, named in `agents`), Unprocessable (422: an Idempotency-Key reused with another body, or new
+    series past the division's caps) and TooManyRequests (429). Idempotent on
     Idempotency-Key: the unique (division, key) constraint settles a race between two identical requests. Callers
     that process the batch themselves (the demo backfill) pass enqueue=False.
     """
@@ -90,18 +91,23 @@ def batch_accept(
         if earlier is not None:
             return Accepted(batch=earlier, replayed=True)
 
-    metric_ids = dict(Metric.objects.values_list("key", "id"))
+    metric_ids = catalogue_ids()
     parsed = _points_parse(body, known_metrics=set(metric_ids))
     agent_ids = _agents_resolve(parsed, division=division)
     _quota_check(division=division, points=len(parsed))
     series_rows, row_series = _series_build(parsed, division=division, metric_ids=metric_ids, agent_ids=agent_ids)
+    resolved = series_resolve(series_rows, division=division)
+    if resolved.refused:
+        refused = sum(1 for idx in row_series if series_rows[idx][4] in resolved.refused)
+        raise Unprocessable(f"{resolved.message} {refused} point(s) refused; nothing was stored.")
+    series_ids = np.array([resolved.ids[row[4]] for row in series_rows], dtype=np.int64)
     try:
-        batch = _batch_store(
+        batch = batch_store(
             division=division,
             token=token,
-            parsed=parsed,
-            series_rows=series_rows,
-            row_series=row_series,
+            series_ids=series_ids[np.array(row_series, dtype=np.intp)],
+            ts_us=parsed.ts_us,
+            values=parsed.values,
             body_sha256=body_sha256,
             idempotency_key=idempotency_key,
             enqueue=enqueue,
@@ -115,6 +121,11 @@ def batch_accept(
             raise
         return Accepted(batch=earlier, replayed=True)
     return Accepted(batch=batch, replayed=False)
+
+
+def catalogue_ids() -> dict[str, int]:
+    """Every catalogue key with its metric id."""
+    return dict(Metric.objects.values_list("key", "id"))
 
 
 def _idempotent_replay(*, division: Division, key: str, body_sha256: str) -> IngestBatch | None:
@@ -148,10 +159,7 @@ def _agents_resolve(parsed: ParsedPoints, *, division: Division) -> dict[str, in
     """
     errors = parsed.errors
     handles = {h for h in parsed.handles if h is not None}
-    agents = {
-        handle: (pk, division_id)
-        for handle, pk, division_id in Agent.objects.filter(handle__in=handles).values_list("handle", "id", "division")
-    }
+    agents = agents_lookup(handles)
     foreign: set[str] = set()
     if len(agents) < len(handles) or any(d != division.pk for _, d in agents.values()):
         for position, handle in zip(parsed.positions, parsed.handles, strict=True):
@@ -172,6 +180,12 @@ def _agents_resolve(parsed: ParsedPoints, *, division: Division) -> dict[str, in
             extra={"agents": names[:100]},
         )
     return {handle: pk for handle, (pk, _) in agents.items()}
+
+
+def agents_lookup(handles: set[str]) -> dict[str, tuple[int, int]]:
+    """(agent id, division id) of each of these handles that exists."""
+    rows = Agent.objects.filter(handle__in=handles).values_list("handle", "id", "division")
+    return {handle: (pk, division_id) for handle, pk, division_id in rows}
 
 
 def _quota_check(*, division: Division, points: int) -> None:
@@ -219,56 +233,112 @@ def _series_build(
     return series_rows, row_series
 
 
-def _batch_store(
+@dataclass(frozen=True)
+class SeriesResolution:
+    ids: dict[str, int]  # series key → id, for every series the batch may write
+    refused: set[str]  # keys of new series past the division's caps
+    message: str  # which cap, when some were refused
+
+
+# Advisory-lock namespace of the per-division lock that makes "count the division's series, then add new ones" one
+# step, so two batches cannot both take the last room under a cap.
+SERIES_CAP_LOCK_NAMESPACE = 7_201_018
+
+
+def series_resolve(rows: list[tuple], *, division: Division) -> SeriesResolution:
+    """The ids of a batch's series (rows of (metric_id, agent_id, division_id, tags, key)), creating the new ones
+    within the division's caps on distinct metric names and on series (settings METRICS_DIVISION_MAX_*).
+
+    One statement when every series exists, the common case. New series are counted against the caps and inserted
+    under a per-division lock; those past a cap are left out, in `refused`, with `message` naming the cap.
+    """
+    keys = [row[4] for row in rows]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT key, id FROM metrics_series WHERE key = ANY(%s)", [keys])
+        ids = dict(cursor.fetchall())
+    missing = [row for row in rows if row[4] not in ids]
+    if not missing:
+        return SeriesResolution(ids=ids, refused=set(), message="")
+    max_metrics, max_series = settings.METRICS_DIVISION_MAX_METRICS, settings.METRICS_DIVISION_MAX_SERIES
+    refused: set[str] = set()
+    caps_hit: list[str] = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SERIES_CAP_LOCK_NAMESPACE, division.pk])
+        cursor.execute(
+            "SELECT metric_id, count(*) FROM metrics_series WHERE division_id = %s GROUP BY metric_id", [division.pk]
+        )
+        per_metric = dict(cursor.fetchall())
+        used_metrics, series_count = set(per_metric), sum(per_metric.values())
+        adding = []
+        for row in missing:
+            if row[0] not in used_metrics and len(used_metrics) >= max_metrics:
+                refused.add(row[4])
+                _note(caps_hit, f"{division.name} is at its cap of {max_metrics} metric names.")
+            elif series_count >= max_series:
+                refused.add(row[4])
+                _note(caps_hit, f"{division.name} is at its cap of {max_series} series.")
+            else:
+                used_metrics.add(row[0])
+                series_count += 1
+                adding.append(row)
+        if adding:
+            ids.update(_series_insert(cursor, adding))
+    return SeriesResolution(ids=ids, refused=refused, message=" ".join(caps_hit))
+
+
+def _note(notes: list[str], note: str) -> None:
+    if note not in notes:
+        notes.append(note)
+
+
+def _series_insert(cursor, rows: list[tuple]) -> dict[str, int]:
+    """Insert-ignore these series (another batch may have just added some), then read their ids."""
+    metric_ids, agent_ids, division_ids, tags, keys = (list(column) for column in zip(*rows, strict=True))
+    cursor.execute(
+        """
+        INSERT INTO metrics_series (metric_id, agent_id, division_id, tags, key, created_at)
+        SELECT m, a, d, t::jsonb, k, now()
+        FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[]) AS u(m, a, d, t, k)
+        ON CONFLICT (key) DO NOTHING
+        """,
+        [metric_ids, agent_ids, division_ids, tags, keys],
+    )
+    cursor.execute("SELECT key, id FROM metrics_series WHERE key = ANY(%s)", [keys])
+    return dict(cursor.fetchall())
+
+
+def batch_store(
     *,
     division: Division,
     token: DivisionToken | None,
-    parsed: ParsedPoints,
-    series_rows: list[tuple],
-    row_series: list[int],
+    series_ids: np.ndarray,
+    ts_us: list[int],
+    values: list[float],
     body_sha256: str,
-    idempotency_key: str | None,
-    enqueue: bool,
+    idempotency_key: str | None = None,
+    enqueue: bool = True,
+    source: str = "json",
 ) -> IngestBatch:
-    """Upsert the series and store the batch with its payload in one transaction; enqueue once it commits.
-    Raises IntegrityError when a batch with the same Idempotency-Key committed first."""
+    """Store a batch with its payload, one point per (series_ids[i], ts_us[i], values[i]); enqueue once it commits.
+    Raises IntegrityError when a batch with the same Idempotency-Key committed first. Call it inside an outer
+    transaction to store the batch together with other writes (metrics.services.intake does)."""
+    payload = payload_encode(series_ids=series_ids, ts_us=ts_us, values=values)
     with transaction.atomic():
-        series_ids = _series_upsert(series_rows)
-        ids = np.array([series_ids[row[4]] for row in series_rows], dtype=np.int64)
-        payload = payload_encode(
-            series_ids=ids[np.array(row_series, dtype=np.intp)], ts_us=parsed.ts_us, values=parsed.values
-        )
         batch = IngestBatch.objects.create(
             division=division,
             token=token,
-            point_count=len(parsed),
-            series_count=len(series_rows),
+            source=source,
+            point_count=len(ts_us),
+            series_count=len(np.unique(series_ids)),
             idempotency_key=idempotency_key or None,
             body_sha256=body_sha256,
             payload=payload,
-            ts_min=EPOCH + timedelta(microseconds=min(parsed.ts_us)),
-            ts_max=EPOCH + timedelta(microseconds=max(parsed.ts_us)),
+            ts_min=EPOCH + timedelta(microseconds=min(ts_us)),
+            ts_max=EPOCH + timedelta(microseconds=max(ts_us)),
         )
         if enqueue:
             transaction.on_commit(lambda: batch_enqueue(batch_id=batch.pk))
     return batch
-
-
-def _series_upsert(rows: list[tuple]) -> dict[str, int]:
-    """Insert-ignore the batch's series, then read their ids: two statements, whatever the number of series."""
-    metric_ids, agent_ids, division_ids, tags, keys = (list(column) for column in zip(*rows, strict=True))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO metrics_series (metric_id, agent_id, division_id, tags, key, created_at)
-            SELECT m, a, d, t::jsonb, k, now()
-            FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[]) AS u(m, a, d, t, k)
-            ON CONFLICT (key) DO NOTHING
-            """,
-            [metric_ids, agent_ids, division_ids, tags, keys],
-        )
-        cursor.execute("SELECT key, id FROM metrics_series WHERE key = ANY(%s)", [keys])
-        return dict(cursor.fetchall())
 
 
 def batch_enqueue(*, batch_id: int) -> bool:

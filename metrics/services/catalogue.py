@@ -31,7 +31,7 @@ def metric_create(
 
 def metric_update(*, metric: Metric, **fields: Any) -> Metric:
     """Change a metric's name, unit, kind, direction or description. The key is its identity at ingest (series
-    keys and every client refer to it), so it never changes."""
+    keys and every client refer to it), so it never changes. Saving a discovered metric marks it reviewed."""
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
@@ -39,7 +39,8 @@ def metric_update(*, metric: Metric, **fields: Any) -> Metric:
         setattr(metric, name, value)
     metric.full_clean(validate_unique=False, validate_constraints=False)
     if fields:
-        metric.save(update_fields=list(fields))
+        metric.needs_review = False
+        metric.save(update_fields=[*fields, "needs_review"])
     return metric
 
 

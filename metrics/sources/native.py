@@ -126,9 +126,9 @@ def parse_native(body: bytes, *, known_metrics: set[str], now_us: int, min_us: i
                 key = tuple(tags.items())
                 canonical, tags_error = tags_cache[key]
             except KeyError:
-                canonical, tags_error = tags_cache.setdefault(key, _tags_canonical(tags))
+                canonical, tags_error = tags_cache.setdefault(key, tags_canonical(tags))
             except (AttributeError, TypeError):  # not an object, or an unhashable value (certainly not a string)
-                canonical, tags_error = _tags_canonical(tags)
+                canonical, tags_error = tags_canonical(tags)
         kind = type(value)
         if (
             len(point) <= 5
@@ -219,13 +219,13 @@ def _point_errors(
         message = "Required number." if value is None else "Expected a number."
         errors.append({"index": index, "field": "value", "message": message})
     tags = point.get("tags")
-    tags_error = None if tags is None else _tags_canonical(tags)[1]
+    tags_error = None if tags is None else tags_canonical(tags)[1]
     if tags_error:
         errors.append({"index": index, "field": "tags", "message": tags_error})
     return errors
 
 
-def _tags_canonical(tags: object) -> tuple[str, str | None]:
+def tags_canonical(tags: object) -> tuple[str, str | None]:
     """(sorted-key JSON, None) for valid tags, ("", problem) otherwise."""
     problem = _tags_problem(tags)
     if problem:
