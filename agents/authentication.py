@@ -1,6 +1,8 @@
 """How division clients sign in to the API: `Authorization: Bearer nvo_<prefix>_<secret>` (DRF authentication),
 and the principal that stands for them in request.user."""
 
+import base64
+import binascii
 import hmac
 from dataclasses import dataclass
 
@@ -46,7 +48,10 @@ class DivisionTokenAuthentication(authentication.BaseAuthentication):
         scheme, _, credential = header.partition(" ")
         if scheme.lower() != "bearer":
             return None
-        parts = credential.strip().split("_", 2)
+        return self.authenticate_credential(credential.strip())
+
+    def authenticate_credential(self, credential: str) -> tuple[DivisionPrincipal, DivisionToken]:
+        parts = credential.split("_", 2)
         if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[1] or not parts[2]:
             raise exceptions.AuthenticationFailed("Malformed token: expected 'Bearer nvo_<prefix>_<secret>'.")
         token = division_token_by_prefix(prefix=parts[1])
@@ -64,3 +69,21 @@ class DivisionTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
+
+
+class DivisionTokenBasicAuthentication(DivisionTokenAuthentication):
+    """The token as the password of HTTP Basic auth (any user name), for clients that can only send Basic auth, such
+    as prometheus_client's basic_auth_handler. Same answers as the Bearer form."""
+
+    def authenticate(self, request: Request) -> tuple[DivisionPrincipal, DivisionToken] | None:
+        scheme, _, encoded = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            _, _, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise exceptions.AuthenticationFailed("Malformed Basic credentials.") from None
+        return self.authenticate_credential(password)
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Basic realm="api"'

@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from metrics.apis import otlp, pushgateway, remote_write
 from novaops import views
 
 schema_view = SpectacularAPIView.as_view()
@@ -14,6 +15,8 @@ api_v1 = [
     path("metrics/", include(("metrics.api_urls", "metrics"))),
     path("escalations", include(("escalations.api_urls", "escalations"))),
     path("meetings", include(("meetings.api_urls", "meetings"))),
+    # Prometheus remote write 1.0, where Prometheus, Grafana Alloy and vmagent are pointed.
+    path("prom/write", remote_write.receive, name="prom-write"),
     # The schema and its Swagger UI keep their trailing slash as the canonical form; both forms answer.
     path("schema/", schema_view, name="schema"),
     path("schema", schema_view),
@@ -29,6 +32,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include((api_v1, "api"))),
+    # The protocol front doors at the paths their clients build: OTEL_EXPORTER_OTLP_ENDPOINT=http://<host>/otlp, and
+    # the Pushgateway address http://<host>/pushgateway (prometheus_client appends /metrics/job/<job>/<label>/<value>).
+    path("otlp/v1/metrics", otlp.receive, name="otlp-metrics"),
+    re_path(r"^pushgateway/metrics/(?P<grouping>job(?:@base64)?/.*)$", pushgateway.receive, name="pushgateway"),
     path("registry/", include("agents.urls")),
     path("fleet/", include("agents.fleet_urls")),
     path("escalations/", include("escalations.urls")),

@@ -1,0 +1,7 @@
+"""Placeholder: the otlp front door is being built on its own branch; it answers 501 until it lands."""
+
+from django.http import HttpRequest, HttpResponse
+
+
+def receive(request: HttpRequest, **kwargs: str) -> HttpResponse:
+    return HttpResponse(status=501)
