@@ -90,7 +90,8 @@ def samples_accept(
         return Intake(batch=None, replayed=False, rejections=rejections)
     _quota_check(division=division, points=len(keep))
 
-    row_ids = np.array([resolved.ids[row[4]] for row in rows], dtype=np.int64)
+    # Refused rows get no id; no kept point refers to them.
+    row_ids = np.array([resolved.ids.get(row[4], 0) for row in rows], dtype=np.int64)
     series_ids = row_ids[np.array(point_rows, dtype=np.intp)]
     ts_us = [samples.ts_us[i] for i in keep]
     values = [samples.values[i] for i in keep]

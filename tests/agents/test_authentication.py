@@ -1,11 +1,15 @@
 """Division clients signing in with a token (agents.authentication)."""
 
+import base64
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
-from agents.authentication import DivisionPrincipal
+from agents.authentication import DivisionPrincipal, DivisionTokenBasicAuthentication
 from agents.models import DivisionToken
 from agents.services.tokens import division_token_create
 from novaops import policies
@@ -37,3 +41,32 @@ def test_a_division_principal_is_a_division_client_without_a_role():
     assert principal.is_authenticated
     assert not policies.has_role(principal) and not policies.is_lead(principal)
     assert policies.person_of(principal) is None
+
+
+def _basic(credentials: str) -> Request:
+    encoded = base64.b64encode(credentials.encode()).decode()
+    return Request(APIRequestFactory().post("/", HTTP_AUTHORIZATION=f"Basic {encoded}"))
+
+
+def test_the_token_as_a_basic_auth_password_signs_in_its_division():
+    token, secret = division_token_create(division=DivisionFactory(), name="pusher")
+
+    principal, used = DivisionTokenBasicAuthentication().authenticate(_basic(f"any-user:{secret}"))
+
+    assert used == token and principal.division == token.division
+
+
+@pytest.mark.parametrize(
+    ("credentials", "message"),
+    [("user:nvo_nope_nope", "Invalid token."), ("user:secret", "Malformed token"), ("no-colon", "Malformed token")],
+)
+def test_a_wrong_basic_auth_password_is_refused(credentials, message):
+    with pytest.raises(exceptions.AuthenticationFailed, match=message):
+        DivisionTokenBasicAuthentication().authenticate(_basic(credentials))
+
+
+def test_basic_credentials_that_are_not_base64_are_refused():
+    request = Request(APIRequestFactory().post("/", HTTP_AUTHORIZATION="Basic !!!"))
+
+    with pytest.raises(exceptions.AuthenticationFailed, match="Malformed Basic credentials."):
+        DivisionTokenBasicAuthentication().authenticate(request)

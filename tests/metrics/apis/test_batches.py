@@ -257,6 +257,20 @@ def test_a_division_over_its_batch_quota_gets_429_with_retry_after(post, agent, 
     assert "quota" in response.json()["detail"]
 
 
+def test_new_series_past_the_division_cap_are_422_naming_the_cap_and_nothing_is_stored(post, agent, settings):
+    settings.METRICS_DIVISION_MAX_SERIES = 1
+    assert post({"points": _points(1)}).status_code == 202
+    tagged = [{**point, "tags": {"region": "eu"}} for point in _points(2, start=3)]
+
+    response = post({"points": tagged})
+
+    assert_problem(response, 422)
+    assert response.json()["detail"] == (
+        "NovaCore Runtime is at its cap of 1 series. 2 point(s) refused; nothing was stored."
+    )
+    assert IngestBatch.objects.count() == 1
+
+
 def test_missing_token_is_401_with_bearer_challenge(agent):
     response = _post(APIClient(), {"points": _points(1)})
     assert_problem(response, 401)
