@@ -5,6 +5,7 @@ the models.
 """
 
 import re
+from datetime import timedelta
 
 # An agent handle: "ta_" and five digits. Match with fullmatch (is_handle): "$" also matches before a trailing
 # newline, so "^…$" with re.match or re.search would accept "ta_00008\n".
@@ -28,3 +29,8 @@ TOKEN_PREFIX = "nvo"
 def is_handle(text: str) -> bool:
     """True when `text` is exactly an agent handle (ta_00008), nothing before or after it."""
     return HANDLE_RE.fullmatch(text) is not None
+
+# The liveness monitor records its runs (novaops.services.heartbeat_run) under this name; a run more than LIVENESS_GAP
+# after the previous one (beat runs it every 30 s) means NovaOps was down, and watching starts again.
+LIVENESS_COMPONENT = "liveness-monitor"
+LIVENESS_GAP = timedelta(minutes=2)

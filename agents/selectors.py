@@ -14,9 +14,11 @@ from django.db.models import Case, Count, DateTimeField, DurationField, Expressi
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Greatest, Lag
 
+from agents.constants import LIVENESS_COMPONENT, LIVENESS_GAP
 from agents.filters import AgentFilter, error_message
 from agents.models import Agent, AgentLifecycleEvent, Division, DivisionToken, Domain, Person
 from novaops import audit
+from novaops.models import Heartbeat
 
 
 def domain_list(*, division_id: int | None = None) -> QuerySet[Domain]:
@@ -160,22 +162,38 @@ def liveness_deadline(*, agent: Agent) -> datetime | None:
     return _with_liveness(Agent.objects.filter(pk=agent.pk)).values_list("liveness_deadline", flat=True).first()
 
 
-def silent_agents(*, now: datetime, division_id: int | None = None) -> QuerySet[Agent]:
+def silent_agents(
+    *, now: datetime, division_id: int | None = None, watching_since: datetime | None = None
+) -> QuerySet[Agent]:
     """Active and degraded agents past their liveness deadline at `now` (a degraded one that never reported too),
-    with their division, oldest deadline first."""
+    with their division, oldest deadline first.
+
+    `watching_since`, when given, is when the liveness monitor's current unbroken run began: an agent only counts
+    as silent once the monitor has watched it for its whole allowance, so an outage of NovaOps itself (when agents
+    could not report) is not taken for the agents' silence.
+    """
     agents = _with_liveness(Agent.objects.select_related("division")).filter(
         lifecycle_state__in=[Agent.Lifecycle.ACTIVE, Agent.Lifecycle.DEGRADED]
     )
     if division_id is not None:
         agents = agents.filter(division_id=division_id)
+    if watching_since is not None:
+        agents = agents.filter(Q(liveness_deadline__isnull=True) | Q(liveness_allowance__lt=now - watching_since))
     return agents.filter(Q(liveness_deadline__lt=now) | Q(liveness_deadline__isnull=True)).order_by(
         F("liveness_deadline").asc(nulls_first=True), "handle"
     )
 
 
-def overdue_agents(*, now: datetime) -> QuerySet[Agent]:
+def overdue_agents(*, now: datetime, watching_since: datetime | None = None) -> QuerySet[Agent]:
     """Active agents past their deadline: the monitor degrades them."""
-    return silent_agents(now=now).filter(lifecycle_state=Agent.Lifecycle.ACTIVE)
+    return silent_agents(now=now, watching_since=watching_since).filter(lifecycle_state=Agent.Lifecycle.ACTIVE)
+
+
+def liveness_watching_since(*, now: datetime) -> datetime:
+    """When the liveness monitor's current unbroken run began (agents.services.heartbeats.liveness_check); `now`
+    when it has not run within its gap, as after an outage: nobody was watching."""
+    watch = Heartbeat.objects.filter(component=LIVENESS_COMPONENT, seen_at__gte=now - LIVENESS_GAP).first()
+    return watch.since if watch is not None and watch.since is not None else now
 
 
 def reporting_degraded_agents() -> QuerySet[Agent]:
@@ -184,7 +202,7 @@ def reporting_degraded_agents() -> QuerySet[Agent]:
     return agents.filter(lifecycle_state=Agent.Lifecycle.DEGRADED, last_seen_at__gt=F("state_since")).order_by("handle")
 
 
-def division_silence_list(*, now: datetime) -> list[dict[str, Any]]:
+def division_silence_list(*, now: datetime, watching_since: datetime | None = None) -> list[dict[str, Any]]:
     """Per division with live (active or degraded) agents: how many there are, which of them are silent at `now`,
     and the division's `silent_share` (the silent-division escalation reads this). Two queries."""
     live = (
@@ -193,7 +211,7 @@ def division_silence_list(*, now: datetime) -> list[dict[str, Any]]:
         .annotate(live=Count("pk"))
     )
     silent: dict[int, list[Agent]] = {}
-    for agent in silent_agents(now=now):
+    for agent in silent_agents(now=now, watching_since=watching_since):
         silent.setdefault(agent.division_id, []).append(agent)
     divisions = Division.objects.in_bulk([row["division_id"] for row in live])
     return [

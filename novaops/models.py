@@ -7,6 +7,8 @@ class Heartbeat(models.Model):
 
     component = models.CharField(max_length=60, unique=True)
     seen_at = models.DateTimeField()
+    # Start of the component's current unbroken run of beats, for components that record runs (novaops.services).
+    since = models.DateTimeField(null=True, blank=True)
     detail = models.CharField(max_length=200, blank=True)
 
     def __str__(self) -> str:

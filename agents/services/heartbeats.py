@@ -13,11 +13,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from agents.constants import LIVENESS_COMPONENT, LIVENESS_GAP
 from agents.models import Agent
 from agents.selectors import VERSION_REPORTED_ACTION, overdue_agents, reporting_degraded_agents
 from agents.services.lifecycle import MONITOR, VERSION_MAX, agent_transition
 from novaops.audit import audited
 from novaops.errors import Conflict, InvalidInput
+from novaops.services import heartbeat_run
 
 logger = logging.getLogger(__name__)
 
@@ -61,18 +63,21 @@ def _check(*, version: str | None, status: str | None) -> None:
         raise InvalidInput("The heartbeat cannot be recorded as given.", errors=errors)
 
 
-def liveness_check(*, now: datetime | None = None) -> dict[str, list[str]]:
+def liveness_check(*, now: datetime | None = None, watching_since: datetime | None = None) -> dict[str, list[str]]:
     """Degrade the active agents whose heartbeat is overdue at `now`, recover the degraded ones that reported since;
-    returns the handles each way.
+    returns the handles each way. Without `watching_since` (the beat task), the run is recorded first and the
+    monitor's unbroken run decides when silence counts (agents.selectors.silent_agents): after NovaOps was down,
+    agents get their whole allowance to report again before any is degraded.
 
     Safe twice, late or in two workers at once: each candidate is taken under its row lock and checked again there
     (it may have reported, or another run may have moved it, since the candidates were read), and the lifecycle
     service refuses a transition its state no longer allows (a 409 here means another run did it).
     """
     now = now or timezone.now()
-    degraded = [
-        agent.handle for agent in overdue_agents(now=now) if _transition(agent, "degrade", overdue_agents(now=now), now)
-    ]
+    if watching_since is None:
+        watching_since = heartbeat_run(component=LIVENESS_COMPONENT, at=now, gap=LIVENESS_GAP)
+    overdue = overdue_agents(now=now, watching_since=watching_since)
+    degraded = [agent.handle for agent in overdue if _transition(agent, "degrade", overdue, now)]
     recovered = [
         agent.handle
         for agent in reporting_degraded_agents()

@@ -12,7 +12,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from agents.selectors import division_silence_list
+from agents.selectors import division_silence_list, liveness_watching_since
 from escalations.constants import LINKS_MAX
 from escalations.models import ACTIVE_STATES, Escalation
 from escalations.services.raising import Links, Raise, escalation_raise
@@ -28,12 +28,16 @@ LOCK_NAMESPACE = 7_201_111
 HANDLES_LISTED = 100
 
 
-def silent_divisions_escalate(*, now: datetime | None = None) -> list[int]:
+def silent_divisions_escalate(*, now: datetime | None = None, watching_since: datetime | None = None) -> list[int]:
     """Raise one friction escalation for each division with too many silent agents at `now` that has no active one
-    from the monitor yet; returns the numbers raised. Safe twice, late or at once (see `_raise_once`)."""
+    from the monitor yet; returns the numbers raised. Safe twice, late or at once (see `_raise_once`). Silence
+    counts only while the liveness monitor has been watching (agents.selectors.silent_agents); without
+    `watching_since`, its current run says since when."""
     now = now or timezone.now()
+    if watching_since is None:
+        watching_since = liveness_watching_since(now=now)
     raised = []
-    for row in division_silence_list(now=now):
+    for row in division_silence_list(now=now, watching_since=watching_since):
         division, live, silent = row["division"], row["live"], row["silent"]
         if len(silent) > division.silent_share * live:
             escalation = _raise_once(division=division, live=live, silent=silent, now=now)

@@ -76,48 +76,54 @@ def samples_accept(
     rows, point_rows = _series_rows(samples, keep, division=division, metric_ids=metric_ids, agent_ids=agent_ids)
     resolved = series_resolve(rows, division=division)
     if resolved.refused:
-        refused_rows = {idx for idx, row in enumerate(rows) if row[4] in resolved.refused}
-        row_of = dict(zip(keep, point_rows, strict=True))
-        kept_before = keep
-        keep = [i for i in kept_before if row_of[i] not in refused_rows]
-        rejections.append(
-            Rejection(Reason.CAP, len(kept_before) - len(keep), f"{resolved.message} Points of new series refused.")
-        )
-        point_rows = [row_of[i] for i in keep]
+        keep, point_rows = _series_capped(keep, point_rows, rows, resolved, rejections)
     if not partial:
         _refuse_any(rejections)
     if not keep:
         return Intake(batch=None, replayed=False, rejections=rejections)
     _quota_check(division=division, points=len(keep))
-
     # Refused rows get no id; no kept point refers to them.
     row_ids = np.array([resolved.ids.get(row[4], 0) for row in rows], dtype=np.int64)
-    series_ids = row_ids[np.array(point_rows, dtype=np.intp)]
-    ts_us = [samples.ts_us[i] for i in keep]
-    values = [samples.values[i] for i in keep]
-    cumulative = np.array([samples.cumulative[i] for i in keep], dtype=bool)
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [REPLAY_LOCK_NAMESPACE, digest])
         earlier = _stored_copy(division=division, source=source, digest=digest, since=since)
         if earlier is not None:  # the same body, sent twice at once, committed first
             return Intake(batch=earlier, replayed=True, rejections=[])
-        if cumulative.any():
-            series_ids, ts_us, values = _increments(
-                series_ids, ts_us, values, cumulative, [samples.start_us[i] for i in keep]
-            )
-        if not ts_us:  # every point was a running total already counted
-            return Intake(batch=None, replayed=False, rejections=rejections)
-        batch = batch_store(
-            division=division,
-            token=token,
-            series_ids=series_ids,
-            ts_us=ts_us,
-            values=values,
-            body_sha256=digest,
-            source=source,
-        )
+        batch = _store(samples, keep, row_ids[np.array(point_rows, dtype=np.intp)], division, token, source, digest)
     return Intake(batch=batch, replayed=False, rejections=rejections)
+
+
+def _series_capped(keep, point_rows, rows, resolved, rejections) -> tuple[list[int], list[int]]:
+    """Drop the points of the series refused by a cap, into `rejections`."""
+    refused_rows = {idx for idx, row in enumerate(rows) if row[4] in resolved.refused}
+    row_of = dict(zip(keep, point_rows, strict=True))
+    kept = [i for i in keep if row_of[i] not in refused_rows]
+    rejections.append(Rejection(Reason.CAP, len(keep) - len(kept), f"{resolved.message} Points of new series refused."))
+    return kept, [row_of[i] for i in kept]
+
+
+def _store(samples, keep, series_ids, division, token, source, digest) -> IngestBatch | None:
+    """The kept points as a batch, running totals turned into increments first (in the caller's transaction, which
+    holds their cursors); None when every point was a running total already counted."""
+    ts_us = [samples.ts_us[i] for i in keep]
+    values = [samples.values[i] for i in keep]
+    cumulative = np.array([samples.cumulative[i] for i in keep], dtype=bool)
+    if cumulative.any():
+        series_ids, ts_us, values = _increments(
+            series_ids, ts_us, values, cumulative, [samples.start_us[i] for i in keep]
+        )
+    if not ts_us:
+        return None
+    return batch_store(
+        division=division,
+        token=token,
+        series_ids=series_ids,
+        ts_us=ts_us,
+        values=values,
+        body_sha256=digest,
+        source=source,
+    )
 
 
 def _stored_copy(*, division: Division, source: str, digest: str, since) -> IngestBatch | None:

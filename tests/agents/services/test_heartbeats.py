@@ -22,6 +22,8 @@ from tests.helpers.processes import wait_until
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 # The division defaults: a heartbeat a minute, five minutes' grace.
 ALLOWANCE = timedelta(minutes=6)
+# The monitor has been running without a break since long before T0 (the tests of its watch pass none).
+WATCHED = T0 - timedelta(days=30)
 
 
 @pytest.fixture
@@ -109,11 +111,14 @@ def test_paused_provisioning_and_retired_agents_are_never_silent(division):
 
 def test_an_overdue_agent_is_degraded_once_however_often_the_monitor_runs(division):
     agent = _activated(division)
-    assert liveness_check(now=T0 + ALLOWANCE - timedelta(seconds=1)) == {"degraded": [], "recovered": []}
+    assert liveness_check(now=T0 + ALLOWANCE - timedelta(seconds=1), watching_since=WATCHED) == {
+        "degraded": [],
+        "recovered": [],
+    }
     late = T0 + ALLOWANCE + timedelta(seconds=1)
-    assert liveness_check(now=late) == {"degraded": [agent.handle], "recovered": []}
-    assert liveness_check(now=late) == {"degraded": [], "recovered": []}
-    assert liveness_check(now=late + timedelta(hours=1)) == {"degraded": [], "recovered": []}
+    assert liveness_check(now=late, watching_since=WATCHED) == {"degraded": [agent.handle], "recovered": []}
+    assert liveness_check(now=late, watching_since=WATCHED) == {"degraded": [], "recovered": []}
+    assert liveness_check(now=late + timedelta(hours=1), watching_since=WATCHED) == {"degraded": [], "recovered": []}
     assert _reload(agent).lifecycle_state == Agent.Lifecycle.DEGRADED
     [event] = _events(agent, "degrade")
     assert event.pgh_context["actor"] == "NovaOps heartbeat monitor"
@@ -125,19 +130,24 @@ def test_a_degraded_agent_that_reports_again_recovers_once(division):
     agent = _activated(division)
     heartbeat_record(agent=agent, actor=None, at=T0 + timedelta(minutes=1))
     degraded_at = T0 + timedelta(minutes=8)
-    assert liveness_check(now=degraded_at)["degraded"] == [agent.handle]
+    assert liveness_check(now=degraded_at, watching_since=WATCHED)["degraded"] == [agent.handle]
     # Still silent: stays degraded.
-    assert liveness_check(now=degraded_at + timedelta(minutes=5)) == {"degraded": [], "recovered": []}
+    assert liveness_check(now=degraded_at + timedelta(minutes=5), watching_since=WATCHED) == {
+        "degraded": [],
+        "recovered": [],
+    }
     heartbeat_record(agent=agent, actor=None, at=degraded_at + timedelta(minutes=6))
     now = degraded_at + timedelta(minutes=6, seconds=10)
-    assert liveness_check(now=now) == {"degraded": [], "recovered": [agent.handle]}
-    assert liveness_check(now=now) == {"degraded": [], "recovered": []}
+    assert liveness_check(now=now, watching_since=WATCHED) == {"degraded": [], "recovered": [agent.handle]}
+    assert liveness_check(now=now, watching_since=WATCHED) == {"degraded": [], "recovered": []}
     assert _reload(agent).lifecycle_state == Agent.Lifecycle.ACTIVE
     [event] = _events(agent, "recover")
     assert event.pgh_context["reason"] == "reported again at 2026-03-02 09:14:00 UTC"
     # Active again, measured from its recovery (later than its report): overdue once more only after the allowance.
-    assert liveness_check(now=now + ALLOWANCE) == {"degraded": [], "recovered": []}
-    assert liveness_check(now=now + ALLOWANCE + timedelta(seconds=1))["degraded"] == [agent.handle]
+    assert liveness_check(now=now + ALLOWANCE, watching_since=WATCHED) == {"degraded": [], "recovered": []}
+    assert liveness_check(now=now + ALLOWANCE + timedelta(seconds=1), watching_since=WATCHED)["degraded"] == [
+        agent.handle
+    ]
     assert len(_events(agent, "degrade")) == 2
 
 
@@ -147,15 +157,26 @@ def test_an_agent_resumed_after_a_long_pause_is_measured_from_its_resumption(div
     agent_transition(agent=agent, name="pause", actor=None, at=T0 + timedelta(minutes=1), system="test")
     resumed = T0 + timedelta(days=7)
     agent_transition(agent=agent, name="activate", actor=None, at=resumed, system="test")
-    assert liveness_check(now=resumed + timedelta(minutes=1))["degraded"] == []
-    assert liveness_check(now=resumed + ALLOWANCE + timedelta(seconds=1))["degraded"] == [agent.handle]
+    assert liveness_check(now=resumed + timedelta(minutes=1), watching_since=WATCHED)["degraded"] == []
+    assert liveness_check(now=resumed + ALLOWANCE + timedelta(seconds=1), watching_since=WATCHED)["degraded"] == [
+        agent.handle
+    ]
 
 
-def test_the_monitor_task_runs_the_check_on_the_current_clock(division):
+def test_after_an_outage_the_monitor_gives_agents_their_allowance_before_degrading_any(division):
+    """The monitor task (beat, every 30 s) last ran at T0; NovaOps was down for an hour, so nobody could report.
+    Its first run after the outage starts watching again: the agent is degraded only once it has been silent for
+    its whole allowance while watched, with the monitor running every two minutes meanwhile."""
     from agents.tasks import liveness_check_task
 
     agent = _activated(division)
-    with time_machine.travel(T0 + timedelta(hours=1), tick=False):
+    with time_machine.travel(T0, tick=False):
+        assert liveness_check_task.delay().get() == {"degraded": [], "recovered": []}
+    back = T0 + timedelta(hours=1)
+    for minutes in range(0, 7, 2):
+        with time_machine.travel(back + timedelta(minutes=minutes), tick=False):
+            assert liveness_check_task.delay().get() == {"degraded": [], "recovered": []}
+    with time_machine.travel(back + ALLOWANCE + timedelta(seconds=1), tick=False):
         assert liveness_check_task.delay().get() == {"degraded": [agent.handle], "recovered": []}
 
 
@@ -169,7 +190,7 @@ def test_two_monitors_at_once_on_two_connections_degrade_once():
 
     def monitor(name: str) -> None:
         try:
-            results[name] = liveness_check(now=now)
+            results[name] = liveness_check(now=now, watching_since=WATCHED)
         except Exception as error:  # reported by the assertion below
             results[name] = error
         finally:

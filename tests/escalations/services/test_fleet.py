@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection, connections, transaction
 
+from agents.constants import LIVENESS_COMPONENT, LIVENESS_GAP
 from agents.models import Agent
 from agents.services.heartbeats import heartbeat_record
 from agents.services.lifecycle import agent_transition
 from escalations.models import Escalation
 from escalations.services.fleet import LOCK_NAMESPACE, MONITOR, silent_divisions_escalate
+from novaops.services import heartbeat_run
 from tests.factories import AgentFactory
 from tests.helpers.processes import wait_until
 
@@ -38,17 +40,31 @@ def fleet(org):
     return report
 
 
+def test_silence_during_an_outage_of_novaops_raises_nothing(fleet):
+    """The liveness monitor did not run for the last hour (NovaOps was down): nobody watched, so none of the
+    agents counts as silent until the monitor has watched them for their allowance again."""
+    fleet(0)
+    heartbeat_run(component=LIVENESS_COMPONENT, at=LATER - timedelta(hours=1), gap=LIVENESS_GAP)
+
+    assert silent_divisions_escalate(now=LATER) == []
+    heartbeat_run(component=LIVENESS_COMPONENT, at=LATER, gap=LIVENESS_GAP)
+    assert silent_divisions_escalate(now=LATER + timedelta(minutes=1)) == []
+    for minutes in range(2, 7, 2):
+        heartbeat_run(component=LIVENESS_COMPONENT, at=LATER + timedelta(minutes=minutes), gap=LIVENESS_GAP)
+    assert len(silent_divisions_escalate(now=LATER + timedelta(minutes=6, seconds=30))) == 1
+
+
 def test_a_division_at_its_silent_share_raises_nothing(fleet):
     fleet(7)  # 3 of 10 silent: not more than 30 %
-    assert silent_divisions_escalate(now=LATER) == []
+    assert silent_divisions_escalate(now=LATER, watching_since=T0) == []
     assert not Escalation.objects.exists()
 
 
 def test_a_division_past_its_silent_share_gets_one_friction_ticket_however_often_the_job_runs(org, fleet):
     silent = fleet(6)  # 4 of 10
-    [number] = silent_divisions_escalate(now=LATER)
-    assert silent_divisions_escalate(now=LATER) == []
-    assert silent_divisions_escalate(now=LATER + timedelta(hours=1)) == []
+    [number] = silent_divisions_escalate(now=LATER, watching_since=T0)
+    assert silent_divisions_escalate(now=LATER, watching_since=T0) == []
+    assert silent_divisions_escalate(now=LATER + timedelta(hours=1), watching_since=T0) == []
     ticket = Escalation.objects.get()
     assert ticket.number == number
     assert (ticket.kind, ticket.level, ticket.state) == ("friction", 2, "open")
@@ -62,17 +78,17 @@ def test_a_division_past_its_silent_share_gets_one_friction_ticket_however_often
 
 def test_a_new_episode_after_the_first_ticket_was_resolved_raises_a_new_one(fleet):
     fleet(6)
-    [first] = silent_divisions_escalate(now=LATER)
+    [first] = silent_divisions_escalate(now=LATER, watching_since=T0)
     Escalation.objects.filter(number=first).update(state=Escalation.State.RESOLVED)
-    [second] = silent_divisions_escalate(now=LATER + timedelta(minutes=1))
+    [second] = silent_divisions_escalate(now=LATER + timedelta(minutes=1), watching_since=T0)
     assert second != first
-    assert silent_divisions_escalate(now=LATER + timedelta(minutes=2)) == []
+    assert silent_divisions_escalate(now=LATER + timedelta(minutes=2), watching_since=T0) == []
 
 
 def test_a_ticket_someone_else_raised_does_not_stand_for_the_monitors(org, fleet, raise_ticket):
     fleet(6)
     raise_ticket("friction", title="Silent agents in NovaCore Runtime: our own words")
-    assert len(silent_divisions_escalate(now=LATER)) == 1
+    assert len(silent_divisions_escalate(now=LATER, watching_since=T0)) == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -84,7 +100,7 @@ def test_two_jobs_at_once_on_two_connections_raise_one_ticket(org, fleet):
 
     def job(name: str) -> None:
         try:
-            results[name] = silent_divisions_escalate(now=LATER)
+            results[name] = silent_divisions_escalate(now=LATER, watching_since=T0)
         except Exception as error:  # reported by the assertion below
             results[name] = error
         finally:
@@ -117,11 +133,14 @@ def _waiting_for_the_lock() -> int:
         return cursor.fetchone()[0]
 
 
-def test_the_task_runs_the_job_on_the_current_clock(fleet):
+def test_the_task_runs_the_job_on_the_current_clock_while_the_liveness_monitor_watches(fleet):
     import time_machine
 
     from escalations.tasks import silent_divisions_task
 
     fleet(6)
+    heartbeat_run(component=LIVENESS_COMPONENT, at=T0, gap=LIVENESS_GAP)
+    for minutes in range(2, 11, 2):
+        heartbeat_run(component=LIVENESS_COMPONENT, at=T0 + timedelta(minutes=minutes), gap=LIVENESS_GAP)
     with time_machine.travel(LATER, tick=False):
         assert len(silent_divisions_task.delay().get()) == 1
