@@ -94,7 +94,9 @@ def test_the_ingest_caps_tile_shows_the_divisions_use_of_its_caps(client_as, ran
     ]
     assert caps["needs_review"] == 0
     content = response.content.decode()
-    assert "Ingest caps" in content and '2 <span class="dash-tile__unit">/ 200</span>' in content
+    assert (
+        "Ingest caps" in content and '2 <span class="dash-tile__unit">/ 200</span>' in content and "/ 20,000" in content
+    )
     assert "border-warning" not in content and "border-danger" not in content
 
 

@@ -1,6 +1,7 @@
 """The catalogue pages: everyone with a role reads the list (discovered metrics awaiting review first, a search, the
 review queue, a division), Tier 1 leads name and describe a metric, and saving marks a discovered one reviewed."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -8,6 +9,7 @@ from django.urls import reverse
 
 from metrics.models import Metric
 from tests.helpers import SESSION_SAVE_QUERIES
+from tests.helpers.browser import browser_type_launch_args  # noqa: F401 (the fixture, registered by the import)
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 LIST = reverse("catalogue:list")
@@ -191,3 +193,79 @@ def test_an_unknown_key_is_404(client_as, discovered, key):
 def test_the_nav_links_to_the_catalogue(client_as, discovered):
     body = client_as("viewer").get(LIST).content.decode()
     assert f'<a href="{LIST}" aria-current="page">Catalogue</a>' in body
+
+
+# --- in a real browser ------------------------------------------------------------------------------------------
+
+
+def _tab_to(page, target, *, limit: int = 60) -> None:
+    """Press Tab until `target` has the focus (the keyboard alone reaches it), and check its focus ring shows."""
+    from playwright.sync_api import expect
+
+    for _ in range(limit):
+        if target.evaluate("element => element === document.activeElement"):
+            break
+        page.keyboard.press("Tab")
+    expect(target).to_be_focused()
+    ring = target.evaluate("e => { const s = getComputedStyle(e); return [s.outlineStyle, s.boxShadow]; }")
+    assert ring[0] != "none" or ring[1] != "none", ring
+
+
+@pytest.mark.browser
+def test_a_lead_reviews_a_discovered_metric_with_the_keyboard(
+    page, live_server, transactional_db, cast, discovered, settings
+):
+    from playwright.sync_api import expect
+
+    from tests.helpers.browser import screenshot, sign_in, watch
+
+    seen = watch(page, live_server.url)
+    page.set_viewport_size({"width": 1280, "height": 720})
+    sign_in(page, live_server.url, "lead", "/catalogue/")
+    expect(page.get_by_role("rowheader", name="Needs review")).to_be_visible()
+    screenshot(page, "catalogue-list-light", full_page=True)
+
+    _tab_to(page, page.get_by_role("searchbox", name="Search"))
+    page.keyboard.type("http")
+    page.keyboard.press("Enter")  # a plain GET form: the filters are in the URL
+    expect(page).to_have_url(re.compile(r"/catalogue/\?q=http"))
+    expect(page.get_by_text("Showing 1–1 of 1 metric matching the filters")).to_be_visible()
+
+    review = page.get_by_role("link", name="Review http_server_requests")
+    _tab_to(page, review)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Edit http_server_requests")
+    screenshot(page, "catalogue-edit-light")
+
+    name = page.get_by_role("textbox", name="Name")
+    _tab_to(page, name)
+    page.keyboard.press("ControlOrMeta+A")
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("This field is required.")).to_be_visible()
+    seen.expect_refused_page(400)
+    expect(name).to_have_attribute("aria-invalid", "true")
+    screenshot(page, "catalogue-edit-refused-light")
+
+    _tab_to(page, name)
+    page.keyboard.type("HTTP requests served")
+    _tab_to(page, page.get_by_role("combobox", name="Which direction is good"))
+    page.keyboard.press("ArrowUp")  # Neither → Lower → … a select moves with the arrows
+    _tab_to(page, page.get_by_role("button", name="Save and mark reviewed"))
+    page.keyboard.press("Enter")
+
+    expect(page).to_have_url(re.compile(r"/catalogue/\?review=1$"))
+    expect(page.get_by_text("Saved http_server_requests and marked it reviewed.")).to_be_visible()
+    expect(page.get_by_role("link", name="Review gc_pause_seconds")).to_be_visible()
+    assert Metric.objects.get(key="http_server_requests").needs_review is False
+    page.emulate_media(color_scheme="dark")
+    screenshot(page, "catalogue-review-dark", full_page=True)
+
+    settings.METRICS_DIVISION_MAX_METRICS = 3  # the division reports 3: at its cap
+    seen.goto(f"{live_server.url}/dashboards/divisions/{cast.division.slug}/")
+    expect(page.get_by_role("heading", name="Ingest caps")).to_be_visible()
+    expect(page.get_by_text("At the cap")).to_be_visible()
+    screenshot(page, "division-caps-dark")
+    page.emulate_media(color_scheme="light")
+    screenshot(page, "division-caps-light")
+    seen.assert_clean()
