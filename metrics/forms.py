@@ -22,7 +22,10 @@ class CatalogueFilterForm(forms.Form):
         help_text="Key, name or description.",
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off", "spellcheck": "false"}),
     )
-    review = forms.BooleanField(label="Needs review only", required=False)
+    # "1" or nothing: a BooleanField would read review=0 as checked.
+    review = forms.TypedChoiceField(
+        label="Needs review only", choices=[("1", "Needs review only")], coerce=bool, required=False, empty_value=False
+    )
     division = forms.ModelChoiceField(
         queryset=Division.objects.order_by("name"),
         to_field_name="slug",

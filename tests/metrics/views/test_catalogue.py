@@ -99,6 +99,7 @@ def test_the_division_filter_keeps_the_metrics_it_reports(client_as, cast, disco
         ({"q": "x" * 101}, "q", "at most 100 characters"),
         ({"q": "gc\x00"}, "q", "Null characters are not allowed"),
         ({"division": "bad\x00"}, "division", "Null characters are not allowed"),
+        ({"review": "0"}, "review", "Select a valid choice"),
     ],
 )
 def test_a_filter_that_names_nothing_is_a_400_with_the_error_and_no_list(client_as, discovered, query, field, message):
