@@ -46,7 +46,7 @@ def catalogue_list(request: HttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "filtered": valid and any(form.cleaned_data.values()),
-        "awaiting_review": Metric.objects.filter(needs_review=True).count(),
+        "awaiting_review": metric_catalogue(needs_review=True).count(),
         "may_edit": policies.is_lead(request.user),
         "section": "catalogue",
     }
@@ -60,7 +60,7 @@ def metric_edit(request: HttpRequest, key: str) -> HttpResponse:
     # The form writes what it accepts onto the metric as it validates: the page names the metric by its key, which
     # it never changes, and remembers whether it was under review before.
     was_under_review = metric.needs_review
-    form = bootstrap_form(MetricEditForm(request.POST or None, instance=metric))
+    form = bootstrap_form(MetricEditForm(request.POST if request.method == "POST" else None, instance=metric))
     if request.method == "POST" and form.is_valid():
         metric_update(metric=metric, **form.cleaned_data)
         messages.success(request, f"Saved {metric.key}{' and marked it reviewed' if was_under_review else ''}.")

@@ -186,6 +186,13 @@ def test_bad_fields_are_a_400_beside_the_field_and_the_metric_stays_under_review
     assert metric.needs_review is True and metric.name == "http_server_requests"
 
 
+def test_an_empty_post_is_a_400_not_a_blank_form(client_as, discovered):
+    response = client_as("lead").post(_edit_url("http_server_requests"), {})
+
+    assert response.status_code == 400 and "name" in response.context["form"].errors
+    assert Metric.objects.get(key="http_server_requests").needs_review is True
+
+
 @pytest.mark.parametrize("key", ["no_such_metric", "Bad-Key", "nul\x00"])
 def test_an_unknown_key_is_404(client_as, discovered, key):
     assert client_as("lead").get(_edit_url(key)).status_code == 404
