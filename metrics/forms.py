@@ -1,14 +1,52 @@
-"""Forms of the Temporal pages: a connection (its secrets write-only) and a mapping to a division."""
+"""Forms of the metrics pages: the catalogue's filters and a metric's description; the Temporal pages' connection
+(its secrets write-only) and mapping to a division."""
 
 import re
 
 from django import forms
 
 from agents.models import Agent, AgentLifecycle, Division
-from metrics.models import TemporalConnection
+from metrics.models import Metric, TemporalConnection
 
 ADDRESS_RE = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 KEEP = "Leave empty to keep the stored one."
+
+
+class CatalogueFilterForm(forms.Form):
+    """The catalogue page's filters, all in the URL (a GET form): a search, the review queue, one division."""
+
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=100,
+        help_text="Key, name or description.",
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off", "spellcheck": "false"}),
+    )
+    # "1" or nothing: a BooleanField would read review=0 as checked.
+    review = forms.TypedChoiceField(
+        label="Needs review only", choices=[("1", "Needs review only")], coerce=bool, required=False, empty_value=False
+    )
+    division = forms.ModelChoiceField(
+        queryset=Division.objects.order_by("name"),
+        to_field_name="slug",
+        required=False,
+        empty_label="Every division",
+        help_text="The metrics it reports.",
+    )
+
+
+class MetricEditForm(forms.ModelForm):
+    """What a lead says about a metric; its key is its identity at ingest and never changes."""
+
+    class Meta:
+        model = Metric
+        fields = ["name", "unit", "kind", "better", "description"]
+        labels = {"better": "Which direction is good"}
+        help_texts = {
+            "unit": "As charts label it: ms, %, tasks/min …",
+            "kind": "A counter's points are increments, added up per bucket; a gauge's are levels.",
+        }
+        widgets = {"description": forms.Textarea(attrs={"rows": 4})}
 
 
 class TemporalConnectionForm(forms.ModelForm):

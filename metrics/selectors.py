@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
-from metrics.models import ROLLUP_ORIGIN, Metric, RollupResolution
+from metrics.models import ROLLUP_ORIGIN, Metric, RollupResolution, Series
 
 GroupBy = Literal["agent", "division", "domain"]
 Agg = Literal["avg", "sum", "min", "max", "count", "last"]
@@ -61,6 +63,41 @@ def metric_list() -> QuerySet[Metric]:
 def metric_get(*, key: str) -> Metric:
     """Raises Metric.DoesNotExist."""
     return Metric.objects.get(key=key)
+
+
+def metric_catalogue(*, search: str = "", needs_review: bool = False, division_id: int | None = None) -> QuerySet:
+    """Discovered metrics awaiting review first, then by key, each with its `series_count` (every division's): a
+    subquery, not a join and GROUP BY, so PostgreSQL counts for the rows past the LIMIT (the page shown) only."""
+    per_metric = Series.objects.filter(metric=OuterRef("pk")).order_by().values("metric").annotate(n=Count("*"))
+    metrics = Metric.objects.annotate(series_count=Coalesce(Subquery(per_metric.values("n")), 0))
+    if search:
+        metrics = metrics.filter(
+            Q(key__icontains=search) | Q(name__icontains=search) | Q(description__icontains=search)
+        )
+    if needs_review:
+        metrics = metrics.filter(needs_review=True)
+    if division_id is not None:
+        metrics = metrics.filter(Exists(Series.objects.filter(metric=OuterRef("pk"), division_id=division_id)))
+    return metrics.order_by("-needs_review", "key")
+
+
+class DivisionCapUse(NamedTuple):
+    metrics: int
+    max_metrics: int
+    series: int
+    max_series: int
+    needs_review: int  # discovered metrics the division reports that no lead has reviewed yet
+
+
+def division_cap_use(*, division_id: int) -> DivisionCapUse:
+    """The division's metric names and series against its caps, counted as ingest counts them, in one statement."""
+    used = Series.objects.filter(division_id=division_id).aggregate(
+        metrics=Count("metric", distinct=True),
+        series=Count("pk"),
+        review=Count("metric", distinct=True, filter=Q(metric__needs_review=True)),
+    )
+    caps = settings.METRICS_DIVISION_MAX_METRICS, settings.METRICS_DIVISION_MAX_SERIES
+    return DivisionCapUse(used["metrics"], caps[0], used["series"], caps[1], used["review"])
 
 
 # --- resolution ---

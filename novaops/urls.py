@@ -42,6 +42,7 @@ urlpatterns = [
     path("escalations/", include("escalations.urls")),
     path("meetings/", include("meetings.urls")),
     path("temporal/", include("metrics.urls")),
+    path("catalogue/", include("metrics.catalogue_urls")),
     # The registry lived at the root before the dashboards took it: old links and bookmarks still arrive.
     re_path(
         r"^(?P<rest>(?:domains|divisions|agents|tokens)/.*)$",

@@ -3,6 +3,8 @@ data comes from the figure endpoint (dashboards.views.figures), fetched by the p
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
@@ -11,9 +13,13 @@ from agents.views.lookups import agent_or_404, division_or_404
 from dashboards import selectors
 from dashboards.views.common import SCOPED_PARAMETERS, chart_spec, scoped_query, toolbar, view_state
 from dashboards.views.ranking import division_ranking
+from metrics.selectors import DivisionCapUse, division_cap_use
 from novaops.decorators import person_required
 
 __all__ = ["SCOPED_PARAMETERS", "agent_dashboard", "division_dashboard"]
+
+# Share of an ingest cap from which the division page warns; at the cap ingest refuses new metric names or series.
+CAP_WARNING_SHARE = 0.8
 
 
 @require_safe
@@ -35,8 +41,27 @@ def division_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "charts": charts,
         "ranking": ranking,
         "drill_query": scoped_query(state),
+        "caps": cap_tiles(division_cap_use(division_id=division.pk)),
     }
     return render(request, "dashboards/division.html", context)
+
+
+def cap_tiles(use: DivisionCapUse) -> dict[str, Any]:
+    """The "Ingest caps" tile: per cap used / cap, the share, and `level` (ok; near from CAP_WARNING_SHARE; full),
+    with the bounds of a <meter> that changes colour where the level does (its regions include their upper bound)."""
+    tiles = [
+        {
+            "label": label,
+            "used": used,
+            "cap": cap,
+            "percent": used * 100 // cap if cap else 100,
+            "level": "full" if used >= cap else "near" if used >= CAP_WARNING_SHARE * cap else "ok",
+            "low": f"{CAP_WARNING_SHARE * cap - 0.5:g}",
+            "high": f"{cap - 0.5:g}",
+        }
+        for label, used, cap in (("Metric names", use.metrics, use.max_metrics), ("Series", use.series, use.max_series))
+    ]
+    return {"tiles": tiles, "needs_review": use.needs_review}
 
 
 @require_safe

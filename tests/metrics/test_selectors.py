@@ -13,9 +13,12 @@ from hypothesis import strategies as st
 from metrics.models import ROLLUP_ORIGIN, Metric, Point, Rollup
 from metrics.selectors import (
     MAX_POINTS,
+    DivisionCapUse,
     TooManySeries,
     bucket_count,
     bucket_floor,
+    division_cap_use,
+    metric_catalogue,
     metric_get,
     metric_list,
     resolution_for,
@@ -342,6 +345,64 @@ def test_catalogue_selectors(db):
     assert metric_get(key="latency_p95_ms").unit == "ms"
     with pytest.raises(Metric.DoesNotExist):
         metric_get(key="nope")
+
+
+@pytest.fixture
+def reported(cast, land):
+    """The cast's division: three series of latency_p95_ms (two agents, one division-level) and one of a discovered
+    metric; the other division: one series of latency_p95_ms and one of a second discovered metric."""
+    for key in ("http_requests", "gc_pause_seconds"):
+        Metric.objects.create(key=key, name=key, discovered_from="otlp", needs_review=True)
+    agents = [AgentFactory(division=cast.division).handle for _ in range(2)]
+    land(
+        cast.division,
+        [("latency_p95_ms", handle, T0, 1.0) for handle in [*agents, None]] + [("http_requests", None, T0, 2.0)],
+    )
+    land(cast.other_division, [("latency_p95_ms", None, T0, 1.0), ("gc_pause_seconds", None, T0, 1.0)])
+
+
+def test_the_catalogue_lists_discovered_metrics_first_with_every_divisions_series_count(
+    reported, django_assert_num_queries
+):
+    with django_assert_num_queries(1):
+        rows = list(metric_catalogue())
+
+    assert [metric.key for metric in rows[:2]] == ["gc_pause_seconds", "http_requests"]
+    assert [metric.key for metric in rows[2:]] == sorted(metric.key for metric in rows[2:])
+    counts = {metric.key: metric.series_count for metric in rows}
+    assert counts["latency_p95_ms"] == 4 and counts["http_requests"] == 1 and counts["uptime_pct"] == 0
+
+
+def test_the_catalogue_searches_and_narrows_to_the_review_queue_and_a_division(reported, cast):
+    def keys(**filters) -> list[str]:
+        return [metric.key for metric in metric_catalogue(**filters)]
+
+    Metric.objects.filter(key="uptime_pct").update(description="Minutes the agent ANSWERED pings.")
+    assert keys(search="answered") == ["uptime_pct"]
+    assert keys(search="HTTP_") == ["http_requests"]
+    assert keys(needs_review=True) == ["gc_pause_seconds", "http_requests"]
+    assert keys(division_id=cast.division.pk) == ["http_requests", "latency_p95_ms"]
+    assert keys(division_id=cast.other_division.pk, needs_review=True) == ["gc_pause_seconds"]
+
+
+def test_cap_use_counts_the_divisions_metric_names_series_and_unreviewed_metrics(
+    reported, cast, settings, django_assert_num_queries
+):
+    settings.METRICS_DIVISION_MAX_METRICS, settings.METRICS_DIVISION_MAX_SERIES = 5, 50
+
+    with django_assert_num_queries(1):
+        use = division_cap_use(division_id=cast.division.pk)
+
+    assert use == DivisionCapUse(metrics=2, max_metrics=5, series=4, max_series=50, needs_review=1)
+    assert division_cap_use(division_id=cast.other_division.pk)[::2] == (2, 2, 1)
+    Metric.objects.filter(key="http_requests").update(needs_review=False)
+    assert division_cap_use(division_id=cast.division.pk).needs_review == 0
+
+
+def test_cap_use_of_a_division_without_series_is_zero(cast):
+    use = division_cap_use(division_id=cast.division.pk)
+    assert (use.metrics, use.series, use.needs_review) == (0, 0, 0)
+    assert (use.max_metrics, use.max_series) == (200, 20_000)
 
 
 # --- grouping by a tag ---

@@ -1,9 +1,13 @@
-"""dashboards.views.pages: the division dashboard (charts, ranking, small multiples) and the agent dashboard."""
+"""dashboards.views.pages: the division dashboard (charts, ranking, small multiples, its ingest caps) and the agent
+dashboard."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from dashboards.views.pages import cap_tiles
+from metrics.models import Metric
+from metrics.selectors import DivisionCapUse
 from tests.factories import AgentFactory
 from tests.helpers import SESSION_SAVE_QUERIES
 
@@ -78,6 +82,63 @@ def test_an_unknown_division_is_404(client_as, ranked):
 def test_anonymous_is_sent_to_sign_in(client, ranked):
     response = _division(client)
     assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_the_ingest_caps_tile_shows_the_divisions_use_of_its_caps(client_as, ranked):
+    response = _division(client_as("viewer"))
+
+    caps = response.context["caps"]
+    assert [(tile["label"], tile["used"], tile["cap"], tile["level"]) for tile in caps["tiles"]] == [
+        ("Metric names", 2, 200, "ok"),
+        ("Series", 10, 20_000, "ok"),
+    ]
+    assert caps["needs_review"] == 0
+    content = response.content.decode()
+    assert (
+        "Ingest caps" in content and '2 <span class="dash-tile__unit">/ 200</span>' in content and "/ 20,000" in content
+    )
+    assert "border-warning" not in content and "border-danger" not in content
+
+
+def test_the_tile_warns_near_a_cap_and_at_it(client_as, ranked, settings):
+    settings.METRICS_DIVISION_MAX_METRICS, settings.METRICS_DIVISION_MAX_SERIES = 2, 12
+
+    response = _division(client_as("viewer"))
+
+    assert [(tile["percent"], tile["level"]) for tile in response.context["caps"]["tiles"]] == [
+        (100, "full"),
+        (83, "near"),
+    ]
+    content = response.content.decode()
+    assert "dash-tile border-danger" in content and "At the cap" in content
+    assert "dash-tile border-warning" in content and "Near the cap" in content
+
+
+@pytest.mark.parametrize(
+    ("used", "cap", "percent", "level"),
+    [(0, 200, 0, "ok"), (159, 200, 79, "ok"), (160, 200, 80, "near"), (199, 200, 99, "near"), (200, 200, 100, "full"),
+     (250, 200, 125, "full"), (0, 0, 100, "full")],
+)  # fmt: skip
+def test_cap_levels_change_at_80_percent_and_at_the_cap_as_the_meter_does(used, cap, percent, level):
+    tile = cap_tiles(DivisionCapUse(used, cap, 0, 1, 0))["tiles"][0]
+
+    assert (tile["percent"], tile["level"]) == (percent, level)
+    # The <meter>'s regions include their upper bound: half a unit below the level's threshold moves the colour there.
+    if cap:
+        assert float(tile["low"]) == 0.8 * cap - 0.5 and float(tile["high"]) == cap - 0.5
+
+
+def test_leads_get_a_link_to_the_divisions_metrics_awaiting_review(cast, client_as, ranked, land):
+    Metric.objects.create(key="http_requests", name="http_requests", discovered_from="otlp", needs_review=True)
+    Metric.objects.create(key="gc_pause_seconds", name="gc", discovered_from="otlp", needs_review=True)
+    land(cast.division, [("http_requests", None, NOW - timedelta(minutes=5), 1.0)])
+    land(cast.other_division, [("gc_pause_seconds", None, NOW - timedelta(minutes=5), 1.0)])
+    link = "/catalogue/?review=1&amp;division=novacore-runtime"
+
+    lead = _division(client_as("lead"))
+    assert lead.context["caps"]["needs_review"] == 1 and link in lead.content.decode()
+    viewer = _division(client_as("viewer"))
+    assert viewer.context["caps"]["needs_review"] == 1 and link not in viewer.content.decode()
 
 
 @pytest.mark.parametrize("count", [3, 60])
