@@ -29,7 +29,7 @@ SOURCE = "pushgateway"
 @dataclass(frozen=True)
 class Pushed:
     intake: Intake
-    series: int  # series the push wrote (0 for a replayed one, which changes nothing)
+    series: int  # series the push wrote (a replayed push: those its first copy wrote)
     ended: int  # series of the group the push ended
 
 
@@ -45,7 +45,7 @@ def push_accept(
     """
     now = timezone.now()
     push = push_decode(body, grouping=grouping, ts_us=(now - EPOCH) // timedelta(microseconds=1))
-    _agent_check(division, grouping)
+    _agent_check(division, grouping, outcome="Nothing was stored.")
     method = "PUT" if replace else "POST"
     digest = hashlib.sha256(f"{method} {grouping.describe()}\n".encode() + body).hexdigest()
     with transaction.atomic():
@@ -54,7 +54,7 @@ def push_accept(
             division=division, token=token, samples=push.samples, source=SOURCE, digest=digest, partial=False
         )
         if intake.replayed:
-            return Pushed(intake=intake, series=0, ended=0)
+            return Pushed(intake=intake, series=intake.batch.series_count, ended=0)
         held = _series_of(push, division)
         ended = group.members.filter(ended_at__isnull=True).exclude(series_id__in=held)
         if not replace:
@@ -72,7 +72,7 @@ def push_accept(
 
 def push_group_delete(*, division: Division, grouping: Grouping) -> int:
     """End every series the group holds (their points stay); the number ended, 0 for a group never pushed."""
-    _agent_check(division, grouping)
+    _agent_check(division, grouping, outcome="Nothing was changed.")
     with transaction.atomic():
         group = (
             PushGroup.objects.select_for_update()
@@ -84,7 +84,7 @@ def push_group_delete(*, division: Division, grouping: Grouping) -> int:
         return group.members.filter(ended_at__isnull=True).update(ended_at=timezone.now())
 
 
-def _agent_check(division: Division, grouping: Grouping) -> None:
+def _agent_check(division: Division, grouping: Grouping, *, outcome: str) -> None:
     """The agent a grouping names must be one of the token's division (samples naming agents are checked by
     samples_accept)."""
     handle = grouping.agent
@@ -92,10 +92,10 @@ def _agent_check(division: Division, grouping: Grouping) -> None:
         return
     found = agents_lookup({handle}).get(handle)
     if found is None:
-        raise InvalidInput(f"Unknown agent {handle[:80]!r} in the grouping path. Nothing was stored.")
+        raise InvalidInput(f"Unknown agent {handle[:80]!r} in the grouping path. {outcome}")
     if found[1] != division.pk:
         raise Forbidden(
-            f"This token acts for {division.name}; agent {handle} belongs to another division. Nothing was stored.",
+            f"This token acts for {division.name}; agent {handle} belongs to another division. {outcome}",
             extra={"agents": [handle]},
         )
 

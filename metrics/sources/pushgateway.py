@@ -92,7 +92,8 @@ def grouping_parse(path: str) -> Grouping:
     for raw_name, raw_value in zip(segments[::2], segments[1::2], strict=True):
         name, value = raw_name, raw_value
         if name.endswith(BASE64_SUFFIX):
-            name, value = name.removesuffix(BASE64_SUFFIX), _base64url(raw_value, name)
+            name = name.removesuffix(BASE64_SUFFIX)
+            value = _base64url(raw_value, name)
         if not _LABEL_NAME_RE.fullmatch(name):
             raise InvalidInput(
                 f"Grouping label name {name[:80]!r} must be letters, digits and _, not starting with a digit."
@@ -110,8 +111,10 @@ def grouping_parse(path: str) -> Grouping:
 
 
 def _base64url(value: str, name: str) -> str:
+    """Padded or not, as the Pushgateway reads it."""
+    unpadded = value.rstrip("=")
     try:
-        return base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True).decode()
+        return base64.b64decode(unpadded + "=" * (-len(unpadded) % 4), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
         raise InvalidInput(f"The value of grouping label {name!r} is not base64url-encoded UTF-8.") from None
 
