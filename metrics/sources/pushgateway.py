@@ -46,6 +46,7 @@ BASE64_SUFFIX = "@base64"
 _LABEL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TYPES_WITH_CREATED = ("counter", "histogram", "summary")
 REFUSED = "Nothing was stored."
+MAX_NAME = 200  # a metric family's name, as PushGroupSeries.family keeps it
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class Grouping:
         return self.labels.get(AGENT_LABEL) or None
 
     def describe(self) -> str:
-        """The group as the digest and the messages name it: job first, then the labels in order."""
+        """The group in one line (job first, then the labels in order), for the push's digest."""
         pairs = [(JOB_LABEL, self.job), *sorted(self.labels.items())]
         return "/".join(f"{name}={value!r}" for name, value in pairs)
 
@@ -216,7 +217,7 @@ _DECODERS = {
 
 def _metric(name: str, kind: str, family) -> tuple[str, MetricInfo]:
     key = metric_key(name)
-    if key is None:
+    if key is None or len(name) > MAX_NAME:
         raise InvalidInput(
             f"Metric name {name[:100]!r} cannot be a NovaOps metric key (at most 63 characters). {REFUSED}"
         )
