@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import F, QuerySet, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from agents.models import Division, DivisionToken
@@ -43,13 +45,14 @@ def push_accept(
     group by the same method within METRICS_REPLAY_WINDOW_SECONDS is taken for a retry: stored once, and the
     group is left as that first push left it.
     """
-    now = timezone.now()
-    push = push_decode(body, grouping=grouping, ts_us=(now - EPOCH) // timedelta(microseconds=1))
     _agent_check(division, grouping, outcome="Nothing was stored.")
     method = "PUT" if replace else "POST"
     digest = hashlib.sha256(f"{method} {grouping.describe()}\n".encode() + body).hexdigest()
     with transaction.atomic():
         group = _group_locked(division, grouping)
+        # The push's time is taken under the group's lock, so a group's pushes are timed in the order they store.
+        now = timezone.now()
+        push = push_decode(body, grouping=grouping, ts_us=(now - EPOCH) // timedelta(microseconds=1))
         intake = samples_accept(
             division=division, token=token, samples=push.samples, source=SOURCE, digest=digest, partial=False
         )
@@ -59,7 +62,7 @@ def push_accept(
         ended = group.members.filter(ended_at__isnull=True).exclude(series_id__in=held)
         if not replace:
             ended = ended.filter(family__in=set(push.families))
-        ended_count = ended.update(ended_at=now)
+        ended_count = _members_end(ended, now)
         PushGroupSeries.objects.bulk_create(
             [
                 PushGroupSeries(group=group, series_id=series_id, family=family, started_at=now)
@@ -81,7 +84,12 @@ def push_group_delete(*, division: Division, grouping: Grouping) -> int:
         )
         if group is None:
             return 0
-        return group.members.filter(ended_at__isnull=True).update(ended_at=timezone.now())
+        return _members_end(group.members.filter(ended_at__isnull=True), timezone.now())
+
+
+def _members_end(members: QuerySet[PushGroupSeries], moment: datetime) -> int:
+    # Never before a membership's start: another web host's clock may run a little ahead of this one's.
+    return members.update(ended_at=Greatest(Value(moment), F("started_at")))
 
 
 def _agent_check(division: Division, grouping: Grouping, *, outcome: str) -> None:
