@@ -82,7 +82,7 @@ def test_push_to_gateway_with_a_bearer_token_lands_the_values(gateway, token, ag
 
     push_to_gateway(
         gateway, job="nightly", grouping_key={"agent": "ta_00008", "shard": "eu/1"}, registry=registry,
-        handler=_bearer(token[1]),
+        handler=_bearer(token[1]), compression="gzip",
     )  # fmt: skip
 
     tags = {"job": "nightly", "shard": "eu/1"}
@@ -160,6 +160,15 @@ def test_put_replaces_the_group_and_ends_what_it_no_longer_has(push):
     assert push("PUT", b"rows 3\nerrors 1\n").json()["series_ended"] == 0
     assert _held("errors") == [False, True]  # back in the group: a new membership
     assert [value for _, value in _points("errors")] == [0.0, 1.0]
+
+
+def test_an_empty_put_ends_the_whole_group(push):
+    push("PUT", b"rows 1\nerrors 0\n")
+
+    response = push("PUT", b"")
+
+    assert response.json() == {"batch": None, "points": 0, "series": 0, "series_ended": 2}
+    assert "Location" not in response
 
 
 def test_post_replaces_the_series_of_the_families_it_names(push):
