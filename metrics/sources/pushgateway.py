@@ -168,6 +168,8 @@ def _histogram(push: Push, family, grouping: Grouping, ts_us: int) -> None:
     for sample in family.samples:
         if sample.name == f"{family.name}_bucket":
             bound = _bound(sample, "le")
+            if bound == -math.inf:
+                raise InvalidInput(f"{_sample_name(sample.name, sample.labels)}: le is a number or +Inf. {REFUSED}")
             labels = _labels(sample, grouping, without="le")
             identity = repr(sorted(labels.items()))
             label_sets[identity] = labels
@@ -182,8 +184,7 @@ def _histogram(push: Push, family, grouping: Grouping, ts_us: int) -> None:
         counts = [total - below for total, below in zip(totals, [0.0, *totals[:-1]], strict=True)]
         if min(counts) < 0:
             raise InvalidInput(f"Histogram {family.name!r}: a bucket counts fewer than the one below it. {REFUSED}")
-        finite = [bound for bound in bounds if not math.isinf(bound)]
-        for suffix, estimate in percentiles_from_buckets(explicit_buckets(finite, counts)):
+        for suffix, estimate in percentiles_from_buckets(explicit_buckets(bounds[:-1], counts)):
             key, info = _metric(f"{family.name}_{suffix}", MetricKind.GAUGE, family)
             push.add(family.name, key, info, label_sets[identity], estimate, ts_us)
 
@@ -241,7 +242,10 @@ def _labels(sample, grouping: Grouping, *, without: str = "") -> dict[str, str]:
 
 def _bound(sample, label: str) -> float:
     try:
-        return float(sample.labels[label])
+        bound = float(sample.labels[label])
+        if math.isnan(bound):
+            raise ValueError
+        return bound
     except (KeyError, ValueError):
         raise InvalidInput(
             f"{_sample_name(sample.name, sample.labels)} needs a numeric {label!r} label. {REFUSED}"

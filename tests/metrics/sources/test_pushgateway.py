@@ -158,6 +158,14 @@ def test_names_become_catalogue_keys():
             "Histogram 'h' has no le=\"+Inf\" bucket. Nothing was stored.",
         ),
         (
+            b'# TYPE h histogram\nh_bucket{le="-Inf"} 0\nh_bucket{le="+Inf"} 1\n',
+            'h_bucket{le="-Inf"}: le is a number or +Inf. Nothing was stored.',
+        ),
+        (
+            b'# TYPE h histogram\nh_bucket{le="1"} 3\nh_bucket{le="+Inf"} 2\n',
+            "Histogram 'h': a bucket counts fewer than the one below it. Nothing was stored.",
+        ),
+        (
             b'# TYPE s summary\ns{quantile="2"} 1\n',
             's{quantile="2"}: a quantile is between 0 and 1. Nothing was stored.',
         ),
