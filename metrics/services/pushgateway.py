@@ -13,13 +13,11 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
-from django.db.models import F, QuerySet, Value
-from django.db.models.functions import Greatest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from agents.models import Division, DivisionToken
-from metrics.models import Metric, PushGroup, PushGroupSeries, Series
+from metrics.models import Metric, PushGroup
 from metrics.services.batches import EPOCH, agents_lookup
 from metrics.services.intake import Intake, samples_accept
 from metrics.sources.pushgateway import Grouping, Push, push_decode
@@ -59,18 +57,18 @@ def push_accept(
         if intake.replayed:
             return Pushed(intake=intake, series=intake.batch.series_count, ended=0)
         held = _series_of(push, division)
-        ended = group.members.filter(ended_at__isnull=True).exclude(series_id__in=held)
-        if not replace:
-            ended = ended.filter(family__in=set(push.families))
-        ended_count = _members_end(ended, now)
-        PushGroupSeries.objects.bulk_create(
-            [
-                PushGroupSeries(group=group, series_id=series_id, family=family, started_at=now)
-                for series_id, family in held.items()
-            ],
-            ignore_conflicts=True,  # the series the group holds already keep their row and start
-        )
-    return Pushed(intake=intake, series=len(held), ended=ended_count)
+        ended = _members_end(group.pk, now, keep=list(held), families=None if replace else sorted(set(push.families)))
+        with connection.cursor() as cursor:
+            # The series the group holds already keep their row and its start.
+            cursor.execute(
+                """
+                INSERT INTO metrics_pushgroupseries (group_id, series_id, family, started_at)
+                SELECT %s, s, f, %s FROM unnest(%s::bigint[], %s::text[]) AS u(s, f)
+                ON CONFLICT DO NOTHING
+                """,
+                [group.pk, now, list(held), list(held.values())],
+            )
+    return Pushed(intake=intake, series=len(held), ended=ended)
 
 
 def push_group_delete(*, division: Division, grouping: Grouping) -> int:
@@ -84,12 +82,22 @@ def push_group_delete(*, division: Division, grouping: Grouping) -> int:
         )
         if group is None:
             return 0
-        return _members_end(group.members.filter(ended_at__isnull=True), timezone.now())
+        return _members_end(group.pk, timezone.now(), keep=[], families=None)
 
 
-def _members_end(members: QuerySet[PushGroupSeries], moment: datetime) -> int:
-    # Never before a membership's start: another web host's clock may run a little ahead of this one's.
-    return members.update(ended_at=Greatest(Value(moment), F("started_at")))
+def _members_end(group_id: int, moment: datetime, *, keep: list[int], families: list[str] | None) -> int:
+    """End the group's memberships but those of `keep` (only those of `families` when given): how many ended.
+    Never before a membership's start, which another web host, its clock a little ahead, may have set."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE metrics_pushgroupseries SET ended_at = GREATEST(%s, started_at)
+            WHERE group_id = %s AND ended_at IS NULL AND NOT series_id = ANY(%s::bigint[])
+              AND (%s::text[] IS NULL OR family = ANY(%s::text[]))
+            """,
+            [moment, group_id, keep, families, families],
+        )
+        return cursor.rowcount
 
 
 def _agent_check(division: Division, grouping: Grouping, *, outcome: str) -> None:
@@ -128,5 +136,6 @@ def _series_of(push: Push, division: Division) -> dict[int, str]:
         f"{metric_ids[key]}|{agent_ids[handle] if handle else ''}|{division.pk}|{tags}": family
         for key, handle, tags, family in zip(samples.keys, samples.handles, samples.tags, push.families, strict=True)
     }
-    ids = Series.objects.filter(key__in=list(families)).values_list("key", "id")
-    return {series_id: families[key] for key, series_id in ids}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT key, id FROM metrics_series WHERE key = ANY(%s)", [list(families)])
+        return {series_id: families[key] for key, series_id in cursor.fetchall()}
