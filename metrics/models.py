@@ -219,6 +219,56 @@ class CumulativeCursor(models.Model):
         return f"{self.series_id}@{self.ts}={self.value}"
 
 
+class PushGroup(models.Model):
+    """A Pushgateway group of a division: a job and its other grouping labels (the agent's among them).
+
+    Each push to it stores its samples as points at the push time; the group remembers which series it holds
+    (PushGroupSeries), so that a PUT ends those the push no longer has and a DELETE ends them all.
+    """
+
+    division = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="push_groups")
+    job = models.CharField(max_length=200)
+    labels = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["division", "job", "labels"], name="push_group_unique"),
+            models.CheckConstraint(condition=~Q(job=""), name="push_group_job_named"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job} {self.labels}"
+
+
+class PushGroupSeries(models.Model):
+    """A series while a push group holds it: from the push that brought it until the push or DELETE that ended it.
+
+    Ending keeps the series and its points (the history stays on the dashboards); pushed again, the series joins
+    the group again as a new row. `family` is the metric family it came from, what a POST replaces.
+    """
+
+    group = models.ForeignKey(PushGroup, on_delete=models.CASCADE, related_name="members")
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="push_memberships")
+    family = models.CharField(max_length=200)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "push group series"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "series"], condition=Q(ended_at__isnull=True), name="push_member_held_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("started_at")),
+                name="push_member_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group_id}:{self.series_id} from {self.started_at:%Y-%m-%dT%H:%M:%S}"
+
+
 class TemporalConnection(models.Model):
     """A Temporal cluster (one namespace of it) whose workflows the beat job counts as metrics.
 

@@ -36,7 +36,11 @@ urlpatterns = [
     # The protocol front doors at the paths their clients build: OTEL_EXPORTER_OTLP_ENDPOINT=http://<host>/otlp, and
     # the Pushgateway address http://<host>/pushgateway (prometheus_client appends /metrics/job/<job>/<label>/<value>).
     path("otlp/v1/metrics", otlp.receive, name="otlp-metrics"),
-    re_path(r"^pushgateway/metrics/(?P<grouping>job(?:@base64)?/.*)$", pushgateway.receive, name="pushgateway"),
+    re_path(
+        r"^pushgateway/metrics/(?P<grouping>job(?:@base64)?/.*)$",
+        pushgateway.PushgatewayApi.as_view(),
+        name="pushgateway",
+    ),
     path("registry/", include("agents.urls")),
     path("fleet/", include("agents.fleet_urls")),
     path("escalations/", include("escalations.urls")),
