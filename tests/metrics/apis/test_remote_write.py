@@ -6,16 +6,22 @@ import base64
 import math
 import random
 import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from rest_framework.test import APIClient
 
 from agents.services.tokens import division_token_create
-from metrics.models import IngestBatch, Metric, Point
-from tests.factories import AgentFactory
+from metrics.models import IngestBatch, Metric, Point, Series
+from tests.factories import AgentFactory, DivisionFactory
 from tests.helpers import assert_problem
-from tests.helpers.prometheus import REMOTE_WRITE_HEADERS, snappy, write_request
+from tests.helpers.processes import database_url_for_subprocesses, free_port, stop_group, wait_until
+from tests.helpers.prometheus import REMOTE_WRITE_HEADERS, prometheus_start, snappy, write_request
 
 URL = "/api/v1/prom/write"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -276,3 +282,142 @@ def test_without_a_token_it_is_401(cast):
 
 def test_the_endpoint_is_not_in_the_openapi_schema(schema):
     assert not [path for path in schema["paths"] if "prom" in path]
+
+
+# --- a real Prometheus, and NovaOps restarted under it ----------------------------------------------------------
+
+
+class Exporter:
+    """The application Prometheus scrapes: every scrape reads a new value (the scrape's number), so each sample can
+    be told apart, for agent ta_00008 — a gauge, a counter and a histogram."""
+
+    def __init__(self) -> None:
+        self.scrapes = 0
+        self._lock = threading.Lock()
+
+    def describe(self) -> list:
+        return []  # registering must not count as a scrape
+
+    def collect(self) -> list:
+        with self._lock:
+            self.scrapes += 1
+            n = float(self.scrapes)
+        depth = GaugeMetricFamily("rw_queue_depth", "Jobs waiting.", labels=["agent"])
+        depth.add_metric(["ta_00008"], n)
+        done = CounterMetricFamily("rw_jobs_done", "Jobs finished.", labels=["agent"])
+        done.add_metric(["ta_00008"], 3 * n)
+        wait = HistogramMetricFamily("rw_wait_seconds", "Time jobs waited.", labels=["agent"])
+        wait.add_metric(["ta_00008"], buckets=[("0.1", n), ("1.0", 3 * n), ("+Inf", 4 * n)], sum_value=1.5 * n)
+        return [depth, done, wait]
+
+
+@pytest.fixture
+def writer_token(transactional_db, points_cleanup) -> str:
+    """A division with agent ta_00008 and a token, committed: the web and worker processes must see them."""
+    division = DivisionFactory(name="NovaCore Runtime", slug="novacore-runtime")
+    AgentFactory(handle="ta_00008", callsign="Core", division=division)
+    return division_token_create(division=division, name="prometheus")[1]
+
+
+@pytest.fixture
+def exporter() -> Iterator[tuple[Exporter, int, Callable[[], None]]]:
+    """(exporter, its port, stop) served by prometheus_client on 127.0.0.1; stopped at teardown too."""
+    exporter, registry, port = Exporter(), CollectorRegistry(), free_port()
+    registry.register(exporter)
+    server, _ = start_http_server(port, addr="127.0.0.1", registry=registry)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    yield exporter, port, stop
+    stop()
+
+
+def _stored_ms(key: str) -> dict[int, float]:
+    """{timestamp in ms: value} of the one series of `key` (the primary key allows one point per timestamp)."""
+    rows = Point.objects.filter(series__metric__key=key).values_list("ts", "value")
+    return {round(ts.timestamp() * 1000): value for ts, value in rows}
+
+
+def _pending_batches() -> int:
+    return IngestBatch.objects.exclude(status=IngestBatch.Status.DONE).count()
+
+
+@pytest.mark.worker
+def test_a_real_prometheus_writes_what_it_scrapes_and_a_novaops_restart_loses_nothing(
+    writer_token, broker, gunicorn, workers, exporter, tmp_path
+):
+    """Prometheus scrapes every second and remote-writes; NovaOps' web is stopped for a few scrapes and started
+    again on the same port. Prometheus retries what was refused by the closed port; every sample it holds of the
+    exporter's series lands exactly once (the gauge's values themselves, the counter as increments of 3 each)."""
+    source, exporter_port, exporter_stop = exporter
+    servers = {"database_url": database_url_for_subprocesses(), "redis_url": broker.url}
+    web = gunicorn(**servers)
+    workers()
+    prometheus = prometheus_start(
+        root=tmp_path,
+        target=f"127.0.0.1:{exporter_port}",
+        remote_write_url=f"http://127.0.0.1:{web.port}{URL}",
+        token=writer_token,
+    )
+    try:
+        wait_until(lambda: len(_stored_ms("rw_queue_depth")) >= 3, timeout=60, what="the first samples to land")
+        stop_group(web.process, grace=5)
+        down_at = source.scrapes
+        wait_until(
+            lambda: (
+                source.scrapes >= down_at + 4
+                and prometheus.own_metrics().get("prometheus_remote_storage_samples_retried_total", 0) > 0
+            ),
+            timeout=60,
+            what="Prometheus to scrape on and retry while NovaOps is down",
+        )
+        gunicorn(**servers, port=web.port)
+        wait_until(
+            lambda: max(_stored_ms("rw_queue_depth").values()) > down_at + 4,
+            timeout=60,
+            what="samples scraped after the restart to land",
+        )
+        exporter_stop()
+        stopped_at = time.time()
+        wait_until(
+            lambda: _all_sent(prometheus, after=stopped_at) and not _pending_batches(),
+            timeout=60,
+            what="Prometheus to have sent everything it scraped, and the worker to land it",
+        )
+        now = time.time()
+        gauge = prometheus.raw_samples('rw_queue_depth{agent="ta_00008"}', at=now)
+        totals = prometheus.raw_samples('rw_jobs_done_total{agent="ta_00008"}', at=now)
+        counts = prometheus.raw_samples('rw_wait_seconds_count{agent="ta_00008"}', at=now)
+        own = prometheus.own_metrics()
+    finally:
+        stop_group(prometheus.process, grace=10)
+
+    print(f"{len(gauge)} scrapes; NovaOps down from scrape {down_at}; Prometheus' own counts: {_counts(own)}")
+    assert own["prometheus_remote_storage_samples_failed_total"] == 0  # nothing dropped as unretryable
+    assert set(gauge.values()) >= set(map(float, range(down_at, down_at + 5)))  # the outage's scrapes included
+    assert _stored_ms("rw_queue_depth") == gauge
+    # The counter's totals (3 a scrape) arrive as increments: 3 for each, the first total counted from zero.
+    assert _stored_ms("rw_jobs_done_total") == dict.fromkeys(totals, 3.0)
+    assert _stored_ms("rw_wait_seconds_count") == dict.fromkeys(counts, 4.0)
+    assert set(_stored_ms("rw_wait_seconds_p50")) == set(counts)
+    assert list(Series.objects.filter(metric__key="rw_queue_depth").values_list("agent__handle", "tags")) == [
+        ("ta_00008", {"job": "exporter", "instance": f"127.0.0.1:{exporter_port}"})
+    ]
+    up = Metric.objects.get(key="up")
+    assert (up.discovered_from, up.needs_review) == ("remote_write", True)
+
+
+def _all_sent(prometheus, *, after: float) -> bool:
+    """Prometheus has nothing pending and has sent samples scraped after `after` (epoch seconds): everything
+    scraped before it was sent and acknowledged."""
+    own = prometheus.own_metrics()
+    return (
+        own.get("prometheus_remote_storage_samples_pending", 1) == 0
+        and own.get("prometheus_remote_storage_queue_highest_sent_timestamp_seconds", 0) > after
+    )
+
+
+def _counts(own: dict[str, float]) -> dict[str, float]:
+    return {name: value for name, value in own.items() if name.startswith("prometheus_remote_storage_samples")}
