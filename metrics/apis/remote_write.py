@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.authentication import DivisionTokenAuthentication, DivisionTokenBasicAuthentication
-from metrics.services.intake import Intake, samples_accept
+from metrics.services.intake import samples_accept
 from metrics.sources.common import Reason, Rejection
 from metrics.sources.remote_write import SOURCE, snappy_decode, write_request_parse
 from novaops.errors import Forbidden, InvalidInput, PayloadTooLarge, UnsupportedMediaType
@@ -52,10 +52,10 @@ class RemoteWriteApi(APIView):
             raise PayloadTooLarge(f"Body is over the {limit}-byte limit.")
         body = snappy_decode(raw, limit=limit)
         samples = write_request_parse(body, now=timezone.now())
-        if not len(samples):  # metadata only, staleness markers, or nothing usable: nothing to store
+        if not samples:  # metadata only, staleness markers, or nothing usable: nothing to store
             _answer(samples.rejections)
             return Response(status=204)
-        intake: Intake = samples_accept(
+        intake = samples_accept(
             division=principal.division,
             token=principal.token,
             samples=samples,
