@@ -16,6 +16,7 @@ import math
 import struct
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import cramjam
 from django.conf import settings
@@ -83,31 +84,31 @@ def write_request_parse(body: bytes | bytearray, *, now: datetime) -> Samples:
     described = {meta.metric_family_name: meta for meta in request.metadata}
     samples = Samples()
     problems: dict[str, Counter] = defaultdict(Counter)
-    histograms: dict[tuple, list[tuple[float, float]]] = defaultdict(list)
+    histograms: dict[tuple, list[tuple[str, float]]] = defaultdict(list)
+    # Prometheus sends a TimeSeries per sample, so a request repeats each label set: each is read once.
+    identities: dict[tuple, _Identity] = {}
     for series in request.timeseries:
-        labels = {label.name: label.value for label in series.labels}
-        name = labels.get(NAME_LABEL, "")
-        problem, key, handle, tags = _series_identity(name, labels)
-        if problem:
-            problems[problem][name or "(no name)"] += len(series.samples)
+        label_pairs = tuple((label.name, label.value) for label in series.labels)
+        identity = identities.get(label_pairs)
+        if identity is None:
+            identity = identities[label_pairs] = _series_identity(dict(label_pairs))
+            if not identity.problem and identity.le is None and identity.key not in samples.metrics:
+                samples.metrics[identity.key] = _info(identity.name, described)
+        if identity.problem:
+            problems[identity.problem][identity.name or "(no name)"] += len(series.samples)
             continue
-        bucket = name.endswith(HISTOGRAM_SUFFIX) and BUCKET_LABEL in labels
-        if not bucket:
-            samples.metrics.setdefault(key, _info(name, described))
-        cumulative = name.endswith(COUNTER_SUFFIXES)
         for sample in series.samples:
             value, ts_us = sample.value, sample.timestamp * 1000
             problem = _sample_problem(value, ts_us, window)
             if problem == "stale":
                 continue
             if problem:
-                problems[problem][name] += 1
-            elif bucket:
-                histograms[(name.removesuffix(HISTOGRAM_SUFFIX), handle, tags, ts_us)].append(
-                    (labels[BUCKET_LABEL], value)
-                )
+                problems[problem][identity.name] += 1
+            elif identity.le is not None:
+                base = identity.name.removesuffix(HISTOGRAM_SUFFIX)
+                histograms[(base, identity.handle, identity.tags, ts_us)].append((identity.le, value))
             else:
-                samples.add(key, handle, ts_us, value, tags, cumulative=cumulative)
+                samples.add(identity.key, identity.handle, ts_us, value, identity.tags, cumulative=identity.cumulative)
     for (base, handle, tags, ts_us), buckets in histograms.items():
         _percentiles_add(samples, problems, base, handle, tags, ts_us, buckets, described)
     for problem, names in problems.items():
@@ -115,20 +116,32 @@ def write_request_parse(body: bytes | bytearray, *, now: datetime) -> Samples:
     return samples
 
 
-def _series_identity(name: str, labels: dict[str, str]) -> tuple[str | None, str, str | None, str]:
-    """(problem, catalogue key, agent handle, canonical tags) of a series' labels; the `le` of a histogram bucket
-    is not a tag (its buckets become percentiles of one series)."""
+class _Identity(NamedTuple):
+    """What a series' labels say: its metric, agent and tags, or the problem that refuses its samples."""
+
+    problem: str | None
+    name: str
+    key: str = ""
+    handle: str | None = None
+    tags: str = ""
+    cumulative: bool = False
+    le: str | None = None  # the bound of a histogram bucket, whose samples become percentiles
+
+
+def _series_identity(labels: dict[str, str]) -> _Identity:
+    """The `le` of a histogram bucket is not a tag: a histogram's buckets are one series of percentiles."""
+    name = labels.get(NAME_LABEL, "")
     if not name:
-        return "No __name__ label", "", None, ""
+        return _Identity("No __name__ label", name)
     key = metric_key(name)
     if key is None:
-        return "Metric name that cannot become a catalogue key (1 to 63 letters, digits, _)", "", None, ""
-    bucket = name.endswith(HISTOGRAM_SUFFIX) and BUCKET_LABEL in labels
-    skip = (NAME_LABEL, AGENT_LABEL, BUCKET_LABEL) if bucket else (NAME_LABEL, AGENT_LABEL)
+        return _Identity("Metric name that cannot become a catalogue key (1 to 63 letters, digits, _)", name)
+    le = labels.get(BUCKET_LABEL) if name.endswith(HISTOGRAM_SUFFIX) else None
+    skip = (NAME_LABEL, AGENT_LABEL) if le is None else (NAME_LABEL, AGENT_LABEL, BUCKET_LABEL)
     tags, problem = tags_from(labels, skip=skip)
     if problem:
-        return f"Labels over the tag limits ({problem.rstrip('.')})", "", None, ""
-    return None, key, labels.get(AGENT_LABEL) or None, tags
+        return _Identity(f"Labels over the tag limits ({problem.rstrip('.')})", name)
+    return _Identity(None, name, key, labels.get(AGENT_LABEL) or None, tags, name.endswith(COUNTER_SUFFIXES), le)
 
 
 def _sample_problem(value: float, ts_us: int, window: tuple[int, int]) -> str | None:
