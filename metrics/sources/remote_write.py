@@ -188,6 +188,8 @@ def _percentiles_add(
     try:
         bounds = sorted((float(le), count) for le, count in buckets)
     except ValueError:
+        bounds = []
+    if not bounds or any(math.isnan(le) for le, _ in bounds):
         problems["Histogram buckets whose le label is not a number"][name] += len(buckets)
         return
     counts, below = [], 0.0
@@ -197,7 +199,7 @@ def _percentiles_add(
     if any(count < 0 for count in counts):
         problems["Histogram buckets whose counts are not cumulative"][name] += len(buckets)
         return
-    finite = [le for le, _ in bounds if not math.isinf(le)]
+    finite = [le for le, _ in bounds if le != math.inf]
     if len(finite) == len(bounds):  # no +Inf bucket was sent: nothing is counted above the last bound
         counts.append(0.0)
     family = described.get(base)
@@ -216,7 +218,7 @@ def _percentiles_add(
 
 
 def _count(names: Counter) -> str:
-    """ "3 samples of a, b" — the metrics named, the first few."""
+    """How many samples, of which metrics (the first few named): "3 samples of a, b"."""
     total = sum(names.values())
     listed = sorted(names)
     shown = ", ".join(listed[:NAMES_SHOWN]) + (

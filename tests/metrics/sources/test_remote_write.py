@@ -152,12 +152,13 @@ def test_histograms_with_unusable_buckets_are_refused():
         ({"__name__": "a_seconds_bucket", "le": "0.5"}, [(9.0, T_MS)]),
         ({"__name__": "a_seconds_bucket", "le": "+Inf"}, [(3.0, T_MS)]),  # fewer than at 0.5: not cumulative
         ({"__name__": "b_seconds_bucket", "le": "half"}, [(1.0, T_MS)]),
+        ({"__name__": "c_seconds_bucket", "le": "NaN"}, [(1.0, T_MS)]),
     )
 
     assert len(samples) == 0
     assert sorted(r.message for r in samples.rejections) == [
         "Histogram buckets whose counts are not cumulative: 2 samples of a_seconds_bucket.",
-        "Histogram buckets whose le label is not a number: 1 sample of b_seconds_bucket.",
+        "Histogram buckets whose le label is not a number: 2 samples of b_seconds_bucket, c_seconds_bucket.",
     ]
 
 
@@ -221,3 +222,17 @@ def test_cramjam_is_the_snappy_block_format_prometheus_sends():
     # Golden bytes: the varint length (5), then one literal of 5 bytes (tag 4 << 2), as Go's snappy.Encode writes.
     assert snappy_decode(b"\x05\x10hello", limit=10) == b"hello"
     assert bytes(cramjam.snappy.compress_raw(b"hello")) == b"\x05\x10hello"
+
+
+def test_a_histogram_sent_without_its_inf_bucket_counts_nothing_above_its_last_bound():
+    samples = _parse(
+        ({"__name__": "w_seconds_bucket", "le": "1"}, [(10.0, T_MS)]),
+        ({"__name__": "w_seconds_bucket", "le": "2"}, [(20.0, T_MS)]),
+    )
+
+    # Rank 10 of 20 is the whole first bucket (0, 1]; rank 19 is 90 % into (1, 2].
+    assert dict(zip(samples.keys, samples.values, strict=True)) == {
+        "w_seconds_p50": 1.0,
+        "w_seconds_p95": 1.9,
+        "w_seconds_p99": pytest.approx(1.98),
+    }
