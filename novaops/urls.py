@@ -17,7 +17,7 @@ api_v1 = [
     path("escalations", include(("escalations.api_urls", "escalations"))),
     path("meetings", include(("meetings.api_urls", "meetings"))),
     # Prometheus remote write 1.0, where Prometheus, Grafana Alloy and vmagent are pointed.
-    *api_path("prom/write", remote_write.receive, name="prom-write"),
+    *api_path("prom/write", remote_write.RemoteWriteApi.as_view(), name="prom-write"),
     # The schema and its Swagger UI keep their trailing slash as the canonical form; both forms answer.
     path("schema/", schema_view, name="schema"),
     path("schema", schema_view),

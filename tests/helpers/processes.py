@@ -198,9 +198,10 @@ def _await_up(process: subprocess.Popen, up: Callable[[], bool], *, what: str, o
         raise
 
 
-def web_start(*, database_url: str, redis_url: str, log_dir: Path) -> Web:
-    """A real `gunicorn novaops.wsgi` as the launcher builds it (two workers) on a free port, answering /healthz."""
-    port = free_port()
+def web_start(*, database_url: str, redis_url: str, log_dir: Path, port: int | None = None) -> Web:
+    """A real `gunicorn novaops.wsgi` as the launcher builds it (two workers) on a free port, or on `port` (a web
+    restarted where its clients are pointed), answering /healthz."""
+    port = port or free_port()
     log = log_dir / f"gunicorn-{port}.log"
     # The shipped command line; for a test: no access log, no control socket, a quick graceful stop.
     command = launcher.web_command(

@@ -38,11 +38,12 @@ def token(division):
 
 @pytest.fixture
 def gunicorn(tmp_path) -> Iterator[Callable[..., Web]]:
-    """start(database_url=…, redis_url=…) → a real `gunicorn novaops.wsgi` with two workers on a free port."""
+    """start(database_url=…, redis_url=…, port=None) → a real `gunicorn novaops.wsgi` with two workers on a free
+    port (or that port)."""
     started: list[Web] = []
 
-    def start(*, database_url: str, redis_url: str) -> Web:
-        web = web_start(database_url=database_url, redis_url=redis_url, log_dir=tmp_path)
+    def start(*, database_url: str, redis_url: str, port: int | None = None) -> Web:
+        web = web_start(database_url=database_url, redis_url=redis_url, log_dir=tmp_path, port=port)
         started.append(web)
         return web
 
