@@ -6,7 +6,7 @@ through /api/v1/metrics/series. Then the answers the OTLP specification asks for
 import gzip
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,9 +27,10 @@ from rest_framework.test import APIClient
 from agents.services.tokens import division_token_create
 from metrics.models import IngestBatch, Metric
 from metrics.sources.otlp import JSON, PROTOBUF
+from novaops.errors import RETRY_AFTER_SECONDS
 from tests.factories import AgentFactory, DivisionFactory
 from tests.helpers.processes import database_url_for_subprocesses, wait_until
-from tests.metrics.sources.test_otlp import gauge, histogram, request, total
+from tests.metrics.sources.test_otlp import attrs, gauge, histogram, request, total
 
 URL = "/otlp/v1/metrics"
 # What each agent records, in two exports: the counter's running total and the histogram grow between them.
@@ -61,15 +62,15 @@ def fleet(transactional_db, points_cleanup) -> str:
 
 
 @pytest.fixture
-def otel_env(monkeypatch, fleet) -> Iterator[callable]:
-    """configure(base_url) → the exporter's environment as the README's recipe sets it."""
+def otel_env(monkeypatch, fleet) -> Callable[[str], None]:
+    """configure(base_url): the exporter's environment as the README's recipe sets it, with the fleet's token."""
 
     def configure(base_url: str) -> None:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"{base_url}/otlp")
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"Authorization=Bearer%20{fleet}")
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
 
-    yield configure
+    return configure
 
 
 class OtlpJsonSession(requests.Session):
@@ -135,8 +136,8 @@ def read_back(secret: str) -> dict[tuple[str, str], float]:
     return found
 
 
-def expected() -> dict[tuple[str, str], float]:
-    return {(key, handle): value for key, value in EXPECTED.items() for handle in AGENTS}
+def expected(**changed: float) -> dict[tuple[str, str], float]:
+    return {(key, handle): value for key, value in (EXPECTED | changed).items() for handle in AGENTS}
 
 
 # --- the real exporter ------------------------------------------------------------------------------------------
@@ -155,6 +156,19 @@ def test_the_sdk_exporter_in_protobuf_lands_gauges_counters_and_histograms_of_tw
     discovered = Metric.objects.filter(discovered_from="otlp", needs_review=True)
     assert set(discovered.values_list("key", flat=True)) == set(EXPECTED)
     assert Metric.objects.get(key="rpc_duration_p95").name == "rpc.duration (p95)"
+
+
+def test_with_delta_temporality_the_same_totals_land_and_percentiles_cover_the_last_interval(
+    live_server, otel_env, fleet, monkeypatch
+):
+    otel_env(live_server.url)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta")
+
+    for handle in AGENTS:
+        record_and_export(handle)
+
+    # The second interval alone: 15, 40 and 70 ms, one in each of (10, 20], (20, 50] and (50, +Inf).
+    assert read_back(fleet) == expected(rpc_duration_p50=35.0)
 
 
 def test_the_sdk_exporter_in_otlp_json_lands_the_same_values(live_server, otel_env, fleet):
@@ -252,8 +266,6 @@ def test_an_unknown_agent_and_another_divisions_agent_are_refused_in_a_partial_s
 
 
 def test_a_label_set_over_the_limits_is_refused_in_a_partial_success(token_client, agents):
-    from tests.metrics.sources.test_otlp import attrs
-
     body = request(gauge("queue.depth", 1.0, attributes=attrs(**{f"k{i}": "v" for i in range(16)})))
 
     assert partial_success(post(token_client, body)) == (
@@ -357,11 +369,12 @@ def test_a_503_while_the_database_refuses_is_retried_by_the_exporter_and_lands_o
 
     exporting = threading.Thread(target=export)
     exporting.start()
-    wait_until(
-        lambda: any("Service Unavailable" in record.getMessage() for record in caplog.records),
+    retry = wait_until(
+        lambda: [r.getMessage() for r in caplog.records if "Service Unavailable" in r.getMessage()],
         timeout=30,
         what="the exporter to be answered 503 and to retry",
     )
+    assert f"retrying in {RETRY_AFTER_SECONDS:.2f}s" in retry[0]  # as long as Retry-After said
     blocker.rollback()
     exporting.join(timeout=120)
     assert not exporting.is_alive() and not failures, failures
