@@ -136,22 +136,23 @@ class _Reader:
             self.refuse("aggregation temporality unspecified", metric.name, len(data.data_points))
             return
         delta = temporality == _DELTA
+        key = metric_key(metric.name)
+        if key and not metric_key(key + ("" if kind in ("gauge", "sum") else "_count")):  # the longest suffix
+            key = None
         for point in data.data_points:
             if point.flags & _NO_RECORDED_VALUE:  # a series that stopped: nothing to store
                 continue
             outputs, buckets, problem = _outputs(kind, data, point, delta=delta)
-            self.point(metric, point, outputs, buckets, problem, handle=handle, resource=resource, delta=delta)
+            self.point(metric, key, point, outputs, buckets, problem, handle=handle, resource=resource, delta=delta)
 
-    def point(self, metric, point, outputs, buckets, problem, *, handle, resource, delta) -> None:
-        """Add one data point's outputs [(suffix, value, kind, cumulative)] (and buckets for percentiles), or refuse
-        them all for a problem of the point itself."""
-        key = metric_key(metric.name)
+    def point(self, metric, key, point, outputs, buckets, problem, *, handle, resource, delta) -> None:
+        """Add one data point's outputs [(suffix, value, kind, cumulative)] (and buckets for percentiles) under the
+        metric's key, or refuse them all for a problem of the point itself (a key None: no usable name)."""
         ts_us = point.time_unix_nano // 1000
         tags, tags_problem = self.tags(resource, point.attributes)
-        longest = max((suffix for suffix, *_ in outputs), key=len, default="")
         problem = (
             problem
-            or (None if key and metric_key(key + longest) else "a name NovaOps cannot make a metric key of")
+            or (None if key else "a name NovaOps cannot make a metric key of")
             or self.time_problem(ts_us)
             or (tags_problem and f"attributes over the tag limits ({tags_problem.rstrip('.')})")
         )
@@ -187,9 +188,11 @@ class _Reader:
         return None
 
     def describe(self, key: str, metric: metrics_pb2.Metric, suffix: str, kind: str) -> None:
-        label = f" ({suffix[1:]})" if suffix else ""
-        unit = "" if suffix == "_count" else metric.unit
-        self.samples.metrics.setdefault(key, MetricInfo(metric.name + label, kind, unit, metric.description))
+        """The first description of a key in the body stands."""
+        if key not in self.samples.metrics:
+            label = f" ({suffix[1:]})" if suffix else ""
+            unit = "" if suffix == "_count" else metric.unit
+            self.samples.metrics[key] = MetricInfo(metric.name + label, kind, unit, metric.description)
 
     def put(self, ident: tuple, value: float, *, cumulative: bool, add: bool, start_us: int) -> None:
         position = self.positions.get(ident)
