@@ -284,6 +284,19 @@ def test_points_past_the_divisions_series_cap_are_refused_in_a_partial_success(t
     assert message == "NovaCore Runtime is at its cap of 1 series. Points of new series refused."
 
 
+def test_points_of_new_names_past_the_divisions_cap_on_names_are_refused_in_a_partial_success(
+    token_client, agents, settings
+):
+    settings.METRICS_DIVISION_MAX_METRICS = 1
+    body = request(gauge("queue.depth", 1.0), gauge("cpu.load", 0.5))
+
+    rejected, message = partial_success(post(token_client, body))
+
+    assert rejected == 1
+    assert message == "The division is at its cap of 1 metric names; points of new metrics refused: cpu_load."
+    assert not Metric.objects.filter(key="cpu_load").exists()
+
+
 def test_a_truncated_protobuf_is_a_400_status(token_client, agents):
     body = request(histogram("rpc.duration", counts=[1, 2, 3], bounds=[1.0, 2.0])).SerializeToString()
 
