@@ -333,6 +333,13 @@ def test_a_gzip_bomb_is_a_413_status_before_it_is_inflated_whole(token_client, a
     assert message == "Body decompresses to more than 1000000 bytes."
 
 
+def test_a_body_declared_over_the_limit_is_a_413_status_before_it_is_read(token_client, agents, settings):
+    settings.METRICS_MAX_BODY_BYTES = 10
+    body = request(gauge("queue.depth", 1.0)).SerializeToString()
+
+    assert status(post(token_client, body), 413) == f"Body of {len(body)} bytes is over the 10-byte limit."
+
+
 def test_a_division_over_its_quota_gets_a_429_with_retry_after(token_client, agents, settings):
     settings.METRICS_QUOTA_BATCHES_PER_MINUTE = 0
 
