@@ -37,15 +37,12 @@ from novaops.permissions import IsDivisionClient
 SOURCE = "otlp"
 
 
-class CanExportMetrics(IsDivisionClient):
-    message = "Exporting metrics needs a division token: OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20nvo_…"
-
-
 class OtlpMetricsApi(APIView):
     """POST /otlp/v1/metrics — store what can be stored (committed before the 200), say what was refused."""
 
+    # Only division tokens authenticate here: anyone else is a 401 before the permission is asked.
     authentication_classes = [DivisionTokenAuthentication]
-    permission_classes = [CanExportMetrics]
+    permission_classes = [IsDivisionClient]
     http_method_names = ["post"]
 
     @extend_schema(exclude=True)

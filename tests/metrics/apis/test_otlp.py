@@ -24,7 +24,7 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from rest_framework.test import APIClient
 
-from agents.services.tokens import division_token_create
+from agents.services.tokens import division_token_create, division_token_revoke
 from metrics.models import IngestBatch, Metric
 from metrics.sources.otlp import JSON, PROTOBUF
 from novaops.errors import RETRY_AFTER_SECONDS
@@ -354,6 +354,14 @@ def test_no_token_is_a_401_with_www_authenticate(client, agents):
 
     assert status(response, 401) == "Authentication credentials were not provided."
     assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_a_revoked_token_is_a_403(token, agents):
+    division_token_revoke(token=token[0])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token[1]}")
+
+    assert status(post(client, request(gauge("queue.depth", 1.0))), 403) == f"Token {token[0].prefix} was revoked."
 
 
 def test_the_endpoint_is_not_in_the_openapi_schema(schema):
