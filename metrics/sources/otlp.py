@@ -62,13 +62,15 @@ def otlp_decode(body: bytes, *, content_type: str) -> ExportMetricsServiceReques
     (lowerCamelCase names, enums as integers, 64-bit integers as strings or numbers); unknown fields are ignored,
     as the specification asks. Exemplars' hex trace ids are read as base64 there, harmlessly: they are not used."""
     request = ExportMetricsServiceRequest()
+    kind = "OTLP/JSON" if content_type == JSON else "OTLP protobuf"
     try:
         if content_type == JSON:
+            if not body.lstrip().startswith(b"{"):  # json_format reads a string or an array as an empty request
+                raise PayloadError(f"The body is not an {kind} ExportMetricsServiceRequest: not a JSON object.")
             json_format.Parse(body, request, ignore_unknown_fields=True)
         else:
             request.ParseFromString(body)
     except (DecodeError, json_format.ParseError, UnicodeDecodeError) as exc:
-        kind = "OTLP/JSON" if content_type == JSON else "OTLP protobuf"
         raise PayloadError(f"The body is not an {kind} ExportMetricsServiceRequest: {exc}") from None
     return request
 

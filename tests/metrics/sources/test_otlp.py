@@ -301,6 +301,8 @@ def test_decode_reads_protobuf_and_otlp_json_with_integer_enums_and_string_int64
         (gzip.compress(b"not protobuf at all"), PROTOBUF, "not an OTLP protobuf"),
         (b'{"resourceMetrics": 3}', JSON, "not an OTLP/JSON"),
         (b"\xff\xfe", JSON, "not an OTLP/JSON"),
+        (b'"resourceMetrics"', JSON, "not a JSON object"),
+        (b'{"resourceMetrics": ' + b"[" * 100_000, JSON, "maximum recursion depth"),
     ],
 )
 def test_a_body_that_is_not_a_request_is_a_payload_error(body, content_type, message):
