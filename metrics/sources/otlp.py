@@ -30,6 +30,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
+from agents.constants import is_handle
 from metrics.models import MetricKind
 from metrics.sources.common import (
     AGENT_ATTRIBUTE,
@@ -50,6 +51,8 @@ CONTENT_TYPES = (PROTOBUF, JSON)
 NOISY_RESOURCE_PREFIXES = ("telemetry.", "process.")
 NOISY_RESOURCE_ATTRIBUTES = frozenset({"service.instance.id"})
 NAMES_SHOWN = 5
+# The scales of exponential histograms the OTLP data model allows.
+MIN_SCALE, MAX_SCALE = -10, 20
 _NO_RECORDED_VALUE = metrics_pb2.DataPointFlags.DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK
 _DELTA = metrics_pb2.AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
 _CUMULATIVE = metrics_pb2.AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
@@ -155,6 +158,7 @@ class _Reader:
         problem = (
             problem
             or (None if key else "a name NovaOps cannot make a metric key of")
+            or (None if handle is None or is_handle(handle) else "a novaops.agent that is not a handle like ta_00008")
             or self.time_problem(ts_us)
             or (tags_problem and f"attributes over the tag limits ({tags_problem.rstrip('.')})")
         )
@@ -194,7 +198,8 @@ class _Reader:
         if key not in self.samples.metrics:
             label = f" ({suffix[1:]})" if suffix else ""
             unit = "" if suffix == "_count" else metric.unit
-            self.samples.metrics[key] = MetricInfo(metric.name + label, kind, unit, metric.description)
+            info = MetricInfo(_no_nul(metric.name + label), kind, _no_nul(unit), _no_nul(metric.description))
+            self.samples.metrics[key] = info
 
     def put(self, ident: tuple, value: float, *, cumulative: bool, add: bool, start_us: int) -> None:
         position = self.positions.get(ident)
@@ -252,6 +257,8 @@ def _outputs(kind: str, data, point, *, delta: bool) -> tuple[list[tuple], list 
         ]
         return totals + quantiles, None, None
     if kind == "exponential_histogram":
+        if not MIN_SCALE <= point.scale <= MAX_SCALE:
+            return totals, [], f"a scale outside {MIN_SCALE} to {MAX_SCALE}"
         return totals, exponential_buckets(point), None
     bounds, counts = list(point.explicit_bounds), [float(c) for c in point.bucket_counts]
     if not counts:
@@ -261,6 +268,11 @@ def _outputs(kind: str, data, point, *, delta: bool) -> tuple[list[tuple], list 
     if not all(math.isfinite(b) for b in bounds) or any(a >= b for a, b in itertools.pairwise(bounds)):
         return totals, [], "explicit_bounds that are not finite and increasing"
     return totals, explicit_buckets(bounds, counts), None
+
+
+def _no_nul(text: str) -> str:
+    """The text without NUL characters, which PostgreSQL text cannot hold (the catalogue keeps the rest)."""
+    return text.replace("\x00", "")
 
 
 def _number(point: metrics_pb2.NumberDataPoint) -> float:

@@ -265,12 +265,38 @@ def test_an_unknown_agent_and_another_divisions_agent_are_refused_in_a_partial_s
     )
 
 
+def test_a_novaops_agent_that_is_not_a_handle_is_refused_in_a_partial_success(token_client, agents):
+    body = request(gauge("queue.depth", 1.0), resource={"novaops__agent": "core\x00"})
+
+    assert partial_success(post(token_client, body)) == (
+        1,
+        "1 point(s) refused for a novaops.agent that is not a handle like ta_00008: queue.depth.",
+    )
+
+
+def test_a_nul_in_a_metric_description_is_left_out_of_the_discovered_metric(token_client, agents):
+    metric = gauge("queue.depth", 1.0)
+    metric.description = "Jobs\x00 waiting."
+
+    assert partial_success(post(token_client, request(metric))) == (0, "")
+    assert Metric.objects.get(key="queue_depth").description == "Jobs waiting."
+
+
 def test_a_label_set_over_the_limits_is_refused_in_a_partial_success(token_client, agents):
     body = request(gauge("queue.depth", 1.0, attributes=attrs(**{f"k{i}": "v" for i in range(16)})))
 
     assert partial_success(post(token_client, body)) == (
         1,
         "1 point(s) refused for attributes over the tag limits (17 labels besides the agent; at most 16): queue.depth.",
+    )
+
+
+def test_a_nul_in_an_attribute_is_refused_in_a_partial_success(token_client, agents):
+    body = request(gauge("queue.depth", 1.0, attributes=attrs(region="e\x00u")))
+
+    assert partial_success(post(token_client, body)) == (
+        1,
+        "1 point(s) refused for attributes over the tag limits (Tag 'region' contains a NUL character): queue.depth.",
     )
 
 

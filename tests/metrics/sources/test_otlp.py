@@ -193,6 +193,19 @@ def test_an_exponential_histogram_gives_count_sum_and_percentiles():
     assert values["size_p50"] == pytest.approx(4 + (4 * math.sqrt(2) - 4) * 0.5)
 
 
+def test_an_exponential_histogram_of_a_scale_outside_the_data_model_is_refused():
+    point = pb.ExponentialHistogramDataPoint(time_unix_nano=T, count=1, sum=1.0, scale=-(2**31))
+    metric = pb.Metric(
+        name="size",
+        exponential_histogram=pb.ExponentialHistogram(data_points=[point], aggregation_temporality=DELTA),
+    )
+
+    samples = otlp_samples(request(metric, resource={}), **WINDOW)
+
+    assert len(samples) == 0
+    assert [r.message for r in samples.rejections] == ["5 point(s) refused for a scale outside -10 to 20: size."]
+
+
 def test_a_summary_gives_count_sum_and_its_own_quantiles():
     point = pb.SummaryDataPoint(
         time_unix_nano=T,
