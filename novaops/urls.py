@@ -35,7 +35,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"))),
     # The protocol front doors at the paths their clients build: OTEL_EXPORTER_OTLP_ENDPOINT=http://<host>/otlp, and
     # the Pushgateway address http://<host>/pushgateway (prometheus_client appends /metrics/job/<job>/<label>/<value>).
-    path("otlp/v1/metrics", otlp.receive, name="otlp-metrics"),
+    path("otlp/v1/metrics", otlp.OtlpMetricsApi.as_view(), name="otlp-metrics"),
     re_path(
         r"^pushgateway/metrics/(?P<grouping>job(?:@base64)?/.*)$",
         pushgateway.PushgatewayApi.as_view(),

@@ -138,17 +138,17 @@ def _idempotent_replay(*, division: Division, key: str, body_sha256: str) -> Ing
 
 
 def _points_parse(body: bytes, *, known_metrics: set[str]) -> ParsedPoints:
-    """The body's points, each checked against the catalogue and against the window of acceptable times: from
-    the retention period ago to a few minutes ahead (clocks drift)."""
+    """The body's points, each checked against the catalogue and against points_window."""
+    now_us, min_us, max_us = points_window()
+    return parse_native(body, known_metrics=known_metrics, now_us=now_us, min_us=min_us, max_us=max_us)
+
+
+def points_window() -> tuple[int, int, int]:
+    """(now, earliest, latest) in microseconds since the epoch: the times a point may carry, from the retention
+    period ago to a few minutes ahead (clocks drift). Every source checks its points against it."""
     now_us = (timezone.now() - EPOCH) // _MICROSECOND
     retention = timedelta(days=settings.METRICS_RETENTION_DAYS)
-    return parse_native(
-        body,
-        known_metrics=known_metrics,
-        now_us=now_us,
-        min_us=now_us - retention // _MICROSECOND,
-        max_us=now_us + FUTURE_TOLERANCE // _MICROSECOND,
-    )
+    return now_us, now_us - retention // _MICROSECOND, now_us + FUTURE_TOLERANCE // _MICROSECOND
 
 
 def _agents_resolve(parsed: ParsedPoints, *, division: Division) -> dict[str, int]:

@@ -245,4 +245,6 @@ def _tags_problem(tags: object) -> str | None:
             return f"Tag {key!r} must be a string."
         if len(value) > MAX_TAG_VALUE:
             return f"Tag {key!r} is longer than {MAX_TAG_VALUE} characters."
+        if "\x00" in value:  # jsonb cannot hold it: the series insert would fail
+            return f"Tag {key!r} contains a NUL character."
     return None
