@@ -366,7 +366,7 @@ def test_a_killed_pool_child_gets_its_message_requeued_at_once(
     blocker.rollback()
     _wait_done([batch_id])
     _assert_landed_exactly("child", _expected(early))
-    assert IngestBatch.objects.get(pk=batch_id).attempts == 1
+    assert IngestBatch.objects.get(pk=batch_id).attempts == 2  # the killed run and the one that landed it
 
     # (b) Killed inside the batch transaction, blocked on a point it rewrites.
     blocker.execute(
