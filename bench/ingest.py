@@ -868,7 +868,9 @@ def main(argv: list[str] | None = None) -> int:
         help="points to post end to end (default 1,000,000; rounded up to a whole number per series)",
     )
     parser.add_argument("--batch-size", type=int, default=50_000)
-    parser.add_argument("--clients", type=int, default=2, help="concurrent HTTP clients (default 2)")
+    parser.add_argument(
+        "--clients", type=int, default=None, help="concurrent HTTP clients (default 2, 32 with --small)"
+    )
     parser.add_argument("--concurrency", type=int, default=2, help="celery worker pool size (default 2, as `make run`)")
     parser.add_argument("--agents", type=int, default=200)
     parser.add_argument(
@@ -879,8 +881,23 @@ def main(argv: list[str] | None = None) -> int:
         "series every ~7 minutes, the worst case for rollups, which then write about as many rows as points)",
     )
     parser.add_argument("--naive-points", type=int, default=10_000)
+    small = parser.add_argument_group("small batches (--small: bench/ingestsmall.py)")
+    small.add_argument(
+        "--small",
+        action="store_true",
+        help="many clients (--clients, default 32) posting small batches at --rate for --duration instead",
+    )
+    small.add_argument("--points-per-batch", type=int, default=6)
+    small.add_argument("--rate", type=float, default=150, help="batches/s from all clients together; 0: flat out")
+    small.add_argument("--duration", type=float, default=30, help="seconds of posting (default 30)")
     parser.add_argument("--seed", type=int, default=20261127)
     args = parser.parse_args(argv)
+    if args.small:
+        from bench import ingestsmall
+
+        args.clients = args.clients or 32
+        return ingestsmall.main(args)
+    args.clients = args.clients or 2
     if args.naive_points > args.points:
         parser.error("--naive-points cannot exceed --points")
 
