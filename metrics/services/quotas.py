@@ -31,18 +31,20 @@ REDIS_PAUSE_SECONDS = 10.0
 _KEEP_SECONDS = 62 * 60
 
 # KEYS: this minute's hash, then the 60 minutes before it. ARGV: the batch's points, how long to keep the hash.
-# Returns b, p of every key in KEYS order, this batch included.
+# Returns, this batch included: batches this minute, batches the minute before, points in this minute and the 59
+# before it, points in the oldest minute.
 _COUNT_SCRIPT = """
 redis.call('HINCRBY', KEYS[1], 'b', 1)
 redis.call('HINCRBY', KEYS[1], 'p', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-local counts = {}
-for _, key in ipairs(KEYS) do
+local batches = {0, 0}
+local points = {0, 0}
+for i, key in ipairs(KEYS) do
     local b, p = unpack(redis.call('HMGET', key, 'b', 'p'))
-    counts[#counts + 1] = tonumber(b) or 0
-    counts[#counts + 1] = tonumber(p) or 0
+    if i <= 2 then batches[i] = tonumber(b) or 0 end
+    if i <= 60 then points[1] = points[1] + (tonumber(p) or 0) else points[2] = tonumber(p) or 0 end
 end
-return counts
+return {batches[1], batches[2], points[1], points[2]}
 """
 
 
@@ -92,9 +94,9 @@ class _Counter:
 _counter = _Counter()
 
 
-def _key(division_id: int, minute: int) -> str:
+def _key_prefix(division_id: int) -> str:
     # The database's name keeps the test database's divisions apart from the development one's on a shared Redis.
-    return f"novaops:quota:{connection.settings_dict['NAME']}:{division_id}:{minute}"
+    return f"novaops:quota:{connection.settings_dict['NAME']}:{division_id}:"
 
 
 def quota_take(*, division_id: int, points: int, now: datetime) -> tuple[Usage, bool]:
@@ -110,7 +112,7 @@ def quota_take(*, division_id: int, points: int, now: datetime) -> tuple[Usage, 
 
 def quota_give_back(*, division_id: int, points: int, now: datetime) -> None:
     """Undo quota_take's count for a batch that was refused after all."""
-    key = _key(division_id, int(now.timestamp()) // 60)
+    key = f"{_key_prefix(division_id)}{int(now.timestamp()) // 60}"
     try:
         with _counter.client().pipeline(transaction=False) as pipe:
             pipe.hincrby(key, "b", -1)
@@ -123,13 +125,15 @@ def quota_give_back(*, division_id: int, points: int, now: datetime) -> None:
 def _redis_take(division_id: int, points: int, now: datetime) -> Usage:
     seconds = now.timestamp()
     minute = int(seconds) // 60
-    counts = _counter.count([_key(division_id, minute - back) for back in range(61)], points)
-    batches, point_counts = counts[0::2], counts[1::2]
+    prefix = _key_prefix(division_id)
+    batches_now, batches_before, points_recent, points_oldest = _counter.count(
+        [f"{prefix}{minute - back}" for back in range(61)], points
+    )
     # The share of the oldest minute that is still inside the window.
     remaining = 1 - (seconds % 60) / 60
     return Usage(
-        batches_minute=batches[0] - 1 + batches[1] * remaining,
-        points_hour=sum(point_counts[:60]) - points + point_counts[60] * remaining,
+        batches_minute=batches_now - 1 + batches_before * remaining,
+        points_hour=points_recent - points + points_oldest * remaining,
     )
 
 
