@@ -20,6 +20,8 @@ import redis
 from django.conf import settings
 from django.db import connection
 from django.db.models import Q, Sum
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from metrics.models import IngestBatch
 
@@ -68,7 +70,13 @@ class _Counter:
         before."""
         url = settings.REDIS_URL
         if self._client is None or url != self._url:
-            options = {"socket_timeout": REDIS_TIMEOUT_SECONDS, "socket_connect_timeout": REDIS_TIMEOUT_SECONDS}
+            # No retries: redis-py retries a timed-out command three times by default, with backoff, which a frozen
+            # Redis turns into seconds inside a request.
+            options = {
+                "socket_timeout": REDIS_TIMEOUT_SECONDS,
+                "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+                "retry": Retry(NoBackoff(), 0),
+            }
             if url.startswith("redis+socket://"):
                 path = url.removeprefix("redis+socket://").split("?")[0]
                 self._client = redis.Redis(unix_socket_path=path, **options)

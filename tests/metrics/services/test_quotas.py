@@ -56,3 +56,16 @@ def test_without_redis_the_batch_table_is_counted(division, token, agent, settin
     _accept(division, token, 0)
     with pytest.raises(TooManyRequests):
         _accept(division, token, 1)
+
+
+def test_a_frozen_redis_falls_back_to_the_batch_table_after_one_timeout(division, token, agent, settings, broker):
+    settings.REDIS_URL = broker.url
+    settings.METRICS_QUOTA_BATCHES_PER_MINUTE = 2
+    _accept(division, token, 0)  # counted in Redis
+    broker.freeze()
+    try:
+        _accept(division, token, 1)  # Redis times out once (no retries); the batch table holds one batch
+        with pytest.raises(TooManyRequests):
+            _accept(division, token, 2)
+    finally:
+        broker.thaw()
