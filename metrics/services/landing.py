@@ -52,9 +52,9 @@ def batch_process(*, batch_id: int, group: bool = True) -> str:
 
     1. claim: compare-and-swap to processing with `attempts` + 1, committed at once (a no-op for a batch that is
        done, or locked by a live worker);
-    2. lock the claimed rows with SKIP LOCKED: a second copy of the task running at the same moment finds them
-       locked and leaves; a redelivered copy after a crash finds them unlocked (the dead transaction rolled back)
-       and redoes them;
+    2. lock the claimed rows (the claim skipped locked ones: a second copy of the task running at the same moment
+       finds its batch locked and leaves; a redelivered copy after a crash finds it unlocked, the dead transaction
+       having rolled back, and redoes it);
     3. points go in with ON CONFLICT DO UPDATE, and only points that changed move the rollups (an identical
        replay changes nothing; a corrected point rebuilds its buckets from the points).
 
@@ -111,8 +111,12 @@ def _batches_claim(batch_id: int, *, group: bool) -> list[tuple]:
 def _batches_land(ids: list[int], *, own: int) -> str:
     """Land the claimed batches this transaction can lock, in one merge and one rollup pass; the outcome for `own`."""
     with transaction.atomic():
+        # Waits rather than skips: these rows were free when claimed a moment ago, and what can hold one now is
+        # another claim's statement (for an instant) or a task that claimed the same batch as its own at the same
+        # moment (until it lands it, and the batch is then no longer processing). Skipping would leave the batch
+        # processing with nobody at it until the sweeper. Rows are locked in id order, as every landing does.
         locked = list(
-            IngestBatch.objects.select_for_update(skip_locked=True)
+            IngestBatch.objects.select_for_update()
             .filter(pk__in=ids, status=IngestBatch.Status.PROCESSING)
             .order_by("pk")
             .values_list("pk", "payload")
