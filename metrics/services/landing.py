@@ -157,8 +157,8 @@ def batch_fail(*, batch_id: int, reason: str) -> None:
     )
 
 
-# Advisory-lock namespace of the rollup locks, and how many lock slots the series hash into. Batches that touch a
-# common series slot run their merge one after the other; 256 slots keep a batch's locks well inside the lock table.
+# Advisory-lock namespace of the rollup locks, and how many lock slots the series hash into. A batch that rebuilds
+# buckets runs alone on its series slots; 256 slots keep a batch's locks well inside the lock table.
 ROLLUP_LOCK_NAMESPACE = 7_201_017
 ROLLUP_LOCK_SLOTS = 256
 # RETURNING old.* (PostgreSQL 18) tells fresh points from corrections; older servers recompute every bucket.
@@ -185,16 +185,11 @@ def _points_merge(payloads: list[bytes]) -> None:
                 " value FROM ingest_posted ORDER BY series_id, ts, seq DESC"
             )
             cursor.execute("DROP TABLE ingest_posted")
-        # Two batches touching the same series would each rebuild a rollup bucket without the other's uncommitted
-        # points, and the later upsert would drop the earlier one's share. Locking the batch's series slots (in one
-        # sorted order, so two batches cannot deadlock) before writing makes such batches take turns; batches of
-        # other series still run side by side.
-        cursor.execute(
-            f"""
-            SELECT count(pg_advisory_xact_lock({ROLLUP_LOCK_NAMESPACE}, slot))
-            FROM (SELECT DISTINCT (series_id % {ROLLUP_LOCK_SLOTS})::int AS slot FROM ingest_points ORDER BY 1) s
-            """
-        )
+        # A batch that rebuilds a rollup bucket recounts it without another batch's uncommitted points, and its
+        # upsert would then drop that batch's share. So the batch's series slots are locked (in one sorted order)
+        # before writing: shared, which lets batches that only add fresh points run side by side (their increments
+        # add up under the rollup rows' own locks), and exclusive once this one turns out to rebuild.
+        cursor.execute(_SLOT_LOCKS_SQL.format(lock="pg_advisory_xact_lock_shared"))
         cursor.execute(
             "CREATE TEMP TABLE ingest_changes (series_id bigint, ts timestamptz, value float8, fresh bool)"
             " ON COMMIT DROP"
@@ -217,6 +212,15 @@ def _points_merge(payloads: list[bytes]) -> None:
             INSERT INTO ingest_changes SELECT * FROM upserted
             """
         )
+        cursor.execute("SELECT EXISTS (SELECT FROM ingest_changes WHERE NOT fresh)")
+        if cursor.fetchone()[0]:
+            cursor.execute(_SLOT_LOCKS_SQL.format(lock="pg_advisory_xact_lock"))
+
+
+_SLOT_LOCKS_SQL = f"""
+    SELECT count({{lock}}({ROLLUP_LOCK_NAMESPACE}, slot))
+    FROM (SELECT DISTINCT (series_id % {ROLLUP_LOCK_SLOTS})::int AS slot FROM ingest_points ORDER BY 1) s
+"""
 
 
 _POINT_COLUMNS = "series_id bigint NOT NULL, ts timestamptz NOT NULL, value double precision NOT NULL"
@@ -264,7 +268,8 @@ def _rollups_refresh() -> None:
     with a corrected point is rebuilt: 5-minute from the raw points, hour from 5-minute, day from hour, each in a
     LATERAL subquery (one index range scan per bucket, however stale the planner's statistics of metrics_rollup).
     Both are upserts on (series, resolution, bucket); the series locks taken in _points_merge keep concurrent
-    batches from overwriting each other's rebuilds.
+    batches from overwriting each other's rebuilds. Rows are written level by level in (series, bucket) order, so
+    batches adding to the same buckets at once wait for each other and never deadlock.
     """
     with connection.cursor() as cursor:
         below = None
@@ -303,7 +308,7 @@ def _fresh_merge_sql(level: RollupResolution) -> str:
     return f"""
         {_ROLLUP_INSERT}
         SELECT series_id, {level.value}, bucket, count, sum, min, max, last, last_ts
-        FROM touched_{level.value} WHERE fresh
+        FROM touched_{level.value} WHERE fresh ORDER BY series_id, bucket
         ON CONFLICT (series_id, resolution, bucket) DO UPDATE SET
             count = r.count + EXCLUDED.count, sum = r.sum + EXCLUDED.sum,
             min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max),
@@ -330,7 +335,7 @@ def _rebuild_sql(level: RollupResolution, below: RollupResolution | None) -> str
         {_ROLLUP_INSERT}
         SELECT t.series_id, {level.value}, t.bucket, a.count, a.sum, a.min, a.max, a.last, a.last_ts
         FROM touched_{level.value} t CROSS JOIN LATERAL ({source} HAVING count(*) > 0) a
-        WHERE NOT t.fresh
+        WHERE NOT t.fresh ORDER BY t.series_id, t.bucket
         ON CONFLICT (series_id, resolution, bucket) DO UPDATE SET
             count = EXCLUDED.count, sum = EXCLUDED.sum, min = EXCLUDED.min, max = EXCLUDED.max,
             last = EXCLUDED.last, last_ts = EXCLUDED.last_ts
