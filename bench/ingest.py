@@ -895,6 +895,12 @@ def main(argv: list[str] | None = None) -> int:
     small.add_argument("--points-per-batch", type=int, default=6)
     small.add_argument("--rate", type=float, default=150, help="batches/s from all clients together; 0: flat out")
     small.add_argument("--duration", type=float, default=30, help="seconds of posting (default 30)")
+    small.add_argument(
+        "--backlog",
+        type=int,
+        default=2000,
+        help="then this many batches posted with the worker stopped, and drained by a fresh one (0: skip)",
+    )
     parser.add_argument("--seed", type=int, default=20261127)
     args = parser.parse_args(argv)
     if args.small:

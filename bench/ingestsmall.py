@@ -23,6 +23,7 @@ import http.client
 import json
 import os
 import random
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -221,6 +222,50 @@ class DoneCounter(threading.Thread):
             self.all_done.set()
 
 
+def _backlog_drain(
+    args: argparse.Namespace, stack: Stack, env: dict, *, port: int, token: str, handles: list[str], dsn: str
+) -> dict:
+    """With the worker stopped, post `--backlog` batches flat out; then start a worker and time how fast it drains
+    them (what a worker does after an outage, and the most it can take)."""
+    worker = stack.processes.pop("worker")
+    stack._signal(worker, signal.SIGTERM)
+    worker.wait(timeout=60)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        before = conn.execute("SELECT count(*) FROM metrics_ingestbatch").fetchone()[0]
+        posts = Posts()
+        while len(posts.latencies) < args.backlog:
+            more = post_small(
+                port=port,
+                token=token,
+                handles=handles,
+                clients=args.clients,
+                rate=0,
+                duration=2,
+                points=args.points_per_batch,
+            )
+            posts.latencies += more.latencies
+        queued = conn.execute("SELECT count(*) FROM metrics_ingestbatch WHERE status = 'queued'").fetchone()[0]
+        _log(f"backlog: {queued} batches queued; starting a worker")
+        started = time.perf_counter()
+        stack.start("worker-backlog", launcher.worker_command(concurrency=args.concurrency, hostname="backlog@%h"), env)
+        deadline = time.monotonic() + 600
+        while conn.execute("SELECT count(*) FROM metrics_ingestbatch WHERE status <> 'done'").fetchone()[0]:
+            stack.check_alive()
+            if time.monotonic() > deadline:
+                raise BenchFailed("the backlog was not drained within 10 minutes")
+            time.sleep(0.05)
+        drained = time.perf_counter() - started
+        landings = conn.execute(
+            "SELECT count(DISTINCT started_at) FROM metrics_ingestbatch WHERE id > %s", [before]
+        ).fetchone()[0]
+    return {
+        "batches": queued,
+        "seconds_from_worker_start": drained,
+        "batches_per_second": queued / drained,
+        "landing_transactions": landings,
+    }
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -310,6 +355,10 @@ def _run(args: argparse.Namespace, stack: Stack) -> dict:
     if problems:
         raise BenchFailed("verification failed: " + "; ".join(problems))
 
+    backlog = None
+    if args.backlog:
+        backlog = _backlog_drain(args, stack, env, port=port, token=token, handles=handles, dsn=dsn)
+
     posting_seconds = posts.last_answer - posts.first_post
     end_to_end_seconds = counter.all_done_at - posts.first_post
     return {
@@ -344,6 +393,7 @@ def _run(args: argparse.Namespace, stack: Stack) -> dict:
             "batches_per_landing_transaction": accepted / max(1, groups),
             "attempts": attempts,
         },
+        "backlog": backlog,
         "verified": {"points": stored, "rollup_counts": {str(k): v for k, v in sorted(rollups.items())}},
         "worker_rss": {
             "idle_bytes": idle_rss,
@@ -390,6 +440,14 @@ def report(figures: dict) -> str:
         f"{'worker RSS idle / after 1st batch / after last batch':<58} {m['idle_bytes'] / MIB:>6.1f} / "
         f"{m['after_first_batch_bytes'] / MIB:.1f} / {m['after_last_batch_bytes'] / MIB:.1f} MiB "
         f"(Δ {(m['after_last_batch_bytes'] - m['after_first_batch_bytes']) / MIB:+.1f})",
+        *(
+            [
+                f"{'backlog: ' + format(b['batches'], ',') + ' queued batches drained by a fresh worker':<58} "
+                f"{b['batches_per_second']:>12,.1f} batch/s  (from its start, in {b['landing_transactions']} landings)"
+            ]
+            if (b := figures.get("backlog"))
+            else []
+        ),
         "-" * 98,
         f"accepted {p['accepted']:,} batches in {p['seconds']:.1f} s; not accepted: {p['refused'] or 'none'}; "
         f"attempts {e['attempts']:,}",
