@@ -46,9 +46,9 @@ _CLAIM_SQL = """
 """
 
 
-def batch_process(*, batch_id: int, group: bool = True) -> str:
-    """Land a batch (and, with `group`, other queued ones with it) and bring its rollups up to date; the outcome for
-    `batch_id`. Safe to run twice or at once.
+def batch_process(*, batch_id: int) -> str:
+    """Land a batch (and other queued ones with it) and bring its rollups up to date; the outcome for `batch_id`.
+    Safe to run twice or at once.
 
     1. claim: compare-and-swap to processing with `attempts` + 1, committed at once (a no-op for a batch that is
        done, or locked by a live worker);
@@ -61,7 +61,7 @@ def batch_process(*, batch_id: int, group: bool = True) -> str:
     A database error other than a lost connection in a group lands its batches one by one, so one bad batch fails
     alone rather than taking the batches it was grouped with down with it.
     """
-    claimed = _batches_claim(batch_id, group=group)
+    claimed = _batches_claim(batch_id)
     if not claimed:
         status = IngestBatch.objects.filter(pk=batch_id).values_list("status", flat=True).first()
         pending = (IngestBatch.Status.QUEUED, IngestBatch.Status.PROCESSING)
@@ -94,13 +94,13 @@ def batch_process(*, batch_id: int, group: bool = True) -> str:
     return outcome
 
 
-def _batches_claim(batch_id: int, *, group: bool) -> list[tuple]:
+def _batches_claim(batch_id: int) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(
             _CLAIM_SQL,
             {
                 "own": batch_id,
-                "max_batches": settings.METRICS_LANDING_MAX_BATCHES if group else 0,
+                "max_batches": settings.METRICS_LANDING_MAX_BATCHES,
                 "max_points": settings.METRICS_LANDING_MAX_POINTS,
                 "now": timezone.now(),
             },
@@ -109,7 +109,7 @@ def _batches_claim(batch_id: int, *, group: bool) -> list[tuple]:
 
 
 def _batches_land(ids: list[int], *, own: int) -> str:
-    """Land the claimed batches this transaction can lock, in one merge and one rollup pass; the outcome for `own`."""
+    """Land the claimed batches still processing, in one merge and one rollup pass; the outcome for `own`."""
     with transaction.atomic():
         # Waits rather than skips: these rows were free when claimed a moment ago, and what can hold one now is
         # another claim's statement (for an instant) or a task that claimed the same batch as its own at the same
@@ -122,7 +122,7 @@ def _batches_land(ids: list[int], *, own: int) -> str:
             .values_list("pk", "payload")
         )
         if not locked:
-            return "locked elsewhere"
+            return "not pending"  # another task landed them all
         # Only a finished batch loses its payload: someone reset its status by hand.
         landed = {pk: bytes(payload) for pk, payload in locked if payload is not None}
         emptied = [pk for pk, payload in locked if payload is None]
@@ -147,7 +147,7 @@ def _batches_land(ids: list[int], *, own: int) -> str:
         return "done"
     if own in emptied:
         return "already landed"
-    return "locked elsewhere"
+    return "not pending"
 
 
 def batch_fail(*, batch_id: int, reason: str) -> None:
