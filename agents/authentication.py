@@ -4,7 +4,9 @@ and the principal that stands for them in request.user."""
 import base64
 import binascii
 import hmac
+import threading
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 from rest_framework import authentication, exceptions
@@ -36,6 +38,30 @@ class DivisionPrincipal:
         return f"division:{self.division.pk}"
 
 
+# A client posting every second must not cost a token lookup per request: each process keeps a token it has read
+# for this long. It is also the bound on how long a revoked token (or a division moved or renamed) can still be
+# taken by a process that read it before: at most TOKEN_CACHE_TTL after the revocation. Expiry is exact (checked on
+# every request), so is the secret (checked against the kept hash every time); unknown prefixes are never kept, so
+# the cache holds at most the real tokens.
+TOKEN_CACHE_TTL = timedelta(seconds=5)
+_verified: dict[str, tuple[DivisionToken, datetime]] = {}
+_verified_lock = threading.Lock()
+
+
+def _token_by_prefix(prefix: str, now: datetime) -> DivisionToken | None:
+    with _verified_lock:
+        kept = _verified.get(prefix)
+    if kept is not None and now - TOKEN_CACHE_TTL <= kept[1] <= now:
+        return kept[0]
+    token = division_token_by_prefix(prefix=prefix)
+    with _verified_lock:
+        if token is None:
+            _verified.pop(prefix, None)
+        else:
+            _verified[prefix] = (token, now)
+    return token
+
+
 class DivisionTokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer nvo_<prefix>_<secret>`. Unknown or malformed → 401; revoked or expired → 403."""
 
@@ -54,12 +80,12 @@ class DivisionTokenAuthentication(authentication.BaseAuthentication):
         parts = credential.split("_", 2)
         if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[1] or not parts[2]:
             raise exceptions.AuthenticationFailed("Malformed token: expected 'Bearer nvo_<prefix>_<secret>'.")
-        token = division_token_by_prefix(prefix=parts[1])
+        now = timezone.now()
+        token = _token_by_prefix(parts[1], now)
         # Compare even when the prefix is unknown, so timing does not tell which prefixes exist.
         expected = token.secret_sha256 if token else "0" * 64
         if not hmac.compare_digest(expected, DivisionToken.hash_secret(parts[2])) or token is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
-        now = timezone.now()
         if token.revoked_at:
             raise exceptions.PermissionDenied(f"Token {token.prefix} was revoked.")
         if token.expires_at and token.expires_at <= now:

@@ -16,7 +16,8 @@ One run, on private servers under a temporary directory (never var/, never ports
 5. naive DRF: `ModelSerializer(many=True)` with unique_together (series, ts) saving 10,000 of the same points;
 6. the worker's process-tree RSS, sampled every 50 ms, with its value after the first and after the last batch.
 
-Prints a table with PASS/FAIL against the targets (end-to-end ≥ 0.25 × COPY, ≥ 50 × naive DRF), writes the
+Prints a table with PASS/FAIL against the targets (end-to-end ≥ 0.40 × COPY live-like, ≥ 0.25 × COPY over more than a
+day of history, ≥ 50 × naive DRF), writes the
 figures to bench/results/ingest-<timestamp>.json and exits 0 — non-zero only when the run itself failed.
 """
 
@@ -69,7 +70,10 @@ METRICS = [
 TAGGED_METRICS = {"latency_p95_ms", "error_rate_pct"}
 REGIONS = ["eu-west", "us-east", "ap-south"]
 MODELS = ["large", "medium", "small"]
-TARGET_VS_COPY = 0.25
+# Live-like history (the default 5 h) and sparse history (more than a day: --span-hours 72).
+TARGET_VS_COPY = 0.40
+TARGET_VS_COPY_SPARSE = 0.25
+SPARSE_SPAN_HOURS = 24
 TARGET_VS_DRF = 50.0
 MIB = 1024 * 1024
 
@@ -813,6 +817,7 @@ def report(figures: dict) -> str:
         figures["worker_rss"],
     )
     vs_copy, vs_drf = r["end_to_end_vs_copy"], r["end_to_end_vs_drf_naive"]
+    target = TARGET_VS_COPY_SPARSE if w["span_hours"] > SPARSE_SPAN_HOURS else TARGET_VS_COPY
     first, last = m["after_first_batch_bytes"], m["after_last_batch_bytes"]
     lines = [
         f"NovaOps ingestion benchmark — {w['points']:,} points ({w['series']:,} series: {w['metrics']} metrics × "
@@ -830,7 +835,7 @@ def report(figures: dict) -> str:
         f"{c['points_per_second']:>13,.0f} pts/s",
         f"{'  binary COPY / text COPY':<58} "
         f"{c['binary_points_per_second']:>8,.0f} / {c['text_points_per_second']:,.0f}",
-        f"{'end-to-end / COPY':<58} {vs_copy:>20.3f}  {'≥ 0.25':>8}  {_verdict(vs_copy >= TARGET_VS_COPY)}",
+        f"{'end-to-end / COPY':<58} {vs_copy:>20.3f}  {'≥ ' + format(target, '.2f'):>8}  {_verdict(vs_copy >= target)}",
         f"{'DRF naive ModelSerializer(many=True), ' + format(n['autocommit']['points'], ',') + ' points':<58} "
         f"{n['autocommit']['points_per_second']:>13,.0f} pts/s",
         f"{'  same in one transaction':<58} {n['atomic']['points_per_second']:>13,.0f} pts/s",
@@ -868,7 +873,9 @@ def main(argv: list[str] | None = None) -> int:
         help="points to post end to end (default 1,000,000; rounded up to a whole number per series)",
     )
     parser.add_argument("--batch-size", type=int, default=50_000)
-    parser.add_argument("--clients", type=int, default=2, help="concurrent HTTP clients (default 2)")
+    parser.add_argument(
+        "--clients", type=int, default=None, help="concurrent HTTP clients (default 2, 32 with --small)"
+    )
     parser.add_argument("--concurrency", type=int, default=2, help="celery worker pool size (default 2, as `make run`)")
     parser.add_argument("--agents", type=int, default=200)
     parser.add_argument(
@@ -879,8 +886,29 @@ def main(argv: list[str] | None = None) -> int:
         "series every ~7 minutes, the worst case for rollups, which then write about as many rows as points)",
     )
     parser.add_argument("--naive-points", type=int, default=10_000)
+    small = parser.add_argument_group("small batches (--small: bench/ingestsmall.py)")
+    small.add_argument(
+        "--small",
+        action="store_true",
+        help="many clients (--clients, default 32) posting small batches at --rate for --duration instead",
+    )
+    small.add_argument("--points-per-batch", type=int, default=6)
+    small.add_argument("--rate", type=float, default=150, help="batches/s from all clients together; 0: flat out")
+    small.add_argument("--duration", type=float, default=30, help="seconds of posting (default 30)")
+    small.add_argument(
+        "--backlog",
+        type=int,
+        default=2000,
+        help="then this many batches posted with the worker stopped, and drained by a fresh one (0: skip)",
+    )
     parser.add_argument("--seed", type=int, default=20261127)
     args = parser.parse_args(argv)
+    if args.small:
+        from bench import ingestsmall
+
+        args.clients = args.clients or 32
+        return ingestsmall.main(args)
+    args.clients = args.clients or 2
     if args.naive_points > args.points:
         parser.error("--naive-points cannot exceed --points")
 

@@ -22,11 +22,12 @@ logger = logging.getLogger(__name__)
     max_retries=20,
 )
 def batch_ingest(batch_id: int) -> str:
-    """Move one batch into the points table and refresh its rollups.
+    """Move one batch (and other queued batches with it) into the points table and refresh their rollups.
 
-    Safe twice or at once: a row lock with SKIP LOCKED admits one runner, points are upserted on (series, ts)
-    and rollups on (series, resolution, bucket), and the status moves by compare-and-swap. A lost database is
-    retried with backoff; any other database error fails the batch with its reason.
+    Safe twice or at once: row locks with SKIP LOCKED admit one runner per batch, points are upserted on
+    (series, ts) and rollups on (series, resolution, bucket), and the status moves by compare-and-swap; a task whose
+    batch another task already landed finds it done. A lost database is retried with backoff; any other database
+    error fails the batch with its reason.
     """
     try:
         return batch_process(batch_id=batch_id)

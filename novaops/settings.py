@@ -266,7 +266,8 @@ NOVAOPS_BASE_URL = env("NOVAOPS_BASE_URL", default="http://127.0.0.1:8000").rstr
 METRICS_MAX_BODY_BYTES = env.int("METRICS_MAX_BODY_BYTES", default=20 * 1024 * 1024)
 METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=90)
 METRICS_PARTITIONS_AHEAD_DAYS = 7
-METRICS_QUOTA_BATCHES_PER_MINUTE = env.int("METRICS_QUOTA_BATCHES_PER_MINUTE", default=600)
+# Three times what a division of 150 agents each posting every 5 s needs (1,800 batches a minute).
+METRICS_QUOTA_BATCHES_PER_MINUTE = env.int("METRICS_QUOTA_BATCHES_PER_MINUTE", default=6000)
 METRICS_QUOTA_POINTS_PER_HOUR = env.int("METRICS_QUOTA_POINTS_PER_HOUR", default=50_000_000)
 # What one division may create, to protect the database from a label explosion: distinct metric names its series
 # use, and series. Points past a cap are refused with a message naming the cap.
@@ -275,6 +276,10 @@ METRICS_DIVISION_MAX_SERIES = env.int("METRICS_DIVISION_MAX_SERIES", default=20_
 # OTLP, remote write and Pushgateway clients send no Idempotency-Key: the same body again within this window is
 # answered as the first copy was, and stored once.
 METRICS_REPLAY_WINDOW_SECONDS = env.int("METRICS_REPLAY_WINDOW_SECONDS", default=600)
+# A worker lands queued batches together, up to this many points (one 50,000-point batch alone) and batches, in one
+# transaction: small batches then share one merge and one rollup pass (metrics.services.landing).
+METRICS_LANDING_MAX_POINTS = env.int("METRICS_LANDING_MAX_POINTS", default=50_000)
+METRICS_LANDING_MAX_BATCHES = env.int("METRICS_LANDING_MAX_BATCHES", default=1000)
 
 # Every response carries this policy (django-csp). Scripts only from our own static files: no inline script, no eval
 # (which is also why charts use SVG traces: Plotly's WebGL ones need 'unsafe-eval'). Styles allow 'unsafe-inline'

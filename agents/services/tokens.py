@@ -55,3 +55,5 @@ def division_token_record_use(*, token: DivisionToken, now: datetime) -> None:
     """Note that a client used `token` at `now`: one UPDATE at most every LAST_USED_RESOLUTION."""
     if token.last_used_at is None or token.last_used_at < now - LAST_USED_RESOLUTION:
         DivisionToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        # The instance may be kept by the authentication's cache and seen by the next request.
+        token.last_used_at = now

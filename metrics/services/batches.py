@@ -16,13 +16,14 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 
 import novaops.celery
 from agents.models import Agent, Division, DivisionToken
 from metrics.models import IngestBatch, Metric
 from metrics.services.payload import payload_encode
+from metrics.services.quotas import quota_give_back, quota_take
 from metrics.sources.native import ParsedPoints, PayloadError, parse_native
 from novaops.errors import (
     Forbidden,
@@ -189,23 +190,25 @@ def agents_lookup(handles: set[str]) -> dict[str, tuple[int, int]]:
 
 
 def _quota_check(*, division: Division, points: int) -> None:
-    """Quotas on accepted data, counted from the durable batch table (no state shared between web processes)."""
+    """Quotas on accepted data, counted per division and minute in Redis by every web process
+    (metrics.services.quotas); from the durable batch table while Redis does not answer."""
     now = timezone.now()
-    window = IngestBatch.objects.filter(division=division, created_at__gte=now - timedelta(hours=1))
-    stats = window.aggregate(
-        points_hour=Sum("point_count"),
-        batches_minute=Sum(1, filter=Q(created_at__gte=now - timedelta(minutes=1))),
-    )
-    if (stats["batches_minute"] or 0) >= settings.METRICS_QUOTA_BATCHES_PER_MINUTE:
-        raise TooManyRequests(
-            f"{division.name} is over its quota of {settings.METRICS_QUOTA_BATCHES_PER_MINUTE} batches a minute.",
-            retry_after=60,
-        )
-    if (stats["points_hour"] or 0) + points > settings.METRICS_QUOTA_POINTS_PER_HOUR:
-        raise TooManyRequests(
-            f"{division.name} is over its quota of {settings.METRICS_QUOTA_POINTS_PER_HOUR} points an hour.",
-            retry_after=300,
-        )
+    usage, counted = quota_take(division_id=division.pk, points=points, now=now)
+    try:
+        if usage.batches_minute >= settings.METRICS_QUOTA_BATCHES_PER_MINUTE:
+            raise TooManyRequests(
+                f"{division.name} is over its quota of {settings.METRICS_QUOTA_BATCHES_PER_MINUTE} batches a minute.",
+                retry_after=60,
+            )
+        if usage.points_hour + points > settings.METRICS_QUOTA_POINTS_PER_HOUR:
+            raise TooManyRequests(
+                f"{division.name} is over its quota of {settings.METRICS_QUOTA_POINTS_PER_HOUR} points an hour.",
+                retry_after=300,
+            )
+    except TooManyRequests:
+        if counted:
+            quota_give_back(division_id=division.pk, points=points, now=now)
+        raise
 
 
 def _series_build(

@@ -1,58 +1,153 @@
-"""Landing a batch (the worker's half of the ingest pipeline): its points into metrics_point, its rollups up to date.
+"""Landing batches (the worker's half of the ingest pipeline): their points into metrics_point, their rollups up to
+date.
 
-COPY the payload (sorted, one row per key) into a temporary table and merge it into metrics_point with one
-INSERT … ON CONFLICT, then bring exactly the rollup buckets the batch touched up to date — in one transaction that
-also marks the batch done, so a batch's effects land once, whole, or not at all.
+A task lands its own batch and, with it, other queued batches up to METRICS_LANDING_MAX_POINTS points: a sender that
+posts a few points every second must not cost a transaction, five temporary tables and a rollup pass per batch.
+COPY the payloads (each sorted, one row per key) into a temporary table and merge them into metrics_point with one
+INSERT … ON CONFLICT, then bring exactly the rollup buckets they touched up to date — in one transaction that also
+marks the batches done, so each batch's effects land once, whole, or not at all.
 """
 
 from __future__ import annotations
 
-from django.db import connection, transaction
-from django.db.models import F
+import logging
+
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from metrics.models import ROLLUP_ORIGIN_SQL, IngestBatch, RollupResolution
 from metrics.services.partitions import partitions_ensure
 from metrics.services.payload import payload_rows
 
+logger = logging.getLogger(__name__)
+
+# Claims the task's own batch (queued, or processing and left by a dead worker) and, when it is free, the oldest
+# queued batches after it while their points fit in the budget. Only batches whose enqueue mark is written are
+# taken: the web writes that mark just after its commit, and must never wait for a worker's row lock to do it.
+# Claiming commits on its own, before the landing transaction, so `attempts` counts every run, also one that died.
+_CLAIM_SQL = """
+    WITH own AS (
+        SELECT id, point_count FROM metrics_ingestbatch
+        WHERE id = %(own)s AND status IN ('queued', 'processing')
+        FOR UPDATE SKIP LOCKED
+    ), candidates AS (
+        SELECT id, point_count, created_at FROM metrics_ingestbatch
+        WHERE status = 'queued' AND enqueued_at IS NOT NULL AND id <> %(own)s AND EXISTS (SELECT FROM own)
+        ORDER BY created_at, id LIMIT %(max_batches)s
+        FOR UPDATE SKIP LOCKED
+    ), others AS (
+        SELECT id FROM (SELECT id, sum(point_count) OVER (ORDER BY created_at, id) AS running FROM candidates) c
+        WHERE running + (SELECT point_count FROM own) <= %(max_points)s
+    )
+    UPDATE metrics_ingestbatch b SET status = 'processing', started_at = %(now)s, attempts = b.attempts + 1
+    WHERE b.id IN (SELECT id FROM own UNION ALL SELECT id FROM others)
+    RETURNING b.id, b.ts_min, b.ts_max
+"""
+
 
 def batch_process(*, batch_id: int) -> str:
-    """Move a batch's points into metric_point and bring its rollups up to date. Safe to run twice or at once.
+    """Land a batch (and other queued ones with it) and bring its rollups up to date; the outcome for `batch_id`.
+    Safe to run twice or at once.
 
-    1. compare-and-swap queued → processing (a no-op when a dead worker left it processing);
-    2. lock the row with SKIP LOCKED: a second copy of the task running at the same moment finds it locked and
-       leaves; a redelivered copy after a crash finds it unlocked (the dead transaction rolled back) and redoes it;
+    1. claim: compare-and-swap to processing with `attempts` + 1, committed at once (a no-op for a batch that is
+       done, or locked by a live worker);
+    2. lock the claimed rows (the claim skipped locked ones: a second copy of the task running at the same moment
+       finds its batch locked and leaves; a redelivered copy after a crash finds it unlocked, the dead transaction
+       having rolled back, and redoes it);
     3. points go in with ON CONFLICT DO UPDATE, and only points that changed move the rollups (an identical
        replay changes nothing; a corrected point rebuilds its buckets from the points).
-    """
-    IngestBatch.objects.filter(pk=batch_id, status=IngestBatch.Status.QUEUED).update(
-        status=IngestBatch.Status.PROCESSING, started_at=timezone.now(), attempts=F("attempts") + 1
-    )
-    pending = IngestBatch.objects.filter(pk=batch_id, status=IngestBatch.Status.PROCESSING)
-    bounds = pending.values_list("ts_min", "ts_max").first()
-    if bounds is None:
-        return "not pending"
-    # Partitions are created in their own short transactions, never while holding the batch lock.
-    partitions_ensure(start=bounds[0], end=bounds[1])
 
-    with transaction.atomic():
-        batch = pending.select_for_update(skip_locked=True).first()
-        if batch is None:
-            return "locked elsewhere"
-        if batch.payload is None:
-            # Only a finished batch loses its payload; someone reset its status by hand.
-            IngestBatch.objects.filter(pk=batch.pk).update(status=IngestBatch.Status.DONE)
-            return "already landed"
-        written = _points_merge(bytes(batch.payload))
-        _rollups_refresh()
-        _agents_seen()
-        with connection.cursor() as cursor:
-            # ON COMMIT DROP covers normal runs; dropping now also frees the names inside an outer transaction.
-            cursor.execute("DROP TABLE ingest_points, ingest_changes")
-        IngestBatch.objects.filter(pk=batch.pk).update(
-            status=IngestBatch.Status.DONE, finished_at=timezone.now(), points_written=written, payload=None, error=""
+    A database error other than a lost connection in a group lands its batches one by one, so one bad batch fails
+    alone rather than taking the batches it was grouped with down with it.
+    """
+    claimed = _batches_claim(batch_id)
+    if not claimed:
+        status = IngestBatch.objects.filter(pk=batch_id).values_list("status", flat=True).first()
+        pending = (IngestBatch.Status.QUEUED, IngestBatch.Status.PROCESSING)
+        return "locked elsewhere" if status in pending else "not pending"
+    bounds = [moment for _, ts_min, ts_max in claimed for moment in (ts_min, ts_max) if moment is not None]
+    if bounds:
+        # Partitions are created in their own short transactions, never while holding the batch locks.
+        partitions_ensure(start=min(bounds), end=max(bounds))
+    ids = [row[0] for row in claimed]
+    try:
+        return _batches_land(ids, own=batch_id)
+    except (OperationalError, InterfaceError):
+        raise
+    except DatabaseError:
+        if len(ids) == 1:
+            raise
+        logger.exception("A group of %s batches failed; landing them one by one", len(ids))
+    outcome = "failed"
+    for other in ids:
+        try:
+            result = _batches_land([other], own=other)
+        except (OperationalError, InterfaceError):
+            raise
+        except DatabaseError as exc:
+            logger.exception("Batch %s failed", other)
+            batch_fail(batch_id=other, reason=f"{type(exc).__name__}: {exc}")
+            result = "failed"
+        if other == batch_id:
+            outcome = result
+    return outcome
+
+
+def _batches_claim(batch_id: int) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_SQL,
+            {
+                "own": batch_id,
+                "max_batches": settings.METRICS_LANDING_MAX_BATCHES,
+                "max_points": settings.METRICS_LANDING_MAX_POINTS,
+                "now": timezone.now(),
+            },
         )
-    return "done"
+        return cursor.fetchall()
+
+
+def _batches_land(ids: list[int], *, own: int) -> str:
+    """Land the claimed batches still processing, in one merge and one rollup pass; the outcome for `own`."""
+    with transaction.atomic():
+        # Waits rather than skips: these rows were free when claimed a moment ago, and what can hold one now is
+        # another claim's statement (for an instant) or a task that claimed the same batch as its own at the same
+        # moment (until it lands it, and the batch is then no longer processing). Skipping would leave the batch
+        # processing with nobody at it until the sweeper. Rows are locked in id order, as every landing does.
+        locked = list(
+            IngestBatch.objects.select_for_update()
+            .filter(pk__in=ids, status=IngestBatch.Status.PROCESSING)
+            .order_by("pk")
+            .values_list("pk", "payload")
+        )
+        if not locked:
+            return "not pending"  # another task landed them all
+        # Only a finished batch loses its payload: someone reset its status by hand.
+        landed = {pk: bytes(payload) for pk, payload in locked if payload is not None}
+        emptied = [pk for pk, payload in locked if payload is None]
+        if emptied:
+            IngestBatch.objects.filter(pk__in=emptied).update(status=IngestBatch.Status.DONE)
+        if landed:
+            _points_merge(list(landed.values()))
+            _rollups_refresh()
+            _agents_seen()
+            with connection.cursor() as cursor:
+                # ON COMMIT DROP covers normal runs; dropping now also frees the names inside an outer transaction.
+                cursor.execute("DROP TABLE ingest_points, ingest_changes")
+                cursor.execute(
+                    """
+                    UPDATE metrics_ingestbatch b SET status = 'done', finished_at = %s, points_written = w.rows,
+                        payload = NULL, error = ''
+                    FROM unnest(%s::bigint[], %s::int[]) AS w(id, rows) WHERE b.id = w.id
+                    """,
+                    [timezone.now(), list(landed), [payload_rows(payload) for payload in landed.values()]],
+                )
+    if own in landed:
+        return "done"
+    if own in emptied:
+        return "already landed"
+    return "not pending"
 
 
 def batch_fail(*, batch_id: int, reason: str) -> None:
@@ -62,41 +157,39 @@ def batch_fail(*, batch_id: int, reason: str) -> None:
     )
 
 
-# Advisory-lock namespace of the rollup locks, and how many lock slots the series hash into. Batches that touch a
-# common series slot run their merge one after the other; 256 slots keep a batch's locks well inside the lock table.
+# Advisory-lock namespace of the rollup locks, and how many lock slots the series hash into. A batch that rebuilds
+# buckets runs alone on its series slots; 256 slots keep a batch's locks well inside the lock table.
 ROLLUP_LOCK_NAMESPACE = 7_201_017
 ROLLUP_LOCK_SLOTS = 256
 # RETURNING old.* (PostgreSQL 18) tells fresh points from corrections; older servers recompute every bucket.
 INCREMENTAL_MIN_SERVER = 180000
 
 
-def _points_merge(payload: bytes) -> int:
-    """COPY the payload into ingest_points, upsert it into metrics_point, record what changed in ingest_changes."""
+def _points_merge(payloads: list[bytes]) -> None:
+    """COPY the payloads into ingest_points, upsert it into metrics_point, record what changed in ingest_changes."""
     with connection.cursor() as cursor:
-        # payload_encode left one row per (series, ts), in key order: no DISTINCT ON or sort is needed here.
-        cursor.execute(
-            """
-            CREATE TEMP TABLE ingest_points (
-                series_id bigint NOT NULL,
-                ts timestamptz NOT NULL,
-                value double precision NOT NULL
-            ) ON COMMIT DROP
-            """
-        )
-        with cursor.copy("COPY ingest_points (series_id, ts, value) FROM STDIN (FORMAT binary)") as copy:
-            view = memoryview(payload)
-            for start in range(0, len(view), 1 << 20):
-                copy.write(view[start : start + (1 << 20)])
-        # Two batches touching the same series would each rebuild a rollup bucket without the other's uncommitted
-        # points, and the later upsert would drop the earlier one's share. Locking the batch's series slots (in one
-        # sorted order, so two batches cannot deadlock) before writing makes such batches take turns; batches of
-        # other series still run side by side.
-        cursor.execute(
-            f"""
-            SELECT count(pg_advisory_xact_lock({ROLLUP_LOCK_NAMESPACE}, slot))
-            FROM (SELECT DISTINCT (series_id % {ROLLUP_LOCK_SLOTS})::int AS slot FROM ingest_points ORDER BY 1) s
-            """
-        )
+        if len(payloads) == 1:
+            # payload_encode left one row per (series, ts), in key order: no DISTINCT ON or sort is needed here.
+            cursor.execute(f"CREATE TEMP TABLE ingest_points ({_POINT_COLUMNS}) ON COMMIT DROP")
+            _copy(cursor, "ingest_points", payloads[0])
+        else:
+            # Batches of one group may hold the same key: the one posted last wins, as inside one batch.
+            cursor.execute(
+                f"CREATE TEMP TABLE ingest_posted ({_POINT_COLUMNS}, seq bigint GENERATED ALWAYS AS IDENTITY)"
+                " ON COMMIT DROP"
+            )
+            for payload in payloads:
+                _copy(cursor, "ingest_posted", payload)
+            cursor.execute(
+                "CREATE TEMP TABLE ingest_points ON COMMIT DROP AS SELECT DISTINCT ON (series_id, ts) series_id, ts,"
+                " value FROM ingest_posted ORDER BY series_id, ts, seq DESC"
+            )
+            cursor.execute("DROP TABLE ingest_posted")
+        # A batch that rebuilds a rollup bucket recounts it without another batch's uncommitted points, and its
+        # upsert would then drop that batch's share. So the batch's series slots are locked (in one sorted order)
+        # before writing: shared, which lets batches that only add fresh points run side by side (their increments
+        # add up under the rollup rows' own locks), and exclusive once this one turns out to rebuild.
+        cursor.execute(_SLOT_LOCKS_SQL.format(lock="pg_advisory_xact_lock_shared"))
         cursor.execute(
             "CREATE TEMP TABLE ingest_changes (series_id bigint, ts timestamptz, value float8, fresh bool)"
             " ON COMMIT DROP"
@@ -119,7 +212,29 @@ def _points_merge(payload: bytes) -> int:
             INSERT INTO ingest_changes SELECT * FROM upserted
             """
         )
-    return payload_rows(payload)
+        cursor.execute("SELECT EXISTS (SELECT FROM ingest_changes WHERE NOT fresh)")
+        if cursor.fetchone()[0]:
+            cursor.execute(_SLOT_LOCKS_SQL.format(lock="pg_advisory_xact_lock"))
+
+
+_SLOT_LOCKS_SQL = f"""
+    SELECT count({{lock}}({ROLLUP_LOCK_NAMESPACE}, slot))
+    FROM (SELECT DISTINCT (series_id % {ROLLUP_LOCK_SLOTS})::int AS slot FROM ingest_points ORDER BY 1) s
+"""
+
+
+_POINT_COLUMNS = "series_id bigint NOT NULL, ts timestamptz NOT NULL, value double precision NOT NULL"
+
+
+def _copy(cursor, table: str, payload: bytes) -> None:
+    # psycopg's COPY bypasses Django's cursor wrapper: a broken stream must still raise Django's DatabaseError.
+    with (
+        connection.wrap_database_errors,
+        cursor.copy(f"COPY {table} (series_id, ts, value) FROM STDIN (FORMAT binary)") as copy,
+    ):
+        view = memoryview(payload)
+        for start in range(0, len(view), 1 << 20):
+            copy.write(view[start : start + (1 << 20)])
 
 
 # Posting metrics for an agent counts as its heartbeat (agents.services.heartbeats): after the merge, one statement
@@ -153,7 +268,8 @@ def _rollups_refresh() -> None:
     with a corrected point is rebuilt: 5-minute from the raw points, hour from 5-minute, day from hour, each in a
     LATERAL subquery (one index range scan per bucket, however stale the planner's statistics of metrics_rollup).
     Both are upserts on (series, resolution, bucket); the series locks taken in _points_merge keep concurrent
-    batches from overwriting each other's rebuilds.
+    batches from overwriting each other's rebuilds. Rows are written level by level in (series, bucket) order, so
+    batches adding to the same buckets at once wait for each other and never deadlock.
     """
     with connection.cursor() as cursor:
         below = None
@@ -192,7 +308,7 @@ def _fresh_merge_sql(level: RollupResolution) -> str:
     return f"""
         {_ROLLUP_INSERT}
         SELECT series_id, {level.value}, bucket, count, sum, min, max, last, last_ts
-        FROM touched_{level.value} WHERE fresh
+        FROM touched_{level.value} WHERE fresh ORDER BY series_id, bucket
         ON CONFLICT (series_id, resolution, bucket) DO UPDATE SET
             count = r.count + EXCLUDED.count, sum = r.sum + EXCLUDED.sum,
             min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max),
@@ -219,7 +335,7 @@ def _rebuild_sql(level: RollupResolution, below: RollupResolution | None) -> str
         {_ROLLUP_INSERT}
         SELECT t.series_id, {level.value}, t.bucket, a.count, a.sum, a.min, a.max, a.last, a.last_ts
         FROM touched_{level.value} t CROSS JOIN LATERAL ({source} HAVING count(*) > 0) a
-        WHERE NOT t.fresh
+        WHERE NOT t.fresh ORDER BY t.series_id, t.bucket
         ON CONFLICT (series_id, resolution, bucket) DO UPDATE SET
             count = EXCLUDED.count, sum = EXCLUDED.sum, min = EXCLUDED.min, max = EXCLUDED.max,
             last = EXCLUDED.last, last_ts = EXCLUDED.last_ts

@@ -321,7 +321,7 @@ def test_a_worker_killed_inside_the_batch_transaction_loses_and_duplicates_nothi
     _wait_done([batch_id])
     _assert_landed_exactly("killed", _expected(first, second))
     batch.refresh_from_db()
-    assert (batch.points_written, batch.payload, batch.attempts) == (5, None, 1)
+    assert (batch.points_written, batch.payload, batch.attempts) == (5, None, 2)  # the killed run counts
 
 
 def _partition_name(day) -> str:
@@ -366,7 +366,7 @@ def test_a_killed_pool_child_gets_its_message_requeued_at_once(
     blocker.rollback()
     _wait_done([batch_id])
     _assert_landed_exactly("child", _expected(early))
-    assert IngestBatch.objects.get(pk=batch_id).attempts == 1
+    assert IngestBatch.objects.get(pk=batch_id).attempts == 2  # the killed run and the one that landed it
 
     # (b) Killed inside the batch transaction, blocked on a point it rewrites.
     blocker.execute(

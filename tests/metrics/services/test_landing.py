@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from metrics.models import IngestBatch, Point, Rollup
+from metrics.services.batches import batch_accept
 from metrics.services.landing import batch_process
 from metrics.services.payload import payload_encode
 from tests.factories import AgentFactory
@@ -65,6 +66,8 @@ def test_a_batch_processed_again_after_a_crash_writes_each_point_once(division, 
     assert batch_process(batch_id=batch.pk) == "done"
     assert Point.objects.count() == 2
     assert _rollup(300, BASE) == (2, 3.0, 1.0, 2.0, 2.0)
+    batch.refresh_from_db()
+    assert batch.attempts == 2  # the run that died counts too
 
 
 def _payload_of(batch: IngestBatch) -> bytes:
@@ -90,6 +93,101 @@ def test_an_identical_replay_leaves_rollups_as_they_are(ingest):
     before = sorted(Rollup.objects.values_list("resolution", "bucket", "count", "sum", "last"))
     ingest(points_body((0, 4.0), (120, 5.0)))
     assert sorted(Rollup.objects.values_list("resolution", "bucket", "count", "sum", "last")) == before
+
+
+# --- many small batches in one landing transaction ---
+
+
+def _queued(division, token, *bodies: bytes) -> list[IngestBatch]:
+    """Batches accepted and marked enqueued, as the web leaves them, but not landed yet."""
+    batches = [batch_accept(division=division, token=token[0], body=body, enqueue=False).batch for body in bodies]
+    IngestBatch.objects.filter(pk__in=[b.pk for b in batches]).update(enqueued_at=BASE)
+    return batches
+
+
+def test_one_task_lands_the_other_queued_batches_with_its_own(division, token, agent):
+    first, second, third = _queued(
+        division, token, points_body((0, 1.0)), points_body((60, 2.0), (120, 3.0)), points_body((3600, 4.0))
+    )
+
+    assert batch_process(batch_id=second.pk) == "done"
+
+    batches = IngestBatch.objects.filter(pk__in=[first.pk, second.pk, third.pk]).order_by("pk")
+    assert [(b.status, b.points_written, b.attempts, b.payload) for b in batches] == [
+        ("done", 1, 1, None),
+        ("done", 2, 1, None),
+        ("done", 1, 1, None),
+    ]
+    assert _rollup(300, BASE) == (3, 6.0, 1.0, 3.0, 3.0)
+    assert _rollup(3600, BASE + timedelta(hours=1)) == (1, 4.0, 4.0, 4.0, 4.0)
+    # Their own tasks, delivered afterwards, find nothing to do.
+    assert batch_process(batch_id=first.pk) == "not pending"
+    assert batch_process(batch_id=third.pk) == "not pending"
+
+
+def test_the_later_batch_of_a_group_wins_a_key_both_hold(division, token, agent):
+    first, second = _queued(division, token, points_body((0, 1.0), (60, 5.0)), points_body((0, 8.0)))
+
+    assert batch_process(batch_id=first.pk) == "done"
+
+    assert sorted(Point.objects.values_list("value", flat=True)) == [5.0, 8.0]
+    assert _rollup(300, BASE) == (2, 13.0, 5.0, 8.0, 5.0)
+    assert IngestBatch.objects.get(pk=second.pk).points_written == 1
+
+
+def test_a_group_stays_within_its_point_budget(division, token, agent, settings):
+    settings.METRICS_LANDING_MAX_POINTS = 3
+    first, second, third = _queued(
+        division, token, points_body((0, 1.0)), points_body((60, 2.0), (120, 3.0)), points_body((180, 4.0))
+    )
+
+    batch_process(batch_id=first.pk)
+
+    assert dict(IngestBatch.objects.values_list("pk", "status")) == {
+        first.pk: "done",
+        second.pk: "done",
+        third.pk: "queued",
+    }
+
+
+def test_batches_the_web_has_not_marked_enqueued_are_left_to_their_own_task(division, token, agent):
+    (first,) = _queued(division, token, points_body((0, 1.0)))
+    unmarked = batch_accept(division=division, token=token[0], body=points_body((60, 2.0)), enqueue=False).batch
+    assert unmarked.enqueued_at is None
+
+    batch_process(batch_id=first.pk)
+
+    assert IngestBatch.objects.get(pk=unmarked.pk).status == "queued"
+
+
+def test_a_broken_batch_fails_alone_and_its_group_still_lands(division, token, agent):
+    first, broken, third = _queued(
+        division, token, points_body((0, 1.0)), points_body((60, 2.0)), points_body((120, 3.0))
+    )
+    IngestBatch.objects.filter(pk=broken.pk).update(payload=b"not a COPY stream")
+
+    assert batch_process(batch_id=first.pk) == "done"
+
+    batches = {b.pk: b for b in IngestBatch.objects.filter(pk__in=[first.pk, broken.pk, third.pk])}
+    assert (batches[first.pk].status, batches[third.pk].status) == ("done", "done")
+    assert batches[broken.pk].status == "failed"
+    assert "COPY" in batches[broken.pk].error
+    assert batches[broken.pk].payload is not None
+    assert _rollup(300, BASE) == (2, 4.0, 1.0, 3.0, 3.0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_another_worker_holds_is_not_taken_into_a_group(division, token, agent, blocker, points_cleanup):
+    first, held = _queued(division, token, points_body((0, 1.0)), points_body((60, 2.0)))
+    blocker.execute("SELECT 1 FROM metrics_ingestbatch WHERE id = %s FOR UPDATE", [held.pk]).fetchone()
+
+    assert batch_process(batch_id=first.pk) == "done"
+    assert batch_process(batch_id=held.pk) == "locked elsewhere"
+
+    blocker.rollback()
+    assert IngestBatch.objects.get(pk=held.pk).status == "queued"
+    assert batch_process(batch_id=held.pk) == "done"
+    assert Point.objects.count() == 2
 
 
 @pytest.mark.django_db(transaction=True)
