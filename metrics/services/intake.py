@@ -26,8 +26,8 @@ from metrics.services.batches import (
     agents_lookup,
     batch_store,
     catalogue_ids,
-    series_resolve,
 )
+from metrics.services.series import series_resolve
 from metrics.sources.common import Reason, Rejection, Samples
 from novaops.errors import Forbidden, InvalidInput, Unprocessable
 
