@@ -85,8 +85,11 @@ def _metric_catalogue_present(request, django_db_setup, django_db_blocker):
     before each database test and after each transactional one (this fixture's teardown runs after that flush)."""
     from django.db import connection
 
+    from metrics.services.batches import catalogue_forget
     from metrics.services.catalogue import metric_catalogue_seed
 
+    # Ingest caches the catalogue's ids per process; each test's rollback or flush takes back rows it may have read.
+    catalogue_forget()
     uses_db = {"db", "transactional_db"} & set(request.fixturenames) or request.node.get_closest_marker("django_db")
 
     def ensure() -> None:
@@ -98,6 +101,7 @@ def _metric_catalogue_present(request, django_db_setup, django_db_blocker):
 
     ensure()
     yield
+    catalogue_forget()
     if "transactional_db" in request.fixturenames:
         ensure()
 

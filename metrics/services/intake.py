@@ -69,8 +69,11 @@ def samples_accept(
         _refuse_any(rejections)
     metric_ids = catalogue_ids()
     unknown = [key for key in dict.fromkeys(samples.keys[i] for i in keep) if key not in metric_ids]
+    if unknown:  # this process may have read the catalogue before another registered them
+        metric_ids = catalogue_ids(fresh=True)
+        unknown = [key for key in unknown if key not in metric_ids]
     if unknown:
-        metric_ids |= _metrics_discover(unknown, samples=samples, division=division, source=source)
+        metric_ids = metric_ids | _metrics_discover(unknown, samples=samples, division=division, source=source)
         keep = _drop(keep, samples, rejections, lambda i: samples.keys[i] not in metric_ids, Reason.CAP, _cap_names)
 
     rows, point_rows = _series_rows(samples, keep, division=division, metric_ids=metric_ids, agent_ids=agent_ids)
