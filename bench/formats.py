@@ -34,6 +34,7 @@ class Format:
     name: str
     accepted: frozenset[int]  # the statuses that mean "stored"
     encode: Callable  # (workload, batch_size) -> list[Post]
+    target_vs_copy: float  # end to end against the raw COPY of the same rows (issue 12's targets)
     timestamped: bool = True  # False: points take the time they are accepted (Pushgateway)
 
 
@@ -88,7 +89,7 @@ def otlp_posts(workload, batch_size: int) -> list[Post]:
 
 
 def remote_write_posts(workload, batch_size: int) -> list[Post]:
-    from metrics.sources.remote_write import WriteRequest
+    from metrics.sources.prompb import WriteRequest
 
     headers = {
         "Content-Type": "application/x-protobuf",
@@ -134,8 +135,8 @@ def push_posts(workload, batch_size: int) -> list[Post]:
 
 
 FORMATS = {
-    "native": Format("native", frozenset({202}), native_posts),
-    "otlp": Format("otlp", frozenset({200}), otlp_posts),
-    "remote-write": Format("remote-write", frozenset({204}), remote_write_posts),
-    "push": Format("push", frozenset({200, 202}), push_posts, timestamped=False),
+    "native": Format("native", frozenset({202}), native_posts, 0.40),
+    "otlp": Format("otlp", frozenset({200}), otlp_posts, 0.30),
+    "remote-write": Format("remote-write", frozenset({204}), remote_write_posts, 0.30),
+    "push": Format("push", frozenset({200}), push_posts, 0.15, timestamped=False),
 }

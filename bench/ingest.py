@@ -50,6 +50,7 @@ import orjson
 import psutil
 import psycopg
 
+from bench.formats import FORMATS, Post
 from novaops import embedded, launcher
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -70,8 +71,8 @@ METRICS = [
 TAGGED_METRICS = {"latency_p95_ms", "error_rate_pct"}
 REGIONS = ["eu-west", "us-east", "ap-south"]
 MODELS = ["large", "medium", "small"]
-# Live-like history (the default 5 h) and sparse history (more than a day: --span-hours 72).
-TARGET_VS_COPY = 0.40
+# Native JSON on sparse history (more than a day: --span-hours 72); each format's own target for live-like history
+# (the default 5 h) is in bench.formats.
 TARGET_VS_COPY_SPARSE = 0.25
 SPARSE_SPAN_HOURS = 24
 TARGET_VS_DRF = 50.0
@@ -340,18 +341,18 @@ class BatchMonitor(threading.Thread):
 @dataclass
 class PostResult:
     index: int
-    batch_id: int
+    batch_id: int | None  # native posts only: the protocols answer without one
     seconds: float
     sent_at: float
     answered_at: float
 
 
 def _post_batches(
-    *, port: int, token: str, bodies: list[bytes], clients: int, run_id: str
+    *, port: int, token: str, posts: list[Post], accepted: frozenset[int], clients: int, run_id: str
 ) -> tuple[float, float, list[PostResult], list[str]]:
-    """Post every body through `clients` keep-alive connections; returns (first POST, last answer, results,
+    """Send every request through `clients` keep-alive connections; returns (first POST, last answer, results,
     resends)."""
-    queue = list(range(len(bodies)))
+    queue = list(range(len(posts)))
     lock = threading.Lock()
     results: list[PostResult] = []
     errors: list[BaseException] = []
@@ -367,15 +368,13 @@ def _post_batches(
                     if not queue or errors:
                         return
                     index = queue.pop(0)
-                headers = {
-                    "Content-Type": "application/json",
-                    "Authorization": f"Bearer {token}",
-                    "Idempotency-Key": f"{run_id}-{index}",
-                }
+                post = posts[index]
+                # The protocol formats carry no key: NovaOps takes a resent body's digest for one.
+                headers = {**post.headers, "Authorization": f"Bearer {token}", "Idempotency-Key": f"{run_id}-{index}"}
                 for attempt in range(10):
                     sent = time.perf_counter()
                     try:
-                        conn.request("POST", "/api/v1/metrics/batches", body=bodies[index], headers=headers)
+                        conn.request("POST", post.path, body=post.body, headers=headers)
                         response = conn.getresponse()
                         payload = response.read()
                     except (ConnectionError, http.client.HTTPException) as exc:
@@ -387,11 +386,10 @@ def _post_batches(
                             resends.append(f"batch {index}: {exc!r}")
                         continue
                     answered = time.perf_counter()
-                    if response.status == 202:
+                    if response.status in accepted:
+                        batch_id = orjson.loads(payload)["id"] if response.status == 202 else None
                         with lock:
-                            results.append(
-                                PostResult(index, orjson.loads(payload)["id"], answered - sent, sent, answered)
-                            )
+                            results.append(PostResult(index, batch_id, answered - sent, sent, answered))
                         break
                     if response.status in (429, 503) and attempt < 9:
                         with lock:
@@ -644,10 +642,16 @@ def _run(args: argparse.Namespace, stack: Stack) -> dict:
     token, handles = seeded["token"], seeded["handles"]
 
     now = datetime.now(UTC)
-    _log(f"building {args.points:,} points and their JSON bodies")
+    fmt = FORMATS[args.format]
+    _log(f"building {args.points:,} points and their {fmt.name} bodies")
     workload = workload_build(points=args.points, handles=handles, span_hours=args.span_hours, now=now, seed=args.seed)
-    bodies = batch_bodies(workload, batch_size=args.batch_size)
-    distinct = len({(idx << 40) | ts for idx, ts in zip(workload.series_idx, workload.ts_s, strict=True)})
+    bodies = fmt.encode(workload, args.batch_size)
+    # A push carries no timestamps: each of its points is stored at the push's own time.
+    distinct = (
+        len({(idx << 40) | ts for idx, ts in zip(workload.series_idx, workload.ts_s, strict=True)})
+        if fmt.timestamped
+        else len(workload)
+    )
 
     port = _free_port()
     _log(f"gunicorn on 127.0.0.1:{port} (2 workers × 4 threads), celery worker --concurrency {args.concurrency}")
@@ -665,11 +669,11 @@ def _run(args: argparse.Namespace, stack: Stack) -> dict:
     monitor = BatchMonitor(dsn, sampler, expected=len(bodies))
     monitor.start()
 
-    _log(f"posting {len(workload):,} points in {len(bodies)} batches with {args.clients} clients")
+    _log(f"posting {len(workload):,} points in {len(bodies)} {fmt.name} requests with {args.clients} clients")
     run_id = f"bench-{secrets.token_hex(4)}"
     load_before = os.getloadavg()
     first_post, last_answer, posts, resends = _post_batches(
-        port=port, token=token, bodies=bodies, clients=args.clients, run_id=run_id
+        port=port, token=token, posts=bodies, accepted=fmt.accepted, clients=args.clients, run_id=run_id
     )
     _log(f"all {len(posts)} batches accepted after {last_answer - first_post:.1f} s; waiting for the worker")
     deadline = time.monotonic() + max(600, len(workload) / 500)
@@ -702,12 +706,18 @@ def _run(args: argparse.Namespace, stack: Stack) -> dict:
                 "JOIN metrics_metric m ON m.id = s.metric_id LEFT JOIN agents_agent a ON a.id = s.agent_id"
             )
         }
-    api_statuses = _api_statuses(port, token, [post.batch_id for post in posts])
+    api_statuses = _api_statuses(port, token, [post.batch_id for post in posts if post.batch_id is not None])
     if not all(key.startswith("done ") for key in api_statuses):
         raise BenchFailed(f"the API shows batches that are not done: {api_statuses}")
     _log(f"end to end {end_to_end_seconds:.1f} s; verified in {verify_seconds:.1f} s; API: {api_statuses}")
 
-    # The same rows for the baselines: (series_id, ts, value) exactly as stored.
+    # The same rows for the baselines: (series_id, ts, value) exactly as stored (a push's grouping labels, job and
+    # group, are tags of its series the workload does not have).
+    if not fmt.timestamped:
+        series_ids = {
+            (metric, handle, orjson.dumps(_without_grouping(tags), option=orjson.OPT_SORT_KEYS)): series_id
+            for (metric, handle, tags), series_id in series_ids.items()
+        }
     id_of = [
         series_ids[(metric, handle, orjson.dumps(tags or {}, option=orjson.OPT_SORT_KEYS))]
         for metric, handle, tags in workload.series
@@ -755,9 +765,10 @@ def _run(args: argparse.Namespace, stack: Stack) -> dict:
             "tagged_metrics": sorted(TAGGED_METRICS),
             "step_seconds": workload.step_s,
             "span_hours": round(workload.per_series * workload.step_s / 3600, 1),
+            "format": fmt.name,
             "batch_size": args.batch_size,
             "batches": len(bodies),
-            "body_bytes_mean": sum(map(len, bodies)) // len(bodies),
+            "body_bytes_mean": sum(len(post.body) for post in bodies) // len(bodies),
             "clients": args.clients,
             "gunicorn": "2 workers x 4 threads",
             "celery_concurrency": args.concurrency,
@@ -800,6 +811,10 @@ def _run(args: argparse.Namespace, stack: Stack) -> dict:
     }
 
 
+def _without_grouping(tags_json: bytes) -> dict:
+    return {k: v for k, v in orjson.loads(tags_json).items() if k not in ("job", "group")}
+
+
 # --- report -------------------------------------------------------------------------------------------------------
 
 
@@ -817,12 +832,16 @@ def report(figures: dict) -> str:
         figures["worker_rss"],
     )
     vs_copy, vs_drf = r["end_to_end_vs_copy"], r["end_to_end_vs_drf_naive"]
-    target = TARGET_VS_COPY_SPARSE if w["span_hours"] > SPARSE_SPAN_HOURS else TARGET_VS_COPY
+    target = (
+        TARGET_VS_COPY_SPARSE
+        if w["format"] == "native" and w["span_hours"] > SPARSE_SPAN_HOURS
+        else FORMATS[w["format"]].target_vs_copy
+    )
     first, last = m["after_first_batch_bytes"], m["after_last_batch_bytes"]
     lines = [
         f"NovaOps ingestion benchmark — {w['points']:,} points ({w['series']:,} series: {w['metrics']} metrics × "
         f"{w['agents']} agents, one point per series every {w['step_seconds']} s over {w['span_hours']} h), "
-        f"{w['batches']} batches of {w['batch_size']:,} (~{w['body_bytes_mean'] / MIB:.1f} MiB JSON), "
+        f"{w['batches']} {w['format']} requests of up to {w['batch_size']:,} (~{w['body_bytes_mean'] / MIB:.1f} MiB), "
         f"{w['clients']} HTTP clients, gunicorn {w['gunicorn']}, 1 celery worker --concurrency "
         f"{w['celery_concurrency']}, {figures['machine']['cpus']} CPUs",
         "",
@@ -873,6 +892,13 @@ def main(argv: list[str] | None = None) -> int:
         help="points to post end to end (default 1,000,000; rounded up to a whole number per series)",
     )
     parser.add_argument("--batch-size", type=int, default=50_000)
+    parser.add_argument(
+        "--format",
+        choices=sorted(FORMATS),
+        default="native",
+        help="how the points are posted: native JSON (default), OTLP/HTTP protobuf, Prometheus remote write, or "
+        "Pushgateway text (one push per time slot and group of series, stored at the time it is accepted)",
+    )
     parser.add_argument(
         "--clients", type=int, default=None, help="concurrent HTTP clients (default 2, 32 with --small)"
     )
