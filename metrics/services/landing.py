@@ -23,8 +23,9 @@ from metrics.services.payload import payload_rows
 logger = logging.getLogger(__name__)
 
 # Claims the task's own batch (queued, or processing and left by a dead worker) and, when it is free, the oldest
-# queued batches after it while their points fit in the budget. Only batches whose enqueue mark is written are
-# taken: the web writes that mark just after its commit, and must never wait for a worker's row lock to do it.
+# queued batches after it while their points fit in the budget. Only batches marked enqueued are taken: the web
+# inserts a batch with that mark, and takes it back (never waiting for a worker's row lock for long) when publishing
+# fails, which leaves the batch to the sweeper.
 # Claiming commits on its own, before the landing transaction, so `attempts` counts every run, also one that died.
 _CLAIM_SQL = """
     WITH own AS (
