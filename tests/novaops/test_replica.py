@@ -97,23 +97,14 @@ def cluster(broker) -> Iterator[Cluster]:
         primary_url = embedded.postgres_up(primary_root)
         binaries = embedded._postgres_bin(primary_root)
         primary_sockets = embedded._postgres_socket_dir(primary_root)
-        hba = primary_root / "pgdata" / "pg_hba.conf"
-        if "local   replication     all" not in hba.read_text():
-            raise AssertionError(f"initdb --auth=trust writes a local replication line; {hba} has none")
-        _as_postgres_owner(
-            [
-                str(binaries / "pg_basebackup"),
-                "-D",
-                str(replica_dir),
-                "-R",
-                "-X",
-                "stream",
-                "-h",
-                str(primary_sockets),
-                "-U",
-                "postgres",
-            ]
-        )
+        # The replica connects over the primary's socket as a replication client.
+        with (primary_root / "pgdata" / "pg_hba.conf").open("a") as hba:
+            hba.write("local replication all trust\n")
+        with psycopg.connect(f"host={primary_sockets} user=postgres dbname=postgres", autocommit=True) as conn:
+            conn.execute("SELECT pg_reload_conf()")
+        # A fast checkpoint: the default spreads it over minutes.
+        basebackup = ["-D", str(replica_dir), "-R", "-X", "stream", "-c", "fast", "-h", str(primary_sockets)]
+        _as_postgres_owner([str(binaries / "pg_basebackup"), *basebackup, "-U", "postgres"])
         port = free_port()
         # The copy carries the primary's settings: give the replica its own port and socket directory, no TCP.
         with (replica_dir / "postgresql.auto.conf").open("a") as conf:
