@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
-from django.db import connection
 from django.db.models import Count
 from django.db.models.functions import Lower
 
@@ -28,6 +27,7 @@ from metrics.selectors import (
     bucket_floor,
     series_aggregate,
 )
+from novaops.db_router import read_connection
 from novaops.errors import InvalidInput
 
 
@@ -147,7 +147,7 @@ def last_seen(*, metric_keys: list[str], scope: Scope) -> datetime | None:
         ) latest
         WHERE {" AND ".join(conditions)}
     """
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()[0]
 
@@ -222,7 +222,7 @@ def period_summary(
     filters = _series_filters(params, agent_ids=agent_ids, division_ids=division_ids, domain_ids=domain_ids)
     labels = GROUP_COLUMNS[group_by]
     sql = _summary_sql(_picked_sql(_group_sql(group_by, params), filters), pieces, params, label_count=len(labels))
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     columns = ["metric", "kind", *labels, "period", "sum", "count"]
@@ -305,7 +305,7 @@ def reporting_cadence(*, division_ids: list[int] | None = None) -> pd.DataFrame:
         GROUP BY a.handle, a.callsign, d.slug, a.lifecycle_state
         ORDER BY d.slug COLLATE "C", a.handle COLLATE "C"
     """
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     frame = pd.DataFrame(rows, columns=["agent", "callsign", "division", "state", "last_seen", "interval_seconds"])
@@ -346,7 +346,7 @@ def division_buckets(*, metric_keys: list[str] | tuple[str, ...], start: datetim
         GROUP BY p.key, p.l1, x.b
         ORDER BY p.key, p.l1, x.b
     """
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     frame = pd.DataFrame(rows, columns=["metric", "division", "bucket", "sum", "count"])

@@ -15,11 +15,11 @@ from typing import Literal, NamedTuple
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from metrics.models import ROLLUP_ORIGIN, Metric, RollupResolution, Series
+from novaops.db_router import read_connection
 
 GroupBy = Literal["agent", "division", "domain"]
 Agg = Literal["avg", "sum", "min", "max", "count", "last"]
@@ -241,7 +241,7 @@ def series_aggregate(
     filters = _series_filters(params, agent_ids=agent_ids, division_ids=division_ids, domain_ids=domain_ids, tags=tags)
     grouping = _group_sql(group_by, params)
     label_count = len(group_columns(group_by))
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         # The series table is small next to the rollups: labelling and counting the groups first is cheap.
         cursor.execute(_groups_sql(_picked_sql(grouping, filters), label_count), params)
         series = cursor.fetchall()
@@ -391,7 +391,7 @@ def _combine(rows: pd.DataFrame, *, agg: str, single: bool, series_ids: np.ndarr
 
 def series_tag_keys(*, limit: int = 50) -> list[str]:
     """The tag keys series carry (what group_by="tag:<key>" can group by), sorted; at most `limit`."""
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             "SELECT DISTINCT k FROM metrics_series s, jsonb_object_keys(s.tags) AS k"
             " WHERE jsonb_typeof(s.tags) = 'object' ORDER BY k LIMIT %s",

@@ -83,6 +83,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "agents.context_processors.person",
+                "novaops.context_processors.replica_lag",
             ],
         },
     },
@@ -98,6 +99,23 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # Lets a long-lived process survive a database restart without being restarted itself.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+# A streaming replica the dashboards and read-only APIs read from (novaops.db_router says which reads, and why the
+# rest stays on the primary). It takes the primary's connection settings; its own address, name and user win.
+# TEST MIRROR: a test run never creates a database on the read-only replica; the replica alias reads the test
+# database instead.
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    _replica = env.db_url_config(DATABASE_REPLICA_URL)
+    _replica_options = {**DATABASES["default"]["OPTIONS"], **_replica.pop("OPTIONS", {})}
+    if _replica_options.get("host"):
+        _replica["HOST"] = _replica_options.pop("host")
+    DATABASES["replica"] = {
+        **DATABASES["default"],
+        **_replica,
+        "OPTIONS": _replica_options,
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["novaops.db_router.PrimaryReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default=embedded.redis_url(NOVAOPS_DATA_DIR))

@@ -23,7 +23,7 @@ from dashboards.state import ViewState
 from dashboards.views.common import chart_spec, toolbar, view_state
 from metrics.selectors import metric_list, series_tag_keys
 from novaops import policies
-from novaops.decorators import person_required
+from novaops.decorators import person_required, reads_from_replica
 
 PAGE_DEFAULTS = {"explore": {"group": "division"}, "compare": {"group": "domain"}}
 
@@ -54,6 +54,7 @@ def _form_context(request: HttpRequest, state: ViewState, *, page: str, tag_grou
 
 @require_safe
 @person_required
+@reads_from_replica
 def explore(request: HttpRequest) -> HttpResponse:
     """One metric, any filters (domain, division, agent, tag), grouped by any level or tag key."""
     state = view_state(request, defaults=PAGE_DEFAULTS["explore"])
@@ -74,6 +75,7 @@ def explore(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 @person_required
+@reads_from_replica
 def compare(request: HttpRequest) -> HttpResponse:
     """Several metrics on one time axis, grouped by domain, division or agent; share of total for counters."""
     state = view_state(request, defaults=PAGE_DEFAULTS["compare"])

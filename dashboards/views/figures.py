@@ -17,7 +17,7 @@ from dashboards import analytics, charts, selectors
 from dashboards.state import STATE_PARAMETERS, ViewState
 from dashboards.views.common import agent_url, metric_info, view_state
 from metrics.selectors import group_columns
-from novaops.decorators import person_required
+from novaops.decorators import person_required, reads_from_replica
 from novaops.errors import InvalidInput
 
 FIGURE_PARAMETERS = STATE_PARAMETERS | {"chart", "format"}
@@ -26,6 +26,7 @@ CHARTS = ("timeseries", "share", "multiples")
 
 @require_safe
 @person_required
+@reads_from_replica
 def figure(request: HttpRequest) -> HttpResponse:
     state = view_state(request, allowed=FIGURE_PARAMETERS)
     chart = request.GET.get("chart", "share" if state.view == "share" else "timeseries")

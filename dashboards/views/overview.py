@@ -38,7 +38,7 @@ from dashboards.views.summary import (
 )
 from metrics.models import RollupResolution
 from metrics.selectors import bucket_floor, series_aggregate
-from novaops.decorators import person_required
+from novaops.decorators import person_required, reads_from_replica
 
 # The overview lists the anomalies of the last day of the range (charts mark them over the whole range).
 ANOMALY_RECENT = timedelta(hours=24)
@@ -46,6 +46,7 @@ ANOMALY_RECENT = timedelta(hours=24)
 
 @require_safe
 @person_required
+@reads_from_replica
 def overview(request: HttpRequest) -> HttpResponse:
     """The ecosystem overview, the home page after sign-in: the range toolbar and the saved views, and a fragment
     per panel, each loaded on its own (its own loading and error state), so the page answers at once and no panel
@@ -79,6 +80,7 @@ def _division_summary(state: ViewState, metrics) -> tuple[pd.DataFrame, pd.DataF
 
 @require_safe
 @person_required
+@reads_from_replica
 def cards(request: HttpRequest) -> HttpResponse:
     """A card per domain and per division (a fragment): key metrics now against the period before, sparklines,
     agents by lifecycle state, links down to the division dashboards."""
@@ -103,6 +105,7 @@ def cards(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 @person_required
+@reads_from_replica
 def movers(request: HttpRequest) -> HttpResponse:
     """Top movers across every division and agent (a fragment)."""
     state = view_state(request, allowed=SCOPED_PARAMETERS)
@@ -115,6 +118,7 @@ def movers(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 @person_required
+@reads_from_replica
 def stopped(request: HttpRequest) -> HttpResponse:
     """Active agents that stopped reporting, per division (a fragment)."""
     state = view_state(request, allowed=SCOPED_PARAMETERS)
@@ -238,6 +242,7 @@ def _duration(seconds: float) -> str:
 
 @require_safe
 @person_required
+@reads_from_replica
 def anomalies(request: HttpRequest) -> HttpResponse:
     """The overview's anomaly list (a fragment): the largest breaks from their own recent behaviour among every
     agent's key metrics over the range, each with its size in deviations and a link to its chart."""

@@ -14,7 +14,7 @@ from dashboards import selectors
 from dashboards.views.common import SCOPED_PARAMETERS, chart_spec, scoped_query, toolbar, view_state
 from dashboards.views.ranking import division_ranking
 from metrics.selectors import DivisionCapUse, division_cap_use
-from novaops.decorators import person_required
+from novaops.decorators import person_required, reads_from_replica
 
 __all__ = ["SCOPED_PARAMETERS", "agent_dashboard", "division_dashboard"]
 
@@ -24,6 +24,7 @@ CAP_WARNING_SHARE = 0.8
 
 @require_safe
 @person_required
+@reads_from_replica
 def division_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     """Every catalogue metric the division reports, one chart each, a line per agent; its agents ranked on one."""
     division = division_or_404(slug)
@@ -66,6 +67,7 @@ def cap_tiles(use: DivisionCapUse) -> dict[str, Any]:
 
 @require_safe
 @person_required
+@reads_from_replica
 def agent_dashboard(request: HttpRequest, handle: str) -> HttpResponse:
     """Every catalogue metric the agent reports, one chart each."""
     agent = agent_or_404(handle)

@@ -21,7 +21,7 @@ from dashboards.views.common import view_state
 from dashboards.views.pages import SCOPED_PARAMETERS
 from metrics.models import Metric, RollupResolution
 from metrics.selectors import bucket_count, series_aggregate
-from novaops.decorators import person_required
+from novaops.decorators import person_required, reads_from_replica
 
 # Sparklines are drawn small: about this many points is all they can show, and a coarse read is cheap.
 SPARKLINE_POINTS = 96
@@ -164,6 +164,7 @@ def _summary(request: HttpRequest, *, group: str, key: str, title: str, dashboar
 
 @require_safe
 @person_required
+@reads_from_replica
 def division_summary(request: HttpRequest, slug: str) -> HttpResponse:
     """The division's key metrics over the range (24 h by default) against the period before, for its registry page."""
     division = division_or_404(slug)
@@ -179,6 +180,7 @@ def division_summary(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_safe
 @person_required
+@reads_from_replica
 def agent_summary(request: HttpRequest, handle: str) -> HttpResponse:
     """The agent's key metrics over the range (24 h by default) against the period before, for its registry page."""
     agent = agent_or_404(handle)

@@ -11,7 +11,7 @@ from dashboards.views.common import toolbar, view_state
 from escalations import analytics as measures
 from escalations import selectors
 from escalations.models import Escalation
-from novaops.decorators import person_required
+from novaops.decorators import person_required, reads_from_replica
 
 RANGE_PARAMETERS = frozenset({"range", "from", "to", "tz", "refresh"})
 DEFAULTS = {"range": "30d"}
@@ -25,6 +25,7 @@ BREAKDOWNS = (
 
 @require_safe
 @person_required
+@reads_from_replica
 def analytics(request: HttpRequest) -> HttpResponse:
     state = view_state(request, defaults=DEFAULTS, allowed=RANGE_PARAMETERS)
     now = timezone.now()

@@ -4,6 +4,7 @@ Tier 1 leads."""
 from typing import Any
 
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
@@ -25,6 +26,7 @@ from metrics.serializers import (
 )
 from metrics.services.catalogue import metric_create, metric_update
 from novaops.api import MethodRoute, Pagination, problem_responses, refuse_unknown_parameters
+from novaops.decorators import reads_from_replica
 from novaops.permissions import IsLead, IsPersonOrDivisionClient
 from novaops.serializers import AutoSchema
 
@@ -73,6 +75,7 @@ class MetricListApi(APIView):
         responses={200: MetricPageSerializer, **_problems(400, 401, 403, 404)},
         tags=["metrics"],
     )
+    @method_decorator(reads_from_replica)
     def get(self, request: Request) -> Response:
         refuse_unknown_parameters(request, *Pagination.query_parameters)
         return Pagination.respond(request, self, metric_list(), MetricOutputSerializer)

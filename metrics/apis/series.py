@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 from django.http import Http404
+from django.utils.decorators import method_decorator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -41,6 +42,7 @@ from metrics.serializers import (
 )
 from novaops import policies
 from novaops.api import problem_responses, refuse_unknown_parameters
+from novaops.decorators import reads_from_replica
 from novaops.permissions import IsPersonOrDivisionClient
 
 
@@ -166,6 +168,7 @@ class SeriesAggregateApi(APIView):
         },
         tags=["metrics"],
     )
+    @method_decorator(reads_from_replica)
     def get(self, request: Request) -> Response:
         refuse_unknown_parameters(request, *SeriesQueryInputSerializer().fields, "format")
         parsed = SeriesQueryInputSerializer(data=request.query_params)

@@ -168,14 +168,16 @@ class Web:
         return {child.pid for child in psutil.Process(self.process.pid).children()}
 
 
-def _service_spawn(command: list[str], *, database_url: str, redis_url: str, log: Path) -> subprocess.Popen:
-    """Start a service in its own process group against these servers, its output in `log` (a pipe nobody reads
-    would fill and stall it)."""
+def _service_spawn(
+    command: list[str], *, database_url: str, redis_url: str, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """Start a service in its own process group against these servers (and with `env` besides), its output in `log`
+    (a pipe nobody reads would fill and stall it)."""
     with log.open("wb") as out:
         return subprocess.Popen(
             command,
             cwd=PROJECT,
-            env=server_env(database_url=database_url, redis_url=redis_url),
+            env={**server_env(database_url=database_url, redis_url=redis_url), **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -198,16 +200,18 @@ def _await_up(process: subprocess.Popen, up: Callable[[], bool], *, what: str, o
         raise
 
 
-def web_start(*, database_url: str, redis_url: str, log_dir: Path, port: int | None = None) -> Web:
+def web_start(
+    *, database_url: str, redis_url: str, log_dir: Path, port: int | None = None, env: dict[str, str] | None = None
+) -> Web:
     """A real `gunicorn novaops.wsgi` as the launcher builds it (two workers) on a free port, or on `port` (a web
-    restarted where its clients are pointed), answering /healthz."""
+    restarted where its clients are pointed), answering /healthz; `env` adds settings (DATABASE_REPLICA_URL)."""
     port = port or free_port()
     log = log_dir / f"gunicorn-{port}.log"
     # The shipped command line; for a test: no access log, no control socket, a quick graceful stop.
     command = launcher.web_command(
         bind=f"127.0.0.1:{port}", access_log=False, extra=("--no-control-socket", "--graceful-timeout", "3")
     )
-    process = _service_spawn(command, database_url=database_url, redis_url=redis_url, log=log)
+    process = _service_spawn(command, database_url=database_url, redis_url=redis_url, log=log, env=env)
     web = Web(process, port, log)
 
     def healthy() -> bool:
