@@ -109,7 +109,23 @@ def _batches_claim(batch_id: int) -> list[tuple]:
 
 
 def _batches_land(ids: list[int], *, own: int) -> str:
-    """Land the claimed batches still processing, in one merge and one rollup pass; the outcome for `own`."""
+    """Land the claimed batches still processing, in one merge and one rollup pass; the outcome for `own`.
+
+    A session the server ended (a worker frozen past idle_in_transaction_session_timeout, terminated by an
+    administrator) raises OperationalError, as a lost connection does: psycopg reports the idle timeout as an
+    InternalError, which would otherwise fail a batch that nothing is wrong with. The task retries it, and finds it
+    landed by whoever the sweeper handed it to meanwhile.
+    """
+    try:
+        return _batches_merge(ids, own=own)
+    except DatabaseError as exc:
+        diagnostic = getattr(exc.__cause__, "diag", None)
+        if isinstance(exc, OperationalError) or diagnostic is None or diagnostic.severity_nonlocalized != "FATAL":
+            raise
+        raise OperationalError(str(exc)) from exc
+
+
+def _batches_merge(ids: list[int], *, own: int) -> str:
     with transaction.atomic():
         # Waits rather than skips: these rows were free when claimed a moment ago, and what can hold one now is
         # another claim's statement (for an instant) or a task that claimed the same batch as its own at the same
