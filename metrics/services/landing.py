@@ -75,8 +75,8 @@ def batch_process(*, batch_id: int) -> str:
         return _batches_land(ids, own=batch_id)
     except (OperationalError, InterfaceError):
         raise
-    except DatabaseError:
-        if len(ids) == 1:
+    except DatabaseError as exc:
+        if len(ids) == 1 or session_ended(exc):
             raise
         logger.exception("A group of %s batches failed; landing them one by one", len(ids))
     outcome = "failed"
@@ -86,6 +86,8 @@ def batch_process(*, batch_id: int) -> str:
         except (OperationalError, InterfaceError):
             raise
         except DatabaseError as exc:
+            if session_ended(exc):
+                raise
             logger.exception("Batch %s failed", other)
             batch_fail(batch_id=other, reason=f"{type(exc).__name__}: {exc}")
             result = "failed"
@@ -109,23 +111,7 @@ def _batches_claim(batch_id: int) -> list[tuple]:
 
 
 def _batches_land(ids: list[int], *, own: int) -> str:
-    """Land the claimed batches still processing, in one merge and one rollup pass; the outcome for `own`.
-
-    A session the server ended (a worker frozen past idle_in_transaction_session_timeout, terminated by an
-    administrator) raises OperationalError, as a lost connection does: psycopg reports the idle timeout as an
-    InternalError, which would otherwise fail a batch that nothing is wrong with. The task retries it, and finds it
-    landed by whoever the sweeper handed it to meanwhile.
-    """
-    try:
-        return _batches_merge(ids, own=own)
-    except DatabaseError as exc:
-        diagnostic = getattr(exc.__cause__, "diag", None)
-        if isinstance(exc, OperationalError) or diagnostic is None or diagnostic.severity_nonlocalized != "FATAL":
-            raise
-        raise OperationalError(str(exc)) from exc
-
-
-def _batches_merge(ids: list[int], *, own: int) -> str:
+    """Land the claimed batches still processing, in one merge and one rollup pass; the outcome for `own`."""
     with transaction.atomic():
         # Waits rather than skips: these rows were free when claimed a moment ago, and what can hold one now is
         # another claim's statement (for an instant) or a task that claimed the same batch as its own at the same
@@ -164,6 +150,14 @@ def _batches_merge(ids: list[int], *, own: int) -> str:
     if own in emptied:
         return "already landed"
     return "not pending"
+
+
+def session_ended(exc: DatabaseError) -> bool:
+    """Whether the server ended the session (idle_in_transaction_session_timeout, an administrator): a lost
+    connection, to retry, and nothing wrong with the batch. psycopg reports the idle timeout (25P03) as an
+    InternalError; only its FATAL severity tells it apart."""
+    diagnostic = getattr(exc.__cause__, "diag", None)
+    return diagnostic is not None and diagnostic.severity_nonlocalized == "FATAL"
 
 
 def batch_fail(*, batch_id: int, reason: str) -> None:

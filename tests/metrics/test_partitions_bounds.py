@@ -16,11 +16,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
 
 from metrics.models import IngestBatch
 from metrics.services.batches import batch_accept, batch_sweep
 from metrics.services.landing import ROLLUP_LOCK_NAMESPACE, ROLLUP_LOCK_SLOTS, batch_process
+from metrics.tasks import batch_ingest
 from tests.factories import AgentFactory, DivisionFactory
 from tests.helpers.processes import wait_until
 
@@ -143,6 +144,31 @@ def test_a_lock_timeout_leaves_the_batch_to_a_retry(division, rollup_slots_held)
     assert batch_process(batch_id=batch_id) == "done"
     assert _batches([batch_id]) == {batch_id: ("done", 2)}
     assert _landed("lock-timeout") == (5, 5, 5)
+
+
+def test_a_session_the_server_ended_is_retried_not_failed(division, blocker):
+    """A worker that wakes after the server ended its session (idle in a transaction past the bound) meets a FATAL
+    error, which psycopg reports as an InternalError: the ingest task raises OperationalError, its retry, and leaves
+    the batch as it was rather than failing it."""
+    batch_id = batch_accept(division=division, token=None, body=_body("ended", 5), enqueue=False).batch.pk
+    blocker.autocommit = True  # a fresh pg_stat_activity at every poll, not one transaction's snapshot
+    with pytest.raises(OperationalError, match="idle-in-transaction timeout"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL idle_in_transaction_session_timeout = '100ms'")
+            cursor.execute("SELECT pg_backend_pid()")
+            [backend] = cursor.fetchone()
+        wait_until(
+            lambda: (
+                blocker.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [backend]).fetchone() == (0,)
+            ),
+            timeout=10,
+            what="the server to end the idle session",
+        )
+        batch_ingest(batch_id)
+    assert _batches([batch_id]) == {batch_id: ("queued", 0)}
+    assert batch_ingest(batch_id) == "done"
+    assert _batches([batch_id]) == {batch_id: ("done", 1)}
+    assert _landed("ended") == (5, 5, 5)
 
 
 @pytest.mark.worker
