@@ -27,8 +27,9 @@ from tests.helpers.processes import wait_until
 
 # Recent enough for the retention window, old enough never to be "in the future"; whole minutes.
 BASE = (datetime.now(UTC) - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
-# The worker's idle-in-transaction bound in the frozen-worker test: short, so the server acts within the test.
-FROZEN_IDLE_SECONDS = 3
+# The worker's idle-in-transaction bound in the frozen-worker test: short, so the server acts within the test, and
+# long enough for a busy machine to see the session idle (and the sweeper leave it alone) first.
+FROZEN_IDLE_SECONDS = 5
 
 
 def _body(case: str, n: int, *, start: int = 0) -> bytes:
