@@ -7,7 +7,7 @@ from celery import shared_task
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from metrics.services.batches import batch_sweep
-from metrics.services.landing import batch_fail, batch_process
+from metrics.services.landing import batch_fail, batch_process, session_ended
 from metrics.services.partitions import partitions_maintain
 from metrics.services.temporal import temporal_poll
 
@@ -26,14 +26,17 @@ def batch_ingest(batch_id: int) -> str:
 
     Safe twice or at once: row locks with SKIP LOCKED admit one runner per batch, points are upserted on
     (series, ts) and rollups on (series, resolution, bucket), and the status moves by compare-and-swap; a task whose
-    batch another task already landed finds it done. A lost database is retried with backoff; any other database
-    error fails the batch with its reason.
+    batch another task already landed finds it done. A lost database, a session the server ended (a worker that froze
+    past the idle-in-transaction bound) and a lock timeout are retried with backoff; any other database error fails
+    the batch with its reason.
     """
     try:
         return batch_process(batch_id=batch_id)
     except (OperationalError, InterfaceError):
         raise
     except DatabaseError as exc:
+        if session_ended(exc):
+            raise OperationalError(str(exc)) from exc
         logger.exception("Batch %s failed", batch_id)
         batch_fail(batch_id=batch_id, reason=f"{type(exc).__name__}: {exc}")
         return "failed"

@@ -99,6 +99,43 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # Lets a long-lived process survive a database restart without being restarted itself.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+# Bounds on every connection (web, worker, beat, manage.py), so that a client that froze or vanished cannot keep its
+# locks: a worker cut off inside its batch transaction held the batch row and its series locks, and a worker blocked
+# behind it, until TCP gave up (2 hours). The server ends a session idle inside a transaction; waiting for a lock
+# fails (an OperationalError: the ingest task retries it) rather than queueing for ever; both ends probe an idle
+# peer with TCP keepalives and drop one that leaves sent data unacknowledged, within about a minute (Unix sockets
+# ignore the TCP settings). Nothing waits for a lock legitimately for long: the landing's locks are held for one
+# batch transaction (seconds), the escalations' and agents' row locks for one request.
+DATABASE_IDLE_IN_TRANSACTION_TIMEOUT = env.int("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", default=60)
+DATABASE_LOCK_TIMEOUT = env.int("DATABASE_LOCK_TIMEOUT", default=30)
+DATABASE_KEEPALIVES_IDLE = env.int("DATABASE_KEEPALIVES_IDLE", default=30)
+_KEEPALIVES_INTERVAL, _KEEPALIVES_COUNT = 10, 3
+_TCP_USER_TIMEOUT_MS = (DATABASE_KEEPALIVES_IDLE + _KEEPALIVES_INTERVAL * _KEEPALIVES_COUNT) * 1000
+DATABASE_CONNECTION_BOUNDS = {
+    # libpq's side: notices a dead server.
+    "keepalives": 1,
+    "keepalives_idle": DATABASE_KEEPALIVES_IDLE,
+    "keepalives_interval": _KEEPALIVES_INTERVAL,
+    "keepalives_count": _KEEPALIVES_COUNT,
+    "tcp_user_timeout": _TCP_USER_TIMEOUT_MS,
+    # The server's side, for this session: ends it when its client froze or vanished.
+    "options": " ".join(
+        f"-c {name}={value}"
+        for name, value in {
+            "idle_in_transaction_session_timeout": f"{DATABASE_IDLE_IN_TRANSACTION_TIMEOUT}s",
+            "lock_timeout": f"{DATABASE_LOCK_TIMEOUT}s",
+            "tcp_keepalives_idle": DATABASE_KEEPALIVES_IDLE,
+            "tcp_keepalives_interval": _KEEPALIVES_INTERVAL,
+            "tcp_keepalives_count": _KEEPALIVES_COUNT,
+            "tcp_user_timeout": _TCP_USER_TIMEOUT_MS,
+        }.items()
+    ),
+}
+# Options given in DATABASE_URL (?options=…) come first; ours, later on the line, win.
+_url_options = DATABASES["default"]["OPTIONS"].get("options", "")
+DATABASES["default"]["OPTIONS"].update(
+    DATABASE_CONNECTION_BOUNDS, options=f"{_url_options} {DATABASE_CONNECTION_BOUNDS['options']}".strip()
+)
 # A streaming replica the dashboards and read-only APIs read from (novaops.db_router says which reads, and why the
 # rest stays on the primary). It takes the primary's connection settings; its own address, name and user win.
 # TEST MIRROR: a test run never creates a database on the read-only replica; the replica alias reads the test

@@ -76,8 +76,8 @@ def batch_process(*, batch_id: int) -> str:
         return _batches_land(ids, own=batch_id)
     except (OperationalError, InterfaceError):
         raise
-    except DatabaseError:
-        if len(ids) == 1:
+    except DatabaseError as exc:
+        if len(ids) == 1 or session_ended(exc):
             raise
         logger.exception("A group of %s batches failed; landing them one by one", len(ids))
     outcome = "failed"
@@ -87,6 +87,8 @@ def batch_process(*, batch_id: int) -> str:
         except (OperationalError, InterfaceError):
             raise
         except DatabaseError as exc:
+            if session_ended(exc):
+                raise
             logger.exception("Batch %s failed", other)
             batch_fail(batch_id=other, reason=f"{type(exc).__name__}: {exc}")
             result = "failed"
@@ -149,6 +151,14 @@ def _batches_land(ids: list[int], *, own: int) -> str:
     if own in emptied:
         return "already landed"
     return "not pending"
+
+
+def session_ended(exc: DatabaseError) -> bool:
+    """Whether the server ended the session (idle_in_transaction_session_timeout, an administrator): a lost
+    connection, to retry, and nothing wrong with the batch. psycopg reports the idle timeout (25P03) as an
+    InternalError; only its FATAL severity tells it apart."""
+    diagnostic = getattr(exc.__cause__, "diag", None)
+    return diagnostic is not None and diagnostic.severity_nonlocalized == "FATAL"
 
 
 def batch_fail(*, batch_id: int, reason: str) -> None:
