@@ -101,16 +101,17 @@ def test_the_leader_stops_when_its_lock_session_ends_and_the_standby_takes_over(
     assert not leader.leading
     assert "lost the cluster lock" in caplog.text
 
-    def standby_leads() -> bool:
-        standby.tick()
-        return standby.leading
-
-    wait_until(standby_leads, timeout=STANDBY_RETRY_SECONDS + 10, what="the standby to take the lock")
+    wait_until(lambda: _ticks_to_lead(standby), timeout=STANDBY_RETRY_SECONDS + 10, what="the standby to lead")
     leader.tick()
     assert not leader.leading
 
     standby.close()
-    wait_until(lambda: leader.tick() is not None and leader.leading, timeout=STANDBY_RETRY_SECONDS + 10, what="a lead")
+    wait_until(lambda: _ticks_to_lead(leader), timeout=STANDBY_RETRY_SECONDS + 10, what="the first to lead again")
+
+
+def _ticks_to_lead(scheduler: ClusterScheduler) -> bool:
+    scheduler.tick()
+    return scheduler.leading
 
 
 # --- Two real beats ---------------------------------------------------------------------------------------------
