@@ -79,7 +79,8 @@ def worker_command(
 
 
 def beat_command(*, schedule: Path | str, loglevel: str = "INFO", extra: tuple[str, ...] = ()) -> list[str]:
-    """Celery beat with its schedule state in `schedule` (a file it may rewrite). Run exactly one."""
+    """Celery beat with its schedule state in `schedule` (a file of this host's, which it rewrites). One or more per
+    cluster: only the one holding the cluster lock sends, the others stand by (novaops/beat.py)."""
     command = [str(BIN / "celery"), *("-A", "novaops", "beat", "--loglevel", loglevel)]
     return [*command, "--schedule", str(schedule), *extra]
 

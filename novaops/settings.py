@@ -290,9 +290,13 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(NOVAOPS_DATA_DIR / "celerybeat-schedule")
+# Every host may run a beat; only the holder of a PostgreSQL advisory lock sends (docs/scale-out.md).
+CELERY_BEAT_SCHEDULER = "novaops.beat:ClusterScheduler"
+# /readyz allows three missed heartbeats; the tests shorten the period to count what beat sends.
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=30.0)
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 CELERY_BEAT_SCHEDULE = {
-    "worker-heartbeat": {"task": "novaops.tasks.worker_heartbeat", "schedule": 30.0},
+    "worker-heartbeat": {"task": "novaops.tasks.worker_heartbeat", "schedule": WORKER_HEARTBEAT_SECONDS},
     "metrics-batch-sweep": {"task": "metrics.batch_sweep", "schedule": 15.0},
     "metrics-partitions": {"task": "metrics.partitions_maintain", "schedule": 3600.0},
     "metrics-temporal-poll": {"task": "metrics.temporal_poll", "schedule": 60.0},
