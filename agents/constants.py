@@ -30,6 +30,7 @@ def is_handle(text: str) -> bool:
     """True when `text` is exactly an agent handle (ta_00008), nothing before or after it."""
     return HANDLE_RE.fullmatch(text) is not None
 
+
 # The liveness monitor records its runs (novaops.services.heartbeat_run) under this name; a run more than LIVENESS_GAP
 # after the previous one (beat runs it every 30 s) means NovaOps was down, and watching starts again.
 LIVENESS_COMPONENT = "liveness-monitor"

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('novaops', '0001_initial'),
+        ("novaops", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='heartbeat',
-            name='since',
+            model_name="heartbeat",
+            name="since",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]
