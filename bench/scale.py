@@ -29,6 +29,7 @@ import argparse
 import http.client
 import json
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -207,6 +208,12 @@ def _cpu_busy() -> tuple[float, float]:
     return sum(fields) - idle, sum(fields)
 
 
+def _client_cpu() -> float:
+    """CPU seconds of this process (the posting clients, the monitor): it runs on the same cores as the hosts."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _workers_up(sandbox: Sandbox, stack: Stack, env: dict[str, str], hosts: list[Host], concurrency: int, tag: str):
     for host in hosts:
         command = launcher.worker_command(concurrency=concurrency, hostname=f"{host.name}@sim")
@@ -244,9 +251,10 @@ def _replica_lag(conn: psycopg.Connection) -> tuple[float, int]:
 
 
 def _held_by(conn: psycopg.Connection, host: Host) -> list[int]:
-    """Sessions of `host` inside a transaction (a worker landing a batch holds one from lock to commit)."""
+    """Sessions of `host` in a transaction that has written (a worker landing a batch, from its first write to its
+    commit); a read in autocommit has a transaction too, but no transaction id."""
     rows = conn.execute(
-        "SELECT pid FROM pg_stat_activity WHERE client_addr = %s AND xact_start IS NOT NULL AND datname = 'novaops'",
+        "SELECT pid FROM pg_stat_activity WHERE client_addr = %s AND backend_xid IS NOT NULL AND datname = 'novaops'",
         [host.address],
     ).fetchall()
     return [pid for (pid,) in rows]
@@ -283,7 +291,7 @@ def _land(
     _reset(dsn)
     _workers_up(sandbox, stack, env, hosts, args.concurrency, tag)
     _log(f"{tag}: posting {points:,} points in {len(bodies)} batches to {len(hosts)} worker host(s)")
-    cpu_before, busy_before = sandbox.cpu_seconds(), _cpu_busy()
+    cpu_before, busy_before, client_before = sandbox.cpu_seconds(), _cpu_busy(), _client_cpu()
     posted: dict = {}
 
     def post() -> None:
@@ -338,7 +346,7 @@ def _land(
                 raise BenchFailed(f"only {done} of {len(bodies)} batches done before the deadline")
             time.sleep(0.1)
         seconds = finished - started
-        cpu_after, busy_after = sandbox.cpu_seconds(), _cpu_busy()
+        cpu_after, busy_after, client_after = sandbox.cpu_seconds(), _cpu_busy(), _client_cpu()
         verified = ingest.verify(conn, expected=distinct, series=series)
         attempts = dict(conn.execute("SELECT attempts, count(*) FROM metrics_ingestbatch GROUP BY 1").fetchall())
     first_post, last_answer, posts, resends = posted["result"]
@@ -350,7 +358,10 @@ def _land(
         "points_per_second": points / seconds,
         "accept_seconds": last_answer - first_post,
         "resends": len(resends),
-        "cpu_seconds": {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after},
+        "cpu_seconds": {
+            **{name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after},
+            "client": client_after - client_before,
+        },
         "machine_busy": (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1]),
         "replica_max_lag_seconds": max_lag,
         "replica_max_lag_bytes": max_lag_bytes,
@@ -416,7 +427,7 @@ def _replica_compare(sandbox: Sandbox, stack: Stack, env: dict[str, str], token:
         caught_up = time.perf_counter() - started
     _web_up(sandbox, stack, env, name="web-primary", port=PRIMARY_WEB_PORT, workers=1)
     path = (
-        f"/api/v1/metrics/series?metric=task_latency_p95_ms,queue_backlog,latency_p95_ms&group_by=agent"
+        f"/api/v1/metrics/series?metric=task_latency_p95_ms,queue_backlog&group_by=agent"
         f"&start={span_start}&end={int(time.time())}"
     )
     from_replica, from_primary = _get(WEB_PORT, path, token), _get(PRIMARY_WEB_PORT, path, token)
@@ -534,8 +545,8 @@ def report(figures: dict) -> str:
         f"{figures['machine']['cpus']} CPUs shared by every host",
         "",
         f"{'workers':>7} {'points':>10} {'seconds':>8} {'points/s':>10} {'× 1 worker':>10}   "
-        f"{'cores busy: db':>14} {'web':>5} {'workers':>7} {'replica':>7} {'machine':>7}  replica lag max",
-        "-" * 112,
+        f"{'cores busy: db':>14} {'web':>5} {'workers':>7} {'replica':>7} {'client':>6} {'machine':>7}  replica lag",
+        "-" * 119,
     ]
     for run in [*runs, cut]:
         label = f"{run['workers']}{' cut' if run is cut else ''}"
@@ -543,21 +554,30 @@ def report(figures: dict) -> str:
             f"{label:>7} {run['points']:>10,} {run['seconds']:>8.1f} {run['points_per_second']:>10,.0f} "
             f"{run['points_per_second'] / one:>10.2f}   {_cores(run, 'db'):>14.2f} {_cores(run, 'web'):>5.2f} "
             f"{_cores(run, *workers_of[run['workers']]):>7.2f} {_cores(run, 'replica'):>7.2f} "
+            f"{_cores(run, 'client'):>6.2f} "
             f"{run['machine_busy'] * figures['machine']['cpus']:>7.2f}  {run['replica_max_lag_seconds']:.1f} s"
         )
     c = cut["cut"]
     released = c["released_after_seconds"]
     lines += [
-        "-" * 112,
+        "-" * 119,
         f"cut: {c['host']}'s veth down while it held sessions {c['held_sessions']}; the server ended them "
         f"{'never' if released is None else format(released, '.1f') + ' s'} after the cut, by {c['ended_by']}",
         f"     every accepted point stored exactly once: {cut['verified']['points']:,} points = distinct posted, "
         f"rollup counts {cut['verified']['rollup_counts']}; batch attempts {cut['batch_attempts']}",
         f"     and still after {c['host']} came back: {c['verified_after_host_returned']['points']:,} points",
         f"replica: caught up {replica['caught_up_after_seconds']:.1f} s after the last batch (WAL "
-        f"{replica['wal_position']}); series API from the replica-routed web vs the primary: "
-        f"{'identical' if replica['identical'] else 'DIFFERENT'} ({replica['bytes']:,} bytes, {replica['series']} "
-        f"series); web sessions on the replica: {replica['web_sessions_on_replica']}",
+        f"{replica['wal_position']}); series API from the web started with DATABASE_REPLICA_URL vs a web on the "
+        f"primary: {'identical' if replica['identical'] else 'DIFFERENT'} ({replica['bytes']:,} bytes, "
+        f"{replica['series']} series)",
+        f"         web sessions on the replica: {replica['web_sessions_on_replica']}"
+        + (
+            ""
+            if replica["web_sessions_on_replica"]
+            else " (no database router in this tree: both answers came from the primary)"
+        ),
+        "cores busy = CPU seconds of each host's cgroup (client: this process) / run seconds; machine = every process "
+        "on the machine, other work included",
     ]
     return "\n".join(lines)
 
