@@ -21,7 +21,12 @@ PREFIX = 24
 BRIDGE_ADDRESS = f"{SUBNET}.1"
 NETNS_PREFIX = "nv-"
 VETH_PREFIX = "nvh-"
-CGROUP_ROOTS = (Path("/sys/fs/cgroup/cpu"), Path("/sys/fs/cgroup/cpuacct"))
+# cgroup v1: `cpu` caps the worker hosts (cfs quota), `cpuacct` counts every host's CPU time. Only capped hosts join
+# the `cpu` hierarchy: a group there competes with the machine's other processes as ONE scheduling entity, so putting
+# the whole simulation in it would hand all of it one process's share of a busy machine.
+CPU_ROOT, CPUACCT_ROOT = Path("/sys/fs/cgroup/cpu"), Path("/sys/fs/cgroup/cpuacct")
+CGROUP_ROOTS = (CPU_ROOT, CPUACCT_ROOT)
+DEFAULT_SHARES = 1024
 CGROUP_NAME = "novaops-sim"
 CFS_PERIOD_US = 100_000
 
@@ -78,18 +83,22 @@ class Sandbox:
         _ip("-n", host.netns, "link", "set", "lo", "up")
         _ip("-n", host.netns, "addr", "add", f"{host.address}/{PREFIX}", "dev", "eth0")
         _ip("-n", host.netns, "link", "set", "eth0", "up")
-        for root in CGROUP_ROOTS:
-            host.cgroup(root).mkdir(exist_ok=True)
+        host.cgroup(CPUACCT_ROOT).mkdir(exist_ok=True)
         if host.cpu_quota is not None:
-            cpu = host.cgroup(CGROUP_ROOTS[0])
+            cpu = host.cgroup(CPU_ROOT)
+            cpu.mkdir(exist_ok=True)
             (cpu / "cpu.cfs_period_us").write_text(str(CFS_PERIOD_US))
             (cpu / "cpu.cfs_quota_us").write_text(str(int(host.cpu_quota * CFS_PERIOD_US)))
+            # Their parent weighs as much as that many processes of the machine, one per capped host.
+            capped = sum(1 for other in self.hosts.values() if other.cpu_quota is not None)
+            (CPU_ROOT / CGROUP_NAME / "cpu.shares").write_text(str(DEFAULT_SHARES * capped))
         return host
 
     def wrap(self, host: Host, command: list[str], *, user: str | None = None) -> list[str]:
         """`command` run in the host's namespace and cgroups (joined before exec, so every child inherits them),
         as `user` if given."""
-        joins = "; ".join(f"echo $$ > {host.cgroup(root) / 'cgroup.procs'}" for root in CGROUP_ROOTS)
+        roots = CGROUP_ROOTS if host.cpu_quota is not None else (CPUACCT_ROOT,)
+        joins = "; ".join(f"echo $$ > {host.cgroup(root) / 'cgroup.procs'}" for root in roots)
         as_user = ["setpriv", "--reuid", user, "--regid", user, "--init-groups"] if user else []
         return ["sh", "-c", f'{joins}; exec "$@"', "sh", "ip", "netns", "exec", host.netns, *as_user, *command]
 
@@ -101,7 +110,7 @@ class Sandbox:
         usage = {}
         for name, host in self.hosts.items():
             try:
-                usage[name] = int((host.cgroup(CGROUP_ROOTS[1]) / "cpuacct.usage").read_text()) / 1e9
+                usage[name] = int((host.cgroup(CPUACCT_ROOT) / "cpuacct.usage").read_text()) / 1e9
             except OSError:
                 usage[name] = 0.0
         return usage
