@@ -533,10 +533,21 @@ def _cores(run: dict, *names: str) -> float:
     return sum(run["cpu_seconds"].get(name, 0.0) for name in names) / run["seconds"]
 
 
+def _bottleneck(run: dict, cpus: int, workers: list[str]) -> str:
+    """Where the run's CPU went: the busiest host, and how much of the busy machine was the simulation's."""
+    hosts = {name: _cores(run, name) for name in ("db", "web", "replica", "redis", "client")}
+    hosts["workers"] = _cores(run, *workers)
+    busiest = max(hosts, key=hosts.get)
+    ours, machine = sum(hosts.values()), run["machine_busy"] * cpus
+    return (
+        f"{run['workers']} worker(s): busiest host {busiest} ({hosts[busiest]:.2f} cores); the simulation used "
+        f"{ours:.2f} of the {machine:.2f} cores busy on the machine (the rest: other work on it)"
+    )
+
+
 def report(figures: dict) -> str:
     setup, runs, cut, replica = figures["setup"], figures["runs"], figures["cut"], figures["replica"]
-    base = runs[0]["points_per_second"] / runs[0]["workers"] if runs else 1.0
-    one = next((r["points_per_second"] for r in runs if r["workers"] == 1), base)
+    one = next((r["points_per_second"] for r in runs if r["workers"] == 1), None)
     workers_of = {r["workers"]: [f"w{n}" for n in range(1, r["workers"] + 1)] for r in [*runs, cut]}
     lines = [
         f"NovaOps scale-out simulation — {setup['points']:,} points ({setup['series']:,} series) in "
@@ -552,13 +563,15 @@ def report(figures: dict) -> str:
         label = f"{run['workers']}{' cut' if run is cut else ''}"
         lines.append(
             f"{label:>7} {run['points']:>10,} {run['seconds']:>8.1f} {run['points_per_second']:>10,.0f} "
-            f"{run['points_per_second'] / one:>10.2f}   {_cores(run, 'db'):>14.2f} {_cores(run, 'web'):>5.2f} "
+            f"{format(run['points_per_second'] / one, '.2f') if one else '—':>10}   "
+            f"{_cores(run, 'db'):>14.2f} {_cores(run, 'web'):>5.2f} "
             f"{_cores(run, *workers_of[run['workers']]):>7.2f} {_cores(run, 'replica'):>7.2f} "
             f"{_cores(run, 'client'):>6.2f} "
             f"{run['machine_busy'] * figures['machine']['cpus']:>7.2f}  {run['replica_max_lag_seconds']:.1f} s"
         )
     c = cut["cut"]
     released = c["released_after_seconds"]
+    lines += ["-" * 119, *(_bottleneck(run, figures["machine"]["cpus"], workers_of[run["workers"]]) for run in runs)]
     lines += [
         "-" * 119,
         f"cut: {c['host']}'s veth down while it held sessions {c['held_sessions']}; the server ended them "
