@@ -1,11 +1,11 @@
-"""`python -m bench [ingest|soak|dashboards|escalations|meetings] [options]`: dispatch to a benchmark (default
+"""`python -m bench [ingest|soak|dashboards|escalations|meetings|scale] [options]`: dispatch to a benchmark (default
 `ingest`)."""
 
 from __future__ import annotations
 
 import sys
 
-BENCHMARKS = ("ingest", "soak", "dashboards", "escalations", "meetings")
+BENCHMARKS = ("ingest", "soak", "dashboards", "escalations", "meetings", "scale")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import meetings
 
         return meetings.main(argv)
+    if name == "scale":
+        from bench import scale
+
+        return scale.main(argv)
     if name == "soak":
         from bench import soak
 

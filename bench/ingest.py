@@ -348,7 +348,14 @@ class PostResult:
 
 
 def _post_batches(
-    *, port: int, token: str, posts: list[Post], accepted: frozenset[int], clients: int, run_id: str
+    *,
+    port: int,
+    token: str,
+    posts: list[Post],
+    accepted: frozenset[int],
+    clients: int,
+    run_id: str,
+    host: str = "127.0.0.1",
 ) -> tuple[float, float, list[PostResult], list[str]]:
     """Send every request through `clients` keep-alive connections; returns (first POST, last answer, results,
     resends)."""
@@ -360,7 +367,7 @@ def _post_batches(
     start = threading.Barrier(clients + 1)
 
     def client() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        conn = http.client.HTTPConnection(host, port, timeout=600)
         try:
             start.wait()
             while True:
@@ -381,7 +388,7 @@ def _post_batches(
                         # The server dropped the keep-alive connection: reconnect and resend, as a real client
                         # would; the Idempotency-Key makes a resend safe even if the first copy was stored.
                         conn.close()
-                        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+                        conn = http.client.HTTPConnection(host, port, timeout=600)
                         with lock:
                             resends.append(f"batch {index}: {exc!r}")
                         continue
@@ -420,11 +427,11 @@ def _post_batches(
     return first_post, max(r.answered_at for r in results), sorted(results, key=lambda r: r.index), resends
 
 
-def _warm_up(port: int, token: str) -> None:
+def _warm_up(port: int, token: str, host: str = "127.0.0.1") -> None:
     """A few invalid POSTs (400, nothing stored) so each gunicorn worker has imported and connected."""
     body = orjson.dumps({"points": [{"metric": "no_such_metric", "ts": "not a time", "value": 1}]})
     for _ in range(6):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn = http.client.HTTPConnection(host, port, timeout=30)
         conn.request(
             "POST",
             "/api/v1/metrics/batches",
