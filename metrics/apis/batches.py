@@ -16,13 +16,14 @@ from rest_framework.views import APIView
 
 from agents.authentication import DivisionPrincipal, DivisionTokenAuthentication
 from metrics.apis import READ_AUTHENTICATION
+from metrics.apis.bodies import body_read
 from metrics.models import IngestBatch
 from metrics.serializers import BatchAcceptedSerializer, BatchSerializer
 from metrics.services.batches import batch_accept, body_decode
 from metrics.sources.native import MAX_POINTS, MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS
 from novaops import policies
 from novaops.api import problem_responses
-from novaops.errors import PayloadTooLarge, UnsupportedMediaType
+from novaops.errors import UnsupportedMediaType
 from novaops.permissions import IsDivisionClient, IsPersonOrDivisionClient
 from novaops.serializers import AutoSchema
 
@@ -135,11 +136,11 @@ class BatchCreateApi(APIView):
     def post(self, request: Request) -> Response:
         principal: DivisionPrincipal = request.user
         limit = settings.METRICS_MAX_BODY_BYTES
-        _refuse_unreadable_body(request, limit)
+        _refuse_unreadable_body(request)
         encoding = request.META.get("HTTP_CONTENT_ENCODING", "")
         if not _CONTENT_ENCODING_RE.fullmatch(encoding):
             raise UnsupportedMediaType(f"Content-Encoding {encoding[:40]!r} is not supported; use gzip or none.")
-        raw = request._request.read(limit + 1)
+        raw = body_read(request, limit=limit)
         body = body_decode(raw=raw, content_encoding=encoding, limit=limit)
         accepted = batch_accept(
             division=principal.division,
@@ -155,17 +156,11 @@ class BatchCreateApi(APIView):
         return Response(data, status=202, headers=headers)
 
 
-def _refuse_unreadable_body(request: Request, limit: int) -> None:
-    """415 for a body that is not JSON, 413 for one declared over the limit: both before reading a byte of it."""
+def _refuse_unreadable_body(request: Request) -> None:
+    """415 for a body that is not JSON, before reading a byte of it."""
     content_type = request.content_type.split(";")[0].strip().lower()
     if content_type != "application/json":
         raise UnsupportedMediaType(f"Send application/json, not {content_type or 'nothing'}.")
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        raise PayloadTooLarge(f"Body of {declared} bytes is over the {limit}-byte limit.")
 
 
 class BatchDetailApi(APIView):

@@ -27,11 +27,12 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from agents.authentication import DivisionPrincipal, DivisionTokenAuthentication
+from metrics.apis.bodies import body_read
 from metrics.services.batches import body_decode, points_window
 from metrics.services.intake import samples_accept
 from metrics.sources.otlp import CONTENT_TYPES, JSON, PROTOBUF, otlp_decode, otlp_samples
 from novaops.api import problem_exception_handler
-from novaops.errors import PayloadTooLarge, UnsupportedMediaType
+from novaops.errors import UnsupportedMediaType
 from novaops.permissions import IsDivisionClient
 
 SOURCE = "otlp"
@@ -50,13 +51,7 @@ class OtlpMetricsApi(APIView):
         principal: DivisionPrincipal = request.user
         content_type = _content_type(request)
         limit = settings.METRICS_MAX_BODY_BYTES
-        try:
-            declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0
-        if declared > limit:
-            raise PayloadTooLarge(f"Body of {declared} bytes is over the {limit}-byte limit.")
-        raw = request._request.read(limit + 1)
+        raw = body_read(request, limit=limit)
         body = body_decode(raw=raw, content_encoding=request.META.get("HTTP_CONTENT_ENCODING", ""), limit=limit)
         _, min_us, max_us = points_window()
         samples = otlp_samples(otlp_decode(body, content_type=content_type), min_us=min_us, max_us=max_us)

@@ -14,10 +14,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.authentication import DivisionPrincipal, DivisionTokenAuthentication, DivisionTokenBasicAuthentication
+from metrics.apis.bodies import body_read
 from metrics.services.batches import body_decode
 from metrics.services.pushgateway import push_accept, push_group_delete
 from metrics.sources.pushgateway import grouping_parse
-from novaops.errors import PayloadTooLarge, UnsupportedMediaType
+from novaops.errors import UnsupportedMediaType
 from novaops.permissions import IsDivisionClient
 
 # The text exposition format, and what `curl --data-binary` sends by default (the Pushgateway's own recipes use it,
@@ -58,13 +59,7 @@ def _push(request: Request, grouping: str, *, replace: bool) -> Response:
             f"Send the Prometheus text format (text/plain; version=0.0.4), not {content_type}: protobuf and "
             "OpenMetrics pushes are not read here."
         )
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        raise PayloadTooLarge(f"Body of {declared} bytes is over the {limit}-byte limit.")
-    raw = request._request.read(limit + 1)
+    raw = body_read(request, limit=limit)
     body = body_decode(raw=raw, content_encoding=request.META.get("HTTP_CONTENT_ENCODING", ""), limit=limit)
     pushed = push_accept(
         division=principal.division,

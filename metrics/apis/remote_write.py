@@ -17,10 +17,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.authentication import DivisionTokenAuthentication, DivisionTokenBasicAuthentication
+from metrics.apis.bodies import body_read
 from metrics.services.intake import samples_accept
 from metrics.sources.common import Reason, Rejection
 from metrics.sources.remote_write import SOURCE, snappy_decode, write_request_parse
-from novaops.errors import Forbidden, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from novaops.errors import Forbidden, InvalidInput, UnsupportedMediaType
 from novaops.permissions import IsDivisionClient
 
 CONTENT_TYPE = "application/x-protobuf"
@@ -46,10 +47,8 @@ class RemoteWriteApi(APIView):
     def post(self, request: Request) -> Response:
         principal = request.user
         limit = settings.METRICS_MAX_BODY_BYTES
-        _refuse_unsupported(request, limit)
-        raw = request._request.read(limit + 1)
-        if len(raw) > limit:
-            raise PayloadTooLarge(f"Body is over the {limit}-byte limit.")
+        _refuse_unsupported(request)
+        raw = body_read(request, limit=limit)
         body = snappy_decode(raw, limit=limit)
         samples = write_request_parse(body, now=timezone.now())
         if not samples:  # metadata only, staleness markers, or nothing usable: nothing to store
@@ -67,9 +66,8 @@ class RemoteWriteApi(APIView):
         return Response(status=204)
 
 
-def _refuse_unsupported(request: Request, limit: int) -> None:
-    """415 for anything but remote write 1.0's snappy protobuf, 413 for a body declared over the limit: both before
-    reading a byte of it."""
+def _refuse_unsupported(request: Request) -> None:
+    """415 for anything but remote write 1.0's snappy protobuf, before reading a byte of it."""
     media_type, *params = (part.strip() for part in request.content_type.split(";"))
     proto = next((p.partition("=")[2].strip('"') for p in params if p.lower().startswith("proto=")), PROTO_V1)
     if media_type.lower() != CONTENT_TYPE or proto != PROTO_V1:
@@ -82,12 +80,6 @@ def _refuse_unsupported(request: Request, limit: int) -> None:
     version = request.META.get("HTTP_X_PROMETHEUS_REMOTE_WRITE_VERSION", "").strip()
     if version and not version.startswith(VERSION_V1):
         raise UnsupportedMediaType(f"Remote write version {version[:20]} is not supported; send 0.1.0 (1.0).")
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        raise PayloadTooLarge(f"Body of {declared} bytes is over the {limit}-byte limit.")
 
 
 def _answer(rejections: list[Rejection]) -> None:
