@@ -131,10 +131,10 @@ DATABASE_CONNECTION_BOUNDS = {
         }.items()
     ),
 }
-# Options given in DATABASE_URL (?options=…) come first; ours, later on the line, win.
+# Options given in DATABASE_URL (?options=…) come after ours on the line, so an operator's own choice wins.
 _url_options = DATABASES["default"]["OPTIONS"].get("options", "")
 DATABASES["default"]["OPTIONS"].update(
-    DATABASE_CONNECTION_BOUNDS, options=f"{_url_options} {DATABASE_CONNECTION_BOUNDS['options']}".strip()
+    DATABASE_CONNECTION_BOUNDS, options=f"{DATABASE_CONNECTION_BOUNDS['options']} {_url_options}".strip()
 )
 # A streaming replica the dashboards and read-only APIs read from (novaops.db_router says which reads, and why the
 # rest stays on the primary). It takes the primary's connection settings; its own address, name and user win.

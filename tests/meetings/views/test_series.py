@@ -70,6 +70,17 @@ def test_past_occurrences_link_their_minutes(page_as, crew, weekly_sync):
     assert reverse("meetings:minutes", args=[weekly_sync.pk, "20260303T160000Z"]).encode() in response.content
 
 
+def test_a_lead_may_edit_every_upcoming_occurrence_also_once_some_are_past(page_as, weekly_sync):
+    """The series already has a past occurrence (3 March): the upcoming ones still offer their edit link."""
+    response = page_as("core").get(reverse("meetings:series", args=[weekly_sync.pk]))
+
+    assert response.context["past"]
+    assert reverse("meetings:occurrence_edit", args=[weekly_sync.pk, MARCH_10_ID]).encode() in response.content
+    assert (
+        reverse("meetings:occurrence_edit", args=[weekly_sync.pk, "20260303T160000Z"]).encode() not in response.content
+    )
+
+
 def test_an_unknown_series_is_404(page_as, weekly_sync):
     assert page_as("viewer").get(reverse("meetings:series", args=[weekly_sync.pk + 99])).status_code == 404
 
