@@ -630,23 +630,40 @@ def service_env(*, root: Path, dsn: str, redis_url: str) -> dict[str, str]:
     return launcher.environment(env)
 
 
-def _run(args: argparse.Namespace, stack: Stack) -> dict:
-    root = stack.root
-    _log(f"private servers under {root}")
+def servers_up(stack: Stack, *, agents: int, extra_env: dict[str, str] | None = None) -> tuple:
+    """Private PostgreSQL and Valkey under the stack's directory, migrated and seeded with a division of `agents`
+    agents and its token: (dsn, env, token, handles)."""
     stack.postgres = True
-    dsn = embedded.postgres_up(root)
+    dsn = embedded.postgres_up(stack.root)
     stack.valkey = True
-    redis_url = embedded.valkey_up(root)
-    env = service_env(root=root, dsn=dsn, redis_url=redis_url)
+    redis_url = embedded.valkey_up(stack.root)
+    env = {**service_env(root=stack.root, dsn=dsn, redis_url=redis_url), **(extra_env or {})}
     python = str(BIN / "python")
     _log("migrate")
     _run_step([python, "manage.py", "migrate", "--no-input", "-v", "0"], env, "manage.py migrate")
     seeded = json.loads(
-        _run_step(
-            [python, "-m", "bench.djangoside", "seed", "--agents", str(args.agents)], env, "seeding"
-        ).splitlines()[-1]
+        _run_step([python, "-m", "bench.djangoside", "seed", "--agents", str(agents)], env, "seeding").splitlines()[-1]
     )
-    token, handles = seeded["token"], seeded["handles"]
+    return dsn, env, seeded["token"], seeded["handles"]
+
+
+def services_start(stack: Stack, env: dict[str, str], *, token: str, concurrency: int) -> tuple[int, subprocess.Popen]:
+    """gunicorn and one Celery worker with the shipped command lines (novaops/launcher.py, as `make run` starts them),
+    minus the access log; returns (port, worker) once both answer and every gunicorn worker is warm."""
+    port = _free_port()
+    _log(f"gunicorn on 127.0.0.1:{port} (2 workers × 4 threads), celery worker --concurrency {concurrency}")
+    stack.start("gunicorn", launcher.web_command(bind=f"127.0.0.1:{port}", access_log=False), env)
+    worker = stack.start("worker", launcher.worker_command(concurrency=concurrency, hostname="bench@%h"), env)
+    _wait_for(lambda: _http_ok(f"http://127.0.0.1:{port}/readyz"), what="gunicorn", stack=stack)
+    _wait_for(lambda: "ready." in stack.logs["worker"].read_text(errors="replace"), what="celery worker", stack=stack)
+    _warm_up(port, token)
+    return port, worker
+
+
+def _run(args: argparse.Namespace, stack: Stack) -> dict:
+    root = stack.root
+    _log(f"private servers under {root}")
+    dsn, env, token, handles = servers_up(stack, agents=args.agents)
 
     now = datetime.now(UTC)
     fmt = FORMATS[args.format]
@@ -660,14 +677,7 @@ def _run(args: argparse.Namespace, stack: Stack) -> dict:
         else len(workload)
     )
 
-    port = _free_port()
-    _log(f"gunicorn on 127.0.0.1:{port} (2 workers × 4 threads), celery worker --concurrency {args.concurrency}")
-    # The shipped command lines (novaops/launcher.py, as `make run` starts them), minus the access log.
-    stack.start("gunicorn", launcher.web_command(bind=f"127.0.0.1:{port}", access_log=False), env)
-    worker = stack.start("worker", launcher.worker_command(concurrency=args.concurrency, hostname="bench@%h"), env)
-    _wait_for(lambda: _http_ok(f"http://127.0.0.1:{port}/readyz"), what="gunicorn", stack=stack)
-    _wait_for(lambda: "ready." in stack.logs["worker"].read_text(errors="replace"), what="celery worker", stack=stack)
-    _warm_up(port, token)
+    port, worker = services_start(stack, env, token=token, concurrency=args.concurrency)
 
     sampler = RssSampler(worker.pid)
     sampler.latest = sampler.peak = sampler.sample()
@@ -743,7 +753,9 @@ def _run(args: argparse.Namespace, stack: Stack) -> dict:
     naive_rows = [{"series": s, "ts": ts.isoformat(), "value": v} for s, ts, v in rows[: args.naive_points]]
     naive_file = root / "naive.json"
     naive_file.write_bytes(orjson.dumps(naive_rows))
-    naive_out = _run_step([python, "-m", "bench.djangoside", "naive", "--rows", str(naive_file)], env, "naive DRF")
+    naive_out = _run_step(
+        [str(BIN / "python"), "-m", "bench.djangoside", "naive", "--rows", str(naive_file)], env, "naive DRF"
+    )
     naive = json.loads(naive_out.splitlines()[-1])
 
     done_order = sorted(monitor.done_at.items(), key=lambda item: item[1])

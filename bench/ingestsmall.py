@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import random
 import signal
@@ -33,21 +32,16 @@ import orjson
 import psycopg
 
 from bench.ingest import (
-    BIN,
     MIB,
     BenchFailed,
     RssSampler,
     Stack,
-    _free_port,
-    _http_ok,
     _log,
-    _run_step,
-    _wait_for,
-    _warm_up,
-    service_env,
+    servers_up,
+    services_start,
 )
 from bench.runner import stack_run
-from novaops import embedded, launcher
+from novaops import launcher
 
 METRICS = [
     "task_latency_p50_ms",
@@ -274,29 +268,12 @@ def _percentile(values: list[float], share: float) -> float:
 def _run(args: argparse.Namespace, stack: Stack) -> dict:
     root = stack.root
     _log(f"private servers under {root}")
-    stack.postgres = True
-    dsn = embedded.postgres_up(root)
-    stack.valkey = True
-    redis_url = embedded.valkey_up(root)
-    env = service_env(root=root, dsn=dsn, redis_url=redis_url)
-    env["METRICS_QUOTA_BATCHES_PER_MINUTE"] = str(10**9)
-    python = str(BIN / "python")
-    _log("migrate")
-    _run_step([python, "manage.py", "migrate", "--no-input", "-v", "0"], env, "manage.py migrate")
-    seeded = json.loads(
-        _run_step(
-            [python, "-m", "bench.djangoside", "seed", "--agents", str(args.agents)], env, "seeding"
-        ).splitlines()[-1]
+    # The quota is lifted: one seeded division stands for several 150-agent ones.
+    dsn, env, token, handles = servers_up(
+        stack, agents=args.agents, extra_env={"METRICS_QUOTA_BATCHES_PER_MINUTE": str(10**9)}
     )
-    token, handles = seeded["token"], seeded["handles"]
 
-    port = _free_port()
-    _log(f"gunicorn on 127.0.0.1:{port} (2 workers × 4 threads), celery worker --concurrency {args.concurrency}")
-    stack.start("gunicorn", launcher.web_command(bind=f"127.0.0.1:{port}", access_log=False), env)
-    worker = stack.start("worker", launcher.worker_command(concurrency=args.concurrency, hostname="bench@%h"), env)
-    _wait_for(lambda: _http_ok(f"http://127.0.0.1:{port}/readyz"), what="gunicorn", stack=stack)
-    _wait_for(lambda: "ready." in stack.logs["worker"].read_text(errors="replace"), what="celery worker", stack=stack)
-    _warm_up(port, token)
+    port, worker = services_start(stack, env, token=token, concurrency=args.concurrency)
 
     sampler = RssSampler(worker.pid)
     sampler.latest = sampler.peak = sampler.sample()
